@@ -1,0 +1,198 @@
+"""The shared application: one train step, one test step, and ``train()`` over ``fit()``.
+
+Applications subclass :class:`Application`, build their layers from ``(config, metadata)``
+and choose the loss, metrics and monitored score; they never write a training loop.
+"""
+
+import os
+import sys
+
+import keras
+import tensorflow as tf
+
+from applications.training_state import MODEL_FILE, TrainingState, save_model_atomically
+from data.errors import InputError
+
+
+class Application(keras.Model):
+    """Base class of every application model.
+
+    Args:
+        config: the application's config as a plain dict (``TrainConfig.to_dict()``).
+        metadata: JSON-serialisable data the model needs at run time (vocabularies, label
+            names, normalisation statistics); it travels inside the saved ``.keras`` file.
+
+    Subclasses set ``monitor`` (the dev score that picks the best epoch) and implement
+    ``call``, ``make_loss`` and ``make_metrics``.
+    """
+
+    monitor = ("val_loss", "min")
+
+    def __init__(self, config, metadata, **kwargs):
+        super().__init__(**kwargs)
+        self.config = dict(config)
+        self.metadata = metadata
+
+    def get_config(self):
+        base = super().get_config()
+        base.update(config=self.config, metadata=self.metadata)
+        return base
+
+    def make_loss(self):
+        raise NotImplementedError
+
+    def make_metrics(self):
+        return []
+
+    def make_optimizer(self):
+        config = self.config
+        kwargs = {"learning_rate": config["learning_rate"]}
+        if config.get("clipnorm"):
+            kwargs["global_clipnorm"] = config["clipnorm"]
+        return keras.optimizers.get({"class_name": config["optimizer"], "config": kwargs})
+
+    def compile_for_training(self, jit_compile=None):
+        if jit_compile is None:
+            jit_compile = resolve_jit_compile(self.config.get("jit_compile", "auto"))
+        self.compile(optimizer=self.make_optimizer(), loss=self.make_loss(),
+                     metrics=self.make_metrics(), jit_compile=jit_compile)
+
+    # The one training step in the package. Distributed training and the tuner reuse it.
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                     training=True)
+        gradients = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
+        return self._update_metrics(loss, x, y, y_pred, sample_weight)
+
+    def test_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        y_pred = self(x, training=False)
+        loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                 training=False)
+        return self._update_metrics(loss, x, y, y_pred, sample_weight)
+
+    def _update_metrics(self, loss, x, y, y_pred, sample_weight):
+        # compute_metrics does not touch the loss tracker; without this the logs say loss 0.
+        self._loss_tracker.update_state(loss)
+        return self.compute_metrics(x, y, y_pred, sample_weight)
+
+    def build_from_batch(self, batch):
+        """Create all variables (model and optimizer) by running one batch forward."""
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(batch)
+        self(x, training=False)
+        self.optimizer.build(self.trainable_variables)
+
+    def train(self, train_data, dev_data, out_dir, epochs, callbacks=(), verbose=None):
+        """Train with ``fit()``, resuming from ``out_dir`` if it holds a checkpoint.
+
+        Writes ``out_dir/model.keras`` (the best epoch on dev), ``out_dir/checkpoints`` and
+        TensorBoard logs under ``out_dir/logs``. Returns the ``fit`` history as a dict
+        (empty when there was nothing left to train).
+        """
+        if not self.compiled:
+            self.compile_for_training()
+        self.build_from_batch(next(iter(train_data)))
+        monitor, mode = self.monitor if dev_data is not None else ("loss", "min")
+        state = TrainingState(out_dir, monitor, mode, self.config["patience"]).attach(self)
+        initial_epoch = state.restore()
+        self.training_state = state
+        if initial_epoch >= epochs or state.stopped:
+            return {}
+        if verbose is None:
+            verbose = 1 if sys.stdout.isatty() else 2
+        history = self.fit(
+            train_data,
+            validation_data=dev_data,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            verbose=verbose,
+            shuffle=False,  # the datasets shuffle themselves
+            callbacks=[state, keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")),
+                       *callbacks],
+        )
+        best_path = os.path.join(out_dir, MODEL_FILE)
+        if os.path.exists(best_path):
+            self.set_weights(load_model(best_path).get_weights())
+        return history.history
+
+    def save_to(self, out_dir):
+        save_model_atomically(self, os.path.join(out_dir, MODEL_FILE))
+
+    def serving_module(self):
+        """A ``tf.Module`` whose ``serve`` function takes raw inputs; see :func:`export`."""
+        raise NotImplementedError
+
+
+class ServingModule(tf.Module):
+    """Base of every application's serving code: raw inputs in, readable outputs out.
+
+    Subclasses define ``tf.function`` methods with input signatures and list them in
+    ``endpoints()``; ``predict`` calls them directly and :func:`export` writes them out.
+    """
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def endpoints(self):
+        return {"serve": self.serve}
+
+
+def resolve_jit_compile(setting):
+    """``auto`` turns XLA on only where a GPU is present: measured slower on CPU here."""
+    if setting in (True, "true", "True"):
+        return True
+    if setting in (False, "false", "False"):
+        return False
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def load_model(path):
+    """Load a saved application from its directory or its ``.keras`` file.
+
+    Only classes this package registers can be loaded, and Keras' safe mode stays on, so a
+    file carrying a Lambda layer or other code is refused.
+    """
+    import applications
+
+    applications.register_all()
+
+    path = str(path)
+    if os.path.isdir(path):
+        path = os.path.join(path, MODEL_FILE)
+    if not os.path.exists(path):
+        raise InputError("no saved model here (expected a directory holding model.keras)", path)
+    try:
+        return keras.saving.load_model(path)
+    except (ValueError, TypeError, OSError, KeyError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(f"cannot load model: {first[:300]}", path) from None
+
+
+def export(model, export_dir):
+    """Write a SavedModel with the serving module's endpoints (``serve`` is the default).
+
+    Keras' ``ExportArchive`` records every variable and lookup table, so the result also
+    runs in TF1-style tools such as ``saved_model_cli run``. The directory is written beside
+    the target and renamed over it, so a failed export leaves an older one intact.
+    """
+    import shutil
+
+    server = model.serving_module()
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(server)
+    for name, fn in server.endpoints().items():
+        archive.add_endpoint(name, fn)
+    tmp = export_dir.rstrip("/") + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    archive.write_out(tmp, verbose=False)
+    old = export_dir.rstrip("/") + ".old"
+    if os.path.exists(export_dir):
+        os.replace(export_dir, old)
+    os.replace(tmp, export_dir)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,184 @@
+"""The one command line every application shares: ``train | evaluate | predict | export``.
+
+An application describes itself with an :class:`AppCommands` object; its ``__main__.py``
+calls :func:`main` with it. User mistakes end as ``error: FILE:LINE: message`` on stderr and
+exit code 2; anything else is a bug and keeps its traceback.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from applications.config import UsageError, load_config
+from data.errors import InputError
+from data.files import atomic_write_json, read_json
+
+APP_STATE = "application.json"
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+class AppCommands:
+    """What an application plugs into the shared command line.
+
+    Subclasses set ``name``, ``config_class`` and ``model_class`` and implement the hooks.
+    ``read_training_data`` must read and check every input file before anything is
+    written, so a run that fails on bad input leaves ``--out`` untouched.
+    """
+
+    name = None
+    config_class = None
+    model_class = None
+
+    def add_arguments(self, verb, parser):
+        """Add application-specific flags to ``verb``'s parser."""
+
+    def read_training_data(self, args, config, metadata=None):
+        """Return ``(metadata, train_dataset, dev_dataset_or_None)``."""
+        raise NotImplementedError
+
+    def evaluate(self, model, args):
+        """Return a dict of metrics."""
+        raise NotImplementedError
+
+    def predict(self, model, args, out):
+        raise NotImplementedError
+
+    def extra_verbs(self):
+        """``{verb: (add_arguments(parser), run(args) -> exit code)}`` beyond the shared ones."""
+        return {}
+
+
+def build_parser(app):
+    parser = ArgumentParser(prog=f"python -m applications.{app.name}")
+    verbs = parser.add_subparsers(dest="verb", required=True, parser_class=ArgumentParser)
+
+    train = verbs.add_parser("train", help="train (or resume training) a model")
+    train.add_argument("--train", help="training file (default: the embedded sample corpus)")
+    train.add_argument("--dev", help="development file for early stopping and the best model")
+    train.add_argument("--out", required=True, help="application directory to write")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--config", help="JSON file of options")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override one option, e.g. encoder.nodes=[256,256]")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--deterministic", action="store_true",
+                       help="use TensorFlow's deterministic ops (slower)")
+
+    evaluate = verbs.add_parser("evaluate", help="score a model on a labelled file")
+    evaluate.add_argument("--model", required=True)
+    evaluate.add_argument("--data", help="labelled file (default: the embedded sample dev set)")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+
+    predict = verbs.add_parser("predict", help="run a model on new inputs")
+    predict.add_argument("--model", required=True)
+    predict.add_argument("--input", default="-", help="input file, or - for stdin")
+
+    export = verbs.add_parser("export", help="write a TensorFlow SavedModel")
+    export.add_argument("--model", required=True)
+    export.add_argument("--out", required=True)
+
+    for verb, sub in (("train", train), ("evaluate", evaluate), ("predict", predict),
+                      ("export", export)):
+        app.add_arguments(verb, sub)
+    extra = app.extra_verbs()
+    for verb, (add_arguments, _) in extra.items():
+        add_arguments(verbs.add_parser(verb))
+    return parser, extra
+
+
+def main(app, argv=None):
+    """Run one command; returns the process exit code."""
+    try:
+        parser, extra = build_parser(app)
+        args = parser.parse_args(argv)
+        if args.verb in extra:
+            return extra[args.verb][1](args) or 0
+        return {"train": run_train, "evaluate": run_evaluate, "predict": run_predict,
+                "export": run_export}[args.verb](app, args) or 0
+    except (InputError, UsageError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+def training_config(app, args):
+    config = load_config(app.config_class, args.config, args.set)
+    for flag, field in (("epochs", "epochs"), ("batch_size", "batch_size"), ("seed", "seed")):
+        if getattr(args, flag, None) is not None:
+            setattr(config, field, getattr(args, flag))
+    return config
+
+
+def run_train(app, args):
+    import keras
+    import tensorflow as tf
+
+    config = training_config(app, args)
+    state_path = os.path.join(args.out, "checkpoints", APP_STATE)
+    saved = read_json(state_path) if os.path.exists(state_path) else None
+    if saved is not None:
+        # Resuming: the architecture and vocabularies are the ones the checkpoint was made with.
+        config = app.config_class.from_dict(dict(saved["config"], epochs=config.epochs))
+    if args.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(config.seed)
+    metadata, train_data, dev_data = app.read_training_data(
+        args, config, saved["metadata"] if saved else None)
+
+    try:
+        model = app.model_class(config.to_dict(), metadata)
+    except ValueError as err:
+        raise UsageError(f"bad model options: {err}") from None
+    os.makedirs(args.out, exist_ok=True)
+    atomic_write_json(state_path, {"config": config.to_dict(), "metadata": metadata})
+    atomic_write_json(os.path.join(args.out, "config.json"), config.to_dict())
+    started = time.time()
+    history = model.train(train_data, dev_data, args.out, config.epochs)
+    state = model.training_state
+    metrics = {
+        "monitor": state.monitor,
+        "best": state.best_score,
+        "epochs_completed": int(state.epoch.numpy()),
+        "stopped_early": state.stopped,
+        "train_seconds_this_run": round(time.time() - started, 2),
+        "history": {k: [float(v) for v in vals] for k, vals in history.items()},
+    }
+    atomic_write_json(os.path.join(args.out, "metrics.json"), metrics)
+    print(f"saved {os.path.join(args.out, 'model.keras')} "
+          f"(best {state.monitor} = {state.best_score})", file=sys.stderr)
+
+
+def run_evaluate(app, args):
+    from applications.base import load_model
+
+    model = load_model(args.model)
+    results = app.evaluate(model, args)
+    if args.json:
+        print(json.dumps(results, sort_keys=True))
+    else:
+        for key, value in results.items():
+            print(f"{key}: {value}")
+
+
+def run_predict(app, args):
+    from applications.base import load_model
+
+    model = load_model(args.model)
+    app.predict(model, args, sys.stdout)
+
+
+def run_export(app, args):
+    from applications.base import export, load_model
+
+    model = load_model(args.model)
+    export(model, args.out)
+    print(f"exported SavedModel to {args.out}", file=sys.stderr)

@@ -1,0 +1,99 @@
+"""Configuration: one dataclass per application, loaded from JSON and ``--set key=value`` flags."""
+
+import dataclasses
+import json
+
+from data.errors import InputError
+from data.files import read_json
+
+
+class UsageError(Exception):
+    """A bad flag or option value; reported as one line, exit code 2."""
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Options every application shares; applications subclass it and add their own.
+
+    ``encoder`` is a dict with a ``name`` from the encoder registry plus that encoder's
+    constructor arguments, so ``--set encoder.nodes=[256,256]`` or ``--set encoder.name=cnn``
+    reach the encoder directly.
+    """
+
+    batch_size: int = 32
+    epochs: int = 10
+    patience: int = 3
+    learning_rate: float = 1e-3
+    optimizer: str = "adam"
+    clipnorm: float = 5.0
+    seed: int = 0
+    jit_compile: str = "auto"
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values, source="config"):
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise UsageError(f"{source}: unknown option(s) {', '.join(unknown)}; "
+                             f"known: {', '.join(sorted(names))}")
+        config = cls(**values)
+        for field in dataclasses.fields(cls):
+            _check_type(field, getattr(config, field.name), source)
+        return config
+
+
+def _check_type(field, value, source):
+    expected = field.type if isinstance(field.type, type) else None
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return
+    if expected is not None and not isinstance(value, expected):
+        raise UsageError(f"{source}: option {field.name} must be {expected.__name__}, "
+                         f"not {value!r}")
+
+
+def parse_override(text):
+    """``"encoder.nodes=[256,256]"`` -> ``(["encoder", "nodes"], [256, 256])``.
+
+    The value is read as JSON when it parses as JSON and taken as a plain string otherwise,
+    so ``--set encoder.cell=gru`` needs no quotes.
+    """
+    if "=" not in text:
+        raise UsageError(f"--set expects key=value, got {text!r}")
+    key, raw = text.split("=", 1)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def load_config(cls, path=None, overrides=(), base=None):
+    """Build ``cls`` from defaults (or ``base``), a JSON file, then ``--set`` overrides."""
+    values = (base or cls()).to_dict()
+    if path is not None:
+        loaded = read_json(path)
+        if not isinstance(loaded, dict):
+            raise InputError("config file must hold a JSON object", path, 1)
+        _merge(values, loaded)
+    for text in overrides:
+        keys, value = parse_override(text)
+        target = values
+        for key in keys[:-1]:
+            if not isinstance(target.get(key), dict):
+                raise UsageError(f"--set {text}: {key!r} is not a group of options")
+            target = target[key]
+        if len(keys) == 1 and keys[0] not in target:
+            raise UsageError(f"--set {text}: unknown option {keys[0]!r}")
+        target[keys[-1]] = value
+    return cls.from_dict(values, source=str(path) if path else "--set")
+
+
+def _merge(into, new):
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value

@@ -1,0 +1,106 @@
+"""The tagger's part of the shared command line."""
+
+import numpy as np
+
+from applications.cli import AppCommands
+from applications.pos_tagger.config import TaggerConfig
+from applications.pos_tagger.model import PosTagger
+from applications.pos_tagger.sample_corpus import sample_paths
+from data.errors import InputError
+from data.files import iter_lines
+from data.sequence_batches import TaggingMetadata, bucketed_dataset, encode_sentences
+from data.tagged_text import read_conllu, read_tagged
+
+
+class TaggerCommands(AppCommands):
+    name = "pos_tagger"
+    config_class = TaggerConfig
+    model_class = PosTagger
+
+    def add_arguments(self, verb, parser):
+        if verb == "predict":
+            parser.add_argument(
+                "--format", choices=["text", "conllu"],
+                help="input format: raw text, one sentence a line, or CoNLL-U "
+                     "(default: by file name, .conllu is CoNLL-U)")
+
+    def read_training_data(self, args, config, metadata=None):
+        train_path = args.train or sample_paths()["train"]
+        dev_path = args.dev or (None if args.train else sample_paths()["dev"])
+        train = read_tagged(train_path, config.tag_column)
+        meta = (TaggingMetadata.from_config(metadata) if metadata is not None
+                else TaggingMetadata.from_sentences(train, config.min_word_count))
+        train_ds = bucketed_dataset(encode_sentences(train, meta, train_path), config.batch_size,
+                                    shuffle=True, seed=config.seed)
+        dev_ds = None
+        if dev_path:
+            dev = encode_sentences(read_tagged(dev_path, config.tag_column), meta, dev_path)
+            dev_ds = bucketed_dataset(dev, config.batch_size * 4, shuffle=False)
+        return meta.get_config(), train_ds, dev_ds
+
+    def evaluate(self, model, args):
+        path = args.data or sample_paths()["dev"]
+        meta = TaggingMetadata.from_config(model.metadata)
+        examples = encode_sentences(read_tagged(path, model.config["tag_column"]), meta, path)
+        return tagging_scores(model, examples)
+
+    def predict(self, model, args, out):
+        import tensorflow as tf
+
+        server = model.serving_module()
+        fmt = args.format or ("conllu" if args.input.endswith(".conllu") else "text")
+        if fmt == "conllu":
+            tokens = [s.tokens for s in read_conllu(args.input, model.config["tag_column"])]
+            batches = _chunks(tokens, 64)
+            tag = lambda batch: server.tag_tokens(tf.ragged.constant(batch, dtype=tf.string))
+        else:
+            lines = [line for _, line in iter_lines(_stdin_or(args.input)) if line.strip()]
+            if not lines:
+                raise InputError("no sentences to tag", args.input)
+            batches = _chunks(lines, 64)
+            tag = lambda batch: server.serve(tf.constant(batch))
+        for batch in batches:
+            result = tag(batch)
+            if isinstance(result, dict):
+                tokens_b = [row[:n] for row, n in zip(result["tokens"].numpy(),
+                                                       result["lengths"].numpy())]
+                tags_b = [row[:n] for row, n in zip(result["tags"].numpy(),
+                                                     result["lengths"].numpy())]
+            else:
+                tokens_b = [[t.encode() for t in sent] for sent in batch]
+                tags_b = result.to_list()
+            for toks, tags in zip(tokens_b, tags_b):
+                for token, tag_name in zip(toks, tags):
+                    out.write(f"{token.decode()}\t{tag_name.decode()}\n")
+                out.write("\n")
+
+
+def tagging_scores(model, examples, batch_size=128):
+    """Token accuracy, accuracy on words unseen in training (id ``<unk>``), and token count."""
+    import tensorflow as tf
+
+    forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    correct = total = oov_correct = oov_total = 0
+    for features, tags, weights in bucketed_dataset(examples, batch_size, shuffle=False):
+        predicted = np.argmax(forward(features).numpy()[..., 1:], axis=-1) + 1
+        real = weights.numpy() > 0
+        hit = (predicted == tags.numpy()) & real
+        oov = (features["words"].numpy() == 1) & real
+        correct += int(hit.sum())
+        total += int(real.sum())
+        oov_correct += int((hit & oov).sum())
+        oov_total += int(oov.sum())
+    return {
+        "accuracy": correct / total,
+        "oov_accuracy": oov_correct / oov_total if oov_total else None,
+        "oov_tokens": oov_total,
+        "tokens": total,
+    }
+
+
+def _chunks(items, size):
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _stdin_or(path):
+    return "/dev/stdin" if path == "-" else path

@@ -1,0 +1,36 @@
+"""The tagger's options; every field can be set from a JSON file or ``--set``."""
+
+import dataclasses
+
+from applications.config import TrainConfig
+
+
+@dataclasses.dataclass
+class TaggerConfig(TrainConfig):
+    """Word embeddings + a character encoder per word -> sentence encoder -> tag softmax.
+
+    Attributes:
+        tag_column: CoNLL-U column to learn, ``upos`` or ``xpos``.
+        word_dim: word embedding size (lower-cased forms).
+        char_dim: character embedding size.
+        char_encoder: encoder over each word's characters (its pooled vector is used).
+        encoder: sentence encoder over the word vectors (its sequence output is used).
+        embedding_dropout: dropout on the concatenated word and character vectors.
+        word_dropout: probability of replacing a training word by ``<unk>``, so the
+            unknown-word vector is learned and rare words lean on their characters.
+    """
+
+    tag_column: str = "upos"
+    word_dim: int = 100
+    char_dim: int = 32
+    char_encoder: dict = dataclasses.field(default_factory=lambda: {
+        "name": "cnn", "mode": "1d", "filters": [64], "kernel_sizes": [2, 3, 4]})
+    encoder: dict = dataclasses.field(default_factory=lambda: {
+        "name": "rnn", "cell": "lstm", "nodes": [128, 128], "bidirectional": True,
+        "dropout": 0.3})
+    embedding_dropout: float = 0.3
+    word_dropout: float = 0.05
+    min_word_count: int = 1
+    batch_size: int = 32
+    epochs: int = 20
+    patience: int = 4

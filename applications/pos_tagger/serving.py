@@ -1,0 +1,77 @@
+"""In-graph preprocessing for the tagger: raw sentences in, tags out.
+
+``predict`` and the exported SavedModel both run this module, so they cannot disagree.
+"""
+
+import tensorflow as tf
+
+from applications.base import ServingModule
+
+from data.sequence_batches import MAX_WORD_CHARS, TaggingMetadata
+
+
+def tokenize(sentences):
+    """Split raw sentences into tokens the way UD English does: punctuation and clitics apart.
+
+    ``"I don't know, Bob's car."`` -> ``I do n't know , Bob 's car .``
+    """
+    text = tf.strings.regex_replace(sentences, r"(?i)(\w)(n't)\b", r"\1 \2")
+    text = tf.strings.regex_replace(text, r"(?i)(\w)('(?:s|re|ll|ve|m|d))\b", r"\1 \2")
+    text = tf.strings.regex_replace(text, r"([.,!?;:\"()\[\]{}]|\.\.\.)", r" \1 ")
+    return tf.strings.split(tf.strings.strip(text))
+
+
+def _table(vocab):
+    keys = tf.constant(vocab.items[vocab.specials:], tf.string)
+    values = tf.range(vocab.specials, len(vocab), dtype=tf.int32)
+    return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values), 1)
+
+
+def _fixed_width_chars(tokens, table):
+    """Character ids ``[n, MAX_WORD_CHARS]``: long words keep their first and last halves."""
+    chars = tf.strings.unicode_split(tokens, "UTF-8")
+    ids = tf.ragged.map_flat_values(table.lookup, chars)
+    lengths = tf.cast(ids.row_lengths(), tf.int32)
+    # Extra zero columns so short words can be read at every one of the fixed positions.
+    dense = tf.pad(ids.to_tensor(0), [[0, 0], [0, MAX_WORD_CHARS]])
+    positions = tf.range(MAX_WORD_CHARS)[tf.newaxis, :]
+    half = MAX_WORD_CHARS // 2
+    shift = tf.where((lengths[:, tf.newaxis] > MAX_WORD_CHARS) & (positions >= half),
+                     lengths[:, tf.newaxis] - MAX_WORD_CHARS, 0)
+    return tf.gather(dense, positions + shift, batch_dims=1)
+
+
+class TaggerServer(ServingModule):
+    """Wraps a trained :class:`PosTagger` with its vocabularies as lookup tables.
+
+    ``serve(sentences)`` takes a batch of raw sentences (``tf.string``) and returns
+    ``tokens``, ``tags`` (both ``[N, T]`` strings, padded with ``""``) and ``lengths``.
+    """
+
+    def __init__(self, model):
+        super().__init__(model)
+        meta = TaggingMetadata.from_config(model.metadata)
+        self.word_table = _table(meta.words)
+        self.char_table = _table(meta.chars)
+        self.tag_names = tf.constant(meta.tags.items)
+
+    @tf.function(input_signature=[tf.RaggedTensorSpec([None, None], tf.string)])
+    def tag_tokens(self, tokens):
+        """Tags for already tokenised sentences (ragged ``[N, (T)]``)."""
+        words = tf.ragged.map_flat_values(
+            self.word_table.lookup, tf.strings.lower(tokens, encoding="utf-8"))
+        chars = tf.RaggedTensor.from_row_lengths(
+            _fixed_width_chars(tokens.flat_values, self.char_table), tokens.row_lengths())
+        logits = self.model({"words": words.to_tensor(0), "chars": chars.to_tensor(0)},
+                            training=False)
+        # Id 0 is padding and never a real tag.
+        ids = tf.argmax(logits[..., 1:], axis=-1, output_type=tf.int32) + 1
+        tags = tf.gather(self.tag_names, ids)
+        return tf.RaggedTensor.from_tensor(tags, lengths=tokens.row_lengths())
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
+    def serve(self, sentences):
+        tokens = tokenize(sentences)
+        tags = self.tag_tokens(tokens)
+        return {"tokens": tokens.to_tensor(""), "tags": tags.to_tensor(""),
+                "lengths": tokens.row_lengths()}

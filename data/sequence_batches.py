@@ -1,0 +1,220 @@
+"""From tagged sentences to model inputs: the notes' "load all data" and "load all batches",
+and the faster ``tf.data`` path used for training.
+
+Every example is ``({"words": [T], "chars": [T, C]}, tags [T])`` in integer ids. The plain
+functions pad with zeros and give one-hot targets; the ``tf.data`` path keeps sparse ids,
+groups sentences of similar length and pads each group only to its bucket's boundary.
+"""
+
+import dataclasses
+
+import numpy as np
+
+from data.errors import InputError
+from data.tagged_text import read_tagged
+from data.vocabulary import Vocabulary
+
+# Long words keep their first and last characters: prefixes and suffixes carry the tag.
+MAX_WORD_CHARS = 16
+
+
+@dataclasses.dataclass
+class TaggingMetadata:
+    """What "load all data" collects from a training corpus.
+
+    Attributes:
+        words: lower-cased word forms.
+        chars: characters of the original forms (case kept: it tells proper nouns apart).
+        tags: the tag set; unseen tags are errors.
+        max_length: the longest training sentence, in tokens.
+    """
+
+    words: Vocabulary
+    chars: Vocabulary
+    tags: Vocabulary
+    max_length: int = 0
+
+    @classmethod
+    def from_sentences(cls, sentences, min_word_count=1):
+        forms = [sentence.tokens for sentence in sentences]
+        return cls(
+            words=Vocabulary.build(([t.lower() for t in toks] for toks in forms), min_word_count),
+            chars=Vocabulary.build((c for toks in forms for c in toks), min_count=1),
+            tags=Vocabulary.build((sentence.tags for sentence in sentences), unk=False),
+            max_length=max(len(toks) for toks in forms),
+        )
+
+    def encode_tokens(self, tokens):
+        words = np.asarray(self.words.encode([t.lower() for t in tokens]), np.int32)
+        chars = np.zeros((len(tokens), MAX_WORD_CHARS), np.int32)
+        half = MAX_WORD_CHARS // 2
+        for i, token in enumerate(tokens):
+            if len(token) > MAX_WORD_CHARS:
+                token = token[:half] + token[-half:]
+            chars[i, : len(token)] = self.chars.encode(token)
+        return {"words": words, "chars": chars}
+
+    def encode_tags(self, tags, path=None, lines=None):
+        ids = np.zeros(len(tags), np.int32)
+        for i, tag in enumerate(tags):
+            if tag not in self.tags:
+                line = lines[i] if lines else None
+                raise InputError(f"tag {tag!r} was never seen in training", path, line)
+            ids[i] = self.tags.index[tag]
+        return ids
+
+    def get_config(self):
+        return {
+            "words": self.words.get_config(),
+            "chars": self.chars.get_config(),
+            "tags": self.tags.get_config(),
+            "max_length": self.max_length,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(
+            words=Vocabulary.from_config(config["words"]),
+            chars=Vocabulary.from_config(config["chars"]),
+            tags=Vocabulary.from_config(config["tags"]),
+            max_length=config["max_length"],
+        )
+
+
+def encode_sentences(sentences, metadata, path=None):
+    """Turn :class:`TaggedSentence` s into (features, tag ids) examples."""
+    return [(metadata.encode_tokens(s.tokens), metadata.encode_tags(s.tags, path, s.lines))
+            for s in sentences]
+
+
+def pad_to(arrays, length, dtype=np.int32):
+    """Stack arrays of shape [T_i, ...] into [N, length, ...], zero-padded or cut."""
+    tail = arrays[0].shape[1:]
+    out = np.zeros((len(arrays), length) + tail, dtype)
+    for i, array in enumerate(arrays):
+        n = min(len(array), length)
+        out[i, :n] = array[:n]
+    return out
+
+
+def one_hot(ids, depth):
+    return np.eye(depth, dtype=np.float32)[ids]
+
+
+def stack_examples(examples, length=None, one_hot_depth=None):
+    """Pad a list of examples into one batch: (dict of [B, T, ...], labels [B, T] or [B, T, K])."""
+    if length is None:
+        length = max(len(labels) for _, labels in examples)
+    features = {
+        name: pad_to([feats[name] for feats, _ in examples], length) for name in examples[0][0]
+    }
+    labels = pad_to([labels for _, labels in examples], length)
+    if one_hot_depth is not None:
+        labels = one_hot(labels, one_hot_depth)
+    return features, labels
+
+
+def load_all_data(path, metadata=None, tag_column="upos", one_hot_labels=True):
+    """The notes' "load all data": read a tagged file, collect metadata, build X and Y.
+
+    Args:
+        path: a CoNLL-U or two-column file.
+        metadata: a :class:`TaggingMetadata` from training; built from this file when None.
+        tag_column: ``upos`` or ``xpos`` for CoNLL-U files.
+        one_hot_labels: Y as one-hot ``[N, T, K]`` floats, else ids ``[N, T]``.
+
+    Returns:
+        ``(metadata, X, Y)`` with X a dict of zero-padded arrays ``words [N, T]`` and
+        ``chars [N, T, C]``, T the longest sentence in the file.
+
+    Example:
+        >>> meta, X, Y = load_all_data("train.conllu")  # doctest: +SKIP
+        >>> X["words"].shape, Y.shape
+        ((12544, 159), (12544, 159, 18))
+    """
+    sentences = read_tagged(path, tag_column)
+    if metadata is None:
+        metadata = TaggingMetadata.from_sentences(sentences)
+    examples = encode_sentences(sentences, metadata, path)
+    X, Y = stack_examples(examples, one_hot_depth=len(metadata.tags) if one_hot_labels else None)
+    return metadata, X, Y
+
+
+def load_all_batches(examples, batch_size, num_tags, shuffle=True, seed=0):
+    """The notes' "load all batches": yield ``(X, Y)`` batches padded to their longest sentence.
+
+    Y is one-hot ``[B, T, num_tags]``. Padding positions have word id 0 and the padding tag
+    (id 0), so a model can mask them.
+
+    Args:
+        examples: from :func:`encode_sentences`.
+        batch_size: sentences per batch.
+        num_tags: size of the tag vocabulary (the one-hot depth).
+        shuffle: visit the examples in a seeded random order.
+        seed: the shuffle seed.
+    """
+    order = np.arange(len(examples))
+    if shuffle:
+        np.random.default_rng(seed).shuffle(order)
+    for start in range(0, len(order), batch_size):
+        yield stack_examples([examples[i] for i in order[start:start + batch_size]],
+                             one_hot_depth=num_tags)
+
+
+def default_boundaries(max_length):
+    """Bucket edges growing ~25% at a time, so padding stays small and shapes stay few."""
+    edges, edge = [], 8
+    while edge <= max_length:
+        edges.append(edge)
+        edge = max(edge + 4, int(edge * 1.25))
+    edges.append(max_length + 1)
+    return edges
+
+
+def bucketed_dataset(examples, batch_size, shuffle=True, seed=0, boundaries=None):
+    """The training path: a ``tf.data.Dataset`` of ``(features, tag ids, weights)`` batches.
+
+    Sentences of similar length are batched together and padded to their bucket's edge, so
+    few positions are padding and only ``len(boundaries)`` batch shapes ever occur (one
+    compilation each under XLA). Weights are 1 at real tokens and 0 at padding.
+    """
+    import tensorflow as tf
+
+    lengths = np.array([len(labels) for _, labels in examples], np.int64)
+    if boundaries is None:
+        boundaries = default_boundaries(int(lengths.max()))
+
+    starts = tf.constant(np.concatenate([[0], np.cumsum(lengths)[:-1]]), tf.int64)
+    sizes = tf.constant(lengths)
+    flat = {name: tf.constant(np.concatenate([feats[name] for feats, _ in examples]))
+            for name in examples[0][0]}
+    flat_tags = tf.constant(np.concatenate([labels for _, labels in examples]))
+
+    def example(i):
+        # Slicing one flat array per feature is far cheaper than a Python generator.
+        span = slice(starts[i], starts[i] + sizes[i])
+        return {name: values[span] for name, values in flat.items()}, flat_tags[span]
+
+    ds = tf.data.Dataset.range(len(examples))
+    if shuffle:
+        ds = ds.shuffle(len(examples), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.bucket_by_sequence_length(
+        element_length_func=lambda feats, tags: tf.shape(tags)[0],
+        bucket_boundaries=boundaries,
+        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+        pad_to_bucket_boundary=True,
+    )
+
+    # Known size lets Keras show progress and avoids its "ran out of data" warning.
+    bucket_of = np.searchsorted(np.asarray(boundaries), lengths, side="right")
+    batches = int(sum(-(-count // batch_size) for count in np.bincount(bucket_of)))
+    ds = ds.apply(tf.data.experimental.assert_cardinality(batches))
+
+    def add_weights(feats, tags):
+        return feats, tags, tf.cast(tags > 0, tf.float32)
+
+    ds = ds.map(add_weights, num_parallel_calls=tf.data.AUTOTUNE)
+    if shuffle:
+        ds = ds.shuffle(64, seed=seed)
+    return ds.prefetch(tf.data.AUTOTUNE)

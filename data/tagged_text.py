@@ -1,0 +1,126 @@
+"""Readers for token-level tagged corpora: CoNLL-U and two-column ``token<TAB>tag`` files.
+
+Both return a list of :class:`TaggedSentence`, one per sentence.
+"""
+
+import typing
+
+from data.errors import InputError
+from data.files import iter_lines
+
+
+
+class TaggedSentence(typing.NamedTuple):
+    """Tokens, their tags, and the file line each token came from (for error messages)."""
+
+    tokens: list
+    tags: list
+    lines: list
+
+
+CONLLU_COLUMNS = 10
+_TAG_COLUMN = {"upos": 3, "xpos": 4}
+
+
+def read_conllu(path, tag_column="upos"):
+    """Read a CoNLL-U file into sentences of (tokens, tags).
+
+    Multiword-token ranges (``3-4``) and empty nodes (``5.1``) are skipped:
+    the syntactic words they stand for are tagged on their own lines.
+
+    Args:
+        path: the .conllu file.
+        tag_column: ``"upos"`` or ``"xpos"``.
+
+    Example:
+        >>> sentences = read_conllu("dev.conllu")  # doctest: +SKIP
+        >>> sentences[0].tokens[:3], sentences[0].tags[:3]
+        (['From', 'the', 'AP'], ['ADP', 'DET', 'PROPN'])
+    """
+    if tag_column not in _TAG_COLUMN:
+        raise InputError(f"tag column must be upos or xpos, not {tag_column!r}")
+    column = _TAG_COLUMN[tag_column]
+    sentences, tokens, tags, lines = [], [], [], []
+    expected_id = 1
+    saw_line = False
+    for number, line in iter_lines(path):
+        saw_line = saw_line or bool(line.strip())
+        if not line.strip():
+            if tokens:
+                sentences.append(TaggedSentence(tokens, tags, lines))
+                tokens, tags, lines, expected_id = [], [], [], 1
+            continue
+        if line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) != CONLLU_COLUMNS:
+            raise InputError(
+                f"expected {CONLLU_COLUMNS} tab-separated columns, found {len(fields)}", path, number
+            )
+        word_id = fields[0]
+        if "-" in word_id or "." in word_id:
+            _check_special_id(word_id, path, number)
+            continue
+        if not word_id.isdigit():
+            raise InputError(f"token ID {word_id!r} is not an integer", path, number)
+        if int(word_id) != expected_id:
+            raise InputError(f"token ID {word_id} out of order, expected {expected_id}", path, number)
+        expected_id += 1
+        form, tag = fields[1], fields[column]
+        if not form or tag in ("", "_"):
+            raise InputError(f"empty FORM or {tag_column.upper()} column", path, number)
+        tokens.append(form)
+        tags.append(tag)
+        lines.append(number)
+    if tokens:
+        sentences.append(TaggedSentence(tokens, tags, lines))
+    if not sentences:
+        raise InputError("no sentences found" if saw_line else "file is empty", path)
+    return sentences
+
+
+def _check_special_id(word_id, path, number):
+    sep = "-" if "-" in word_id else "."
+    parts = word_id.split(sep)
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise InputError(f"token ID {word_id!r} is not an integer, range or decimal", path, number)
+
+
+def read_two_column(path):
+    """Read ``token<TAB>tag`` lines, a blank line between sentences.
+
+    Extra columns between the token and the tag (as in CoNLL-2003, whose
+    columns are separated by spaces or tabs) are allowed: the first field is
+    the token, the last the tag. ``-DOCSTART-`` lines are skipped.
+    """
+    sentences, tokens, tags, lines = [], [], [], []
+    saw_line = False
+    for number, line in iter_lines(path):
+        if not line.strip():
+            if tokens:
+                sentences.append(TaggedSentence(tokens, tags, lines))
+                tokens, tags, lines = [], [], []
+            continue
+        saw_line = True
+        fields = line.split("\t") if "\t" in line else line.split()
+        if len(fields) < 2:
+            raise InputError("expected a token and a tag separated by a tab, found 1 column", path, number)
+        if fields[0] == "-DOCSTART-":
+            continue
+        if not fields[0] or not fields[-1]:
+            raise InputError("empty token or tag", path, number)
+        tokens.append(fields[0])
+        tags.append(fields[-1])
+        lines.append(number)
+    if tokens:
+        sentences.append(TaggedSentence(tokens, tags, lines))
+    if not sentences:
+        raise InputError("no sentences found" if saw_line else "file is empty", path)
+    return sentences
+
+
+def read_tagged(path, tag_column="upos"):
+    """Read CoNLL-U (``.conllu``) or two-column files, chosen by the file name."""
+    if str(path).endswith((".conllu", ".conll-u")):
+        return read_conllu(path, tag_column)
+    return read_two_column(path)

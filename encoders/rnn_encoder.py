@@ -1,0 +1,83 @@
+"""Recurrent encoder: stacked SimpleRNN / GRU / LSTM layers, optionally bidirectional."""
+
+import keras
+
+from encoders.registry import register
+
+_CELLS = {"simple": keras.layers.SimpleRNN, "gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
+
+
+@keras.saving.register_keras_serializable(package="encore")
+@register("rnn")
+class RNN_Encoder(keras.Model):
+    """Stacked recurrent encoder over a sequence of vectors.
+
+    Args:
+        cell: ``"simple"``, ``"gru"`` or ``"lstm"``.
+        nodes: units per stacked layer, one entry per layer (per direction when bidirectional).
+        bidirectional: run each layer forwards and backwards and concatenate.
+        dropout: dropout rate applied to each layer's output.
+
+    Call arguments:
+        inputs: ``[B, T, D]`` floats.
+        mask: optional ``[B, T]`` booleans, True at real positions.
+
+    Returns:
+        ``{"sequence": [B, T, H], "pooled": [B, H], "mask": [B, T]}`` where H is
+        ``nodes[-1]`` (doubled when bidirectional) and ``pooled`` is the final state of the
+        last layer (forward and backward concatenated): the many-to-one summary.
+
+    Example:
+        >>> import numpy as np
+        >>> enc = RNN_Encoder(cell="gru", nodes=[8, 8], bidirectional=True)
+        >>> out = enc(np.zeros((2, 5, 3), "float32"))
+        >>> tuple(out["sequence"].shape), tuple(out["pooled"].shape)
+        ((2, 5, 16), (2, 16))
+    """
+
+    def __init__(self, cell="lstm", nodes=(128,), bidirectional=True, dropout=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+        if cell not in _CELLS:
+            raise ValueError(f"cell must be one of {sorted(_CELLS)}, not {cell!r}")
+        nodes = [int(n) for n in nodes]
+        if not nodes or min(nodes) < 1:
+            raise ValueError(f"nodes must be a non-empty list of positive sizes, not {nodes!r}")
+        self.cell = cell
+        self.nodes = nodes
+        self.bidirectional = bool(bidirectional)
+        self.dropout = float(dropout)
+        self.recurrent_layers = []
+        for i, units in enumerate(nodes):
+            layer = _CELLS[cell](units, return_sequences=True, return_state=i == len(nodes) - 1,
+                                 name=f"{cell}_{i}")
+            if self.bidirectional:
+                layer = keras.layers.Bidirectional(layer, name=f"bi_{cell}_{i}")
+            self.recurrent_layers.append(layer)
+        self.output_dropout = keras.layers.Dropout(self.dropout)
+        self.output_size = nodes[-1] * (2 if self.bidirectional else 1)
+
+    def call(self, inputs, mask=None, training=None):
+        x = inputs
+        for layer in self.recurrent_layers[:-1]:
+            x = self.output_dropout(layer(x, mask=mask, training=training), training=training)
+        outputs = self.recurrent_layers[-1](x, mask=mask, training=training)
+        sequence, states = outputs[0], outputs[1:]
+        if self.bidirectional:
+            per_direction = len(states) // 2
+            pooled = keras.ops.concatenate([states[0], states[per_direction]], axis=-1)
+        else:
+            pooled = states[0]
+        if mask is None:
+            mask = keras.ops.ones(keras.ops.shape(inputs)[:2], dtype="bool")
+        return {
+            "sequence": self.output_dropout(sequence, training=training),
+            "pooled": self.output_dropout(pooled, training=training),
+            "mask": mask,
+        }
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(cell=self.cell, nodes=self.nodes, bidirectional=self.bidirectional,
+                      dropout=self.dropout)
+        return config

@@ -1,0 +1,27 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="encore",
+    version="0.1.0",
+    description="Classic deep-learning models as trainable, tunable, exportable applications "
+                "on TensorFlow 2 / Keras 3",
+    long_description=open("README.md", encoding="utf-8").read() if __import__("os").path.exists(
+        "README.md") else "",
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["encoders*", "applications*", "data*", "tuning*"]),
+    install_requires=[
+        "tensorflow>=2.16; platform_machine != 'x86_64'",
+        "tensorflow-cpu>=2.16; platform_machine == 'x86_64'",
+        "keras>=3.3",
+        "keras-tuner>=1.4",
+        # keras-tuner imports tensorboard in every trial but does not declare it.
+        "tensorboard>=2.16",
+        "numpy",
+    ],
+    extras_require={
+        "test": ["pytest>=7"],
+        # GPU users replace the CPU wheel with the CUDA build of TensorFlow.
+        "gpu": ["tensorflow[and-cuda]>=2.16"],
+    },
+)
