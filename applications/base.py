@@ -10,7 +10,8 @@ import sys
 import keras
 import tensorflow as tf
 
-from applications.training_state import MODEL_FILE, TrainingState, save_model_atomically
+from applications.training_state import (MODEL_FILE, TimeBudget, TrainingState,
+                                         save_model_atomically)
 from data.errors import InputError
 
 
@@ -54,8 +55,10 @@ class Application(keras.Model):
     def compile_for_training(self, jit_compile=None):
         if jit_compile is None:
             jit_compile = resolve_jit_compile(self.config.get("jit_compile", "auto"))
+        # weighted_metrics, not metrics: only those receive the sample weights that mark
+        # padding, so token-level scores count real tokens only.
         self.compile(optimizer=self.make_optimizer(), loss=self.make_loss(),
-                     metrics=self.make_metrics(), jit_compile=jit_compile)
+                     weighted_metrics=self.make_metrics(), jit_compile=jit_compile)
 
     # The one training step in the package. Distributed training and the tuner reuse it.
     def train_step(self, data):
@@ -104,6 +107,9 @@ class Application(keras.Model):
             return {}
         if verbose is None:
             verbose = 1 if sys.stdout.isatty() else 2
+        callbacks = list(callbacks)
+        if self.config.get("time_budget_minutes"):
+            callbacks.append(TimeBudget(60 * self.config["time_budget_minutes"]))
         history = self.fit(
             train_data,
             validation_data=dev_data,

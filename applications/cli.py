@@ -110,11 +110,23 @@ def main(app, argv=None):
         return 130
 
 
-def training_config(app, args):
-    config = load_config(app.config_class, args.config, args.set)
-    for flag, field in (("epochs", "epochs"), ("batch_size", "batch_size"), ("seed", "seed")):
+# Options a resumed run may change; anything else would not match the checkpoint.
+RESUMABLE_CHANGES = {"epochs", "patience", "jit_compile"}
+
+
+def training_config(app, args, saved=None):
+    """The config from defaults (or the resumed run's), ``--config``, ``--set`` and flags."""
+    base = app.config_class.from_dict(saved) if saved else None
+    config = load_config(app.config_class, args.config, args.set, base=base)
+    for flag in ("epochs", "batch_size", "seed"):
         if getattr(args, flag, None) is not None:
-            setattr(config, field, getattr(args, flag))
+            setattr(config, flag, getattr(args, flag))
+    if saved:
+        changed = sorted(k for k, v in config.to_dict().items()
+                         if k not in RESUMABLE_CHANGES and saved.get(k) != v)
+        if changed:
+            raise UsageError(f"{args.out} holds a run with different {', '.join(changed)}; "
+                             "resume it with the same options or train into a new --out")
     return config
 
 
@@ -122,12 +134,10 @@ def run_train(app, args):
     import keras
     import tensorflow as tf
 
-    config = training_config(app, args)
     state_path = os.path.join(args.out, "checkpoints", APP_STATE)
+    # Resuming: the architecture and vocabularies are the ones the checkpoint was made with.
     saved = read_json(state_path) if os.path.exists(state_path) else None
-    if saved is not None:
-        # Resuming: the architecture and vocabularies are the ones the checkpoint was made with.
-        config = app.config_class.from_dict(dict(saved["config"], epochs=config.epochs))
+    config = training_config(app, args, saved["config"] if saved else None)
     if args.deterministic:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)

@@ -17,7 +17,8 @@ class TrainConfig:
 
     ``encoder`` is a dict with a ``name`` from the encoder registry plus that encoder's
     constructor arguments, so ``--set encoder.nodes=[256,256]`` or ``--set encoder.name=cnn``
-    reach the encoder directly.
+    reach the encoder directly. ``time_budget_minutes`` (0 = none) stops training before
+    the epoch that would overrun the budget.
     """
 
     batch_size: int = 32
@@ -28,6 +29,7 @@ class TrainConfig:
     clipnorm: float = 5.0
     seed: int = 0
     jit_compile: str = "auto"
+    time_budget_minutes: float = 0.0
 
     def to_dict(self):
         return dataclasses.asdict(self)

@@ -2,6 +2,7 @@
 
 import math
 import os
+import time
 
 import keras
 import numpy as np
@@ -23,6 +24,26 @@ def save_model_atomically(model, path):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop after the epoch when another epoch of the same length would overrun the budget."""
+
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds = seconds
+
+    def on_train_begin(self, logs=None):
+        self.started = time.monotonic()
+        self.epoch_started = self.started
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_started = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.monotonic()
+        if now - self.started + (now - self.epoch_started) > self.seconds:
+            self.model.stop_training = True
 
 
 class TrainingState(keras.callbacks.Callback):

@@ -1,7 +1,9 @@
 """Reading user text files line by line, and writing files atomically."""
 
+import io
 import json
 import os
+import sys
 import tempfile
 
 from data.errors import InputError
@@ -12,8 +14,13 @@ def iter_lines(path):
 
     A UTF-8 byte-order mark and CRLF line endings are accepted. A missing
     file or bytes that are not UTF-8 raise :class:`InputError` naming the
-    file and line.
+    file and line. ``"-"`` reads standard input.
     """
+    if str(path) == "-":
+        stream = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else io.BytesIO(
+            sys.stdin.read().encode("utf-8"))
+        yield from _decode_lines(stream, "<stdin>")
+        return
     try:
         handle = open(path, "rb")
     except FileNotFoundError:
@@ -23,18 +30,22 @@ def iter_lines(path):
     except PermissionError:
         raise InputError("permission denied", path) from None
     with handle:
-        for number, raw in enumerate(handle, start=1):
-            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise InputError(
-                    f"not valid UTF-8 (byte 0x{raw[err.start]:02x} at column {err.start + 1})",
-                    path,
-                    number,
-                ) from None
-            yield number, text.rstrip("\r\n")
+        yield from _decode_lines(handle, path)
+
+
+def _decode_lines(handle, path):
+    for number, raw in enumerate(handle, start=1):
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise InputError(
+                f"not valid UTF-8 (byte 0x{raw[err.start]:02x} at column {err.start + 1})",
+                path,
+                number,
+            ) from None
+        yield number, text.rstrip("\r\n")
 
 
 def atomic_write_bytes(path, payload):

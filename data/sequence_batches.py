@@ -98,7 +98,10 @@ def pad_to(arrays, length, dtype=np.int32):
 
 
 def one_hot(ids, depth):
-    return np.eye(depth, dtype=np.float32)[ids]
+    """One-hot rows for tag ids; padding (id 0) gets an all-zero row, so it adds no loss."""
+    rows = np.eye(depth, dtype=np.float32)[ids]
+    rows[..., 0] = 0.0
+    return rows
 
 
 def stack_examples(examples, length=None, one_hot_depth=None):
@@ -143,8 +146,8 @@ def load_all_data(path, metadata=None, tag_column="upos", one_hot_labels=True):
 def load_all_batches(examples, batch_size, num_tags, shuffle=True, seed=0):
     """The notes' "load all batches": yield ``(X, Y)`` batches padded to their longest sentence.
 
-    Y is one-hot ``[B, T, num_tags]``. Padding positions have word id 0 and the padding tag
-    (id 0), so a model can mask them.
+    Y is one-hot ``[B, T, num_tags]``. Padding positions have word id 0 and an all-zero Y
+    row, so a model can mask them.
 
     Args:
         examples: from :func:`encode_sentences`.

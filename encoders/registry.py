@@ -29,7 +29,7 @@ def build_encoder(spec, layer_name=None):
         raise ValueError(f"unknown encoder {name!r}; known: {', '.join(sorted(_ENCODERS))}")
     try:
         return _ENCODERS[name](name=layer_name, **spec)
-    except TypeError as err:
+    except (TypeError, ValueError) as err:
         raise ValueError(f"bad arguments for encoder {name!r}: {err}") from None
 
 

@@ -54,7 +54,7 @@ class TaggerCommands(AppCommands):
             batches = _chunks(tokens, 64)
             tag = lambda batch: server.tag_tokens(tf.ragged.constant(batch, dtype=tf.string))
         else:
-            lines = [line for _, line in iter_lines(_stdin_or(args.input)) if line.strip()]
+            lines = [line for _, line in iter_lines(args.input) if line.strip()]
             if not lines:
                 raise InputError("no sentences to tag", args.input)
             batches = _chunks(lines, 64)
@@ -100,7 +100,3 @@ def tagging_scores(model, examples, batch_size=128):
 
 def _chunks(items, size):
     return [items[i:i + size] for i in range(0, len(items), size)]
-
-
-def _stdin_or(path):
-    return "/dev/stdin" if path == "-" else path

@@ -3,6 +3,7 @@
 import keras
 
 from applications.base import Application
+from applications.metrics import TokenAccuracy
 from data.sequence_batches import TaggingMetadata
 from encoders import build_encoder
 
@@ -62,7 +63,7 @@ class PosTagger(Application):
             from_logits=True, reduction="mean_with_sample_weight")
 
     def make_metrics(self):
-        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+        return [TokenAccuracy(name="accuracy")]
 
     def serving_module(self):
         from applications.pos_tagger.serving import TaggerServer

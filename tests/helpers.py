@@ -1,0 +1,108 @@
+"""Shared test helpers: encoders are checked by one call, applications through their CLI."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from contextlib import redirect_stderr, redirect_stdout
+
+import keras
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_encoder_test(cls, init_kwargs, input_data, expected_shapes, mask=None):
+    """Config round trip, output shapes, padding invariance, and .keras save/load equality."""
+    encoder = cls(**init_kwargs)
+    outputs = encoder(input_data, mask=mask)
+    for key, shape in expected_shapes.items():
+        assert tuple(outputs[key].shape) == shape, (key, outputs[key].shape, shape)
+
+    clone = cls.from_config(encoder.get_config())
+    assert clone.get_config() == encoder.get_config()
+
+    if mask is not None:
+        # Changing what sits at padded positions must not change any real output.
+        noisy = np.array(input_data, copy=True)
+        noisy[~mask] = 7.0
+        again = encoder(noisy, mask=mask)
+        real = np.asarray(mask)
+        np.testing.assert_allclose(np.asarray(outputs["sequence"])[real],
+                                   np.asarray(again["sequence"])[real], atol=1e-5)
+        np.testing.assert_allclose(np.asarray(outputs["pooled"]), np.asarray(again["pooled"]),
+                                   atol=1e-5)
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "encoder.keras")
+        encoder.save(path)
+        restored = keras.saving.load_model(path)
+    assert type(restored) is cls
+    restored_out = restored(input_data, mask=mask)
+    for key in expected_shapes:
+        np.testing.assert_allclose(np.asarray(outputs[key]), np.asarray(restored_out[key]),
+                                   atol=1e-6)
+    return encoder, outputs
+
+
+def cli(commands, *argv, stdin=None):
+    """Run an application's CLI in this process; returns ``(exit code, stdout, stderr)``."""
+    from applications.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    old_stdin = sys.stdin
+    if stdin is not None:
+        sys.stdin = io.StringIO(stdin)
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            code = main(commands, [str(a) for a in argv])
+    finally:
+        sys.stdin = old_stdin
+    return code, out.getvalue(), err.getvalue()
+
+
+def cli_subprocess(app, *argv, stdin=None, env=None):
+    """Run ``python -m applications.<app>`` as a user would; returns the CompletedProcess."""
+    return subprocess.run(
+        [sys.executable, "-m", f"applications.{app}", *map(str, argv)],
+        input=stdin, capture_output=True, text=True, cwd=REPO,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}, timeout=600)
+
+
+def assert_input_error(commands, argv, path, line=None, stdin=None):
+    """The command exits 2 with exactly one ``error: PATH:LINE: ...`` line and no traceback."""
+    code, out, err = cli(commands, *argv, stdin=stdin)
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert code == 2, (code, err)
+    assert len(lines) == 1 and "Traceback" not in err, err
+    expected = f"error: {path}:{line}:" if line is not None else f"error: {path}:"
+    assert lines[0].startswith(expected), (lines[0], expected)
+    return lines[0]
+
+
+def load_saved_model_without_package(export_dir, call_source):
+    """Load a SavedModel in a fresh Python that cannot import this package; run code on it.
+
+    ``call_source`` is Python that uses ``model`` and prints one JSON value.
+    """
+    script = (
+        "import json, sys\n"
+        "OURS = ('applications', 'encoders', 'data', 'tuning')\n"
+        "class Refuse:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in OURS:\n"
+        "            raise ImportError('blocked ' + name)\n"
+        "sys.meta_path.insert(0, Refuse())\n"
+        "import tensorflow as tf\n"
+        f"model = tf.saved_model.load({str(export_dir)!r})\n"
+        f"{call_source}\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] in OURS]\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            cwd=tempfile.gettempdir(), env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])

@@ -1,0 +1,143 @@
+import numpy as np
+import pytest
+
+from data import (InputError, TaggingMetadata, Vocabulary, bucketed_dataset, encode_sentences,
+                  load_all_batches, load_all_data, read_conllu, read_two_column)
+
+CONLLU = """# sent_id = 1
+# text = I don't know.
+1\tI\tI\tPRON\tPRP\t_\t3\tnsubj\t_\t_
+2-3\tdon't\t_\t_\t_\t_\t_\t_\t_\t_
+2\tdo\tdo\tAUX\tVBP\t_\t4\taux\t_\t_
+3\tn't\tnot\tPART\tRB\t_\t4\tadvmod\t_\t_
+3.1\tgone\tgo\tVERB\tVBN\t_\t_\t_\t_\t_
+4\tknow\tknow\tVERB\tVB\t_\t0\troot\t_\t_
+5\t.\t.\tPUNCT\t.\t_\t4\tpunct\t_\t_
+
+1\tHello\thello\tINTJ\tUH\t_\t0\troot\t_\t_
+"""
+
+
+def write(tmp_path, name, text, encoding="utf-8"):
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding) if isinstance(text, str) else text)
+    return path
+
+
+def test_conllu_skips_ranges_and_empty_nodes(tmp_path):
+    sentences = read_conllu(write(tmp_path, "a.conllu", CONLLU))
+    assert sentences[0].tokens == ["I", "do", "n't", "know", "."]
+    assert sentences[0].tags == ["PRON", "AUX", "PART", "VERB", "PUNCT"]
+    assert sentences[0].lines == [3, 5, 6, 8, 9]
+    assert sentences[1].tokens == ["Hello"]
+    xpos = read_conllu(write(tmp_path, "a.conllu", CONLLU), "xpos")
+    assert xpos[0].tags == ["PRP", "VBP", "RB", "VB", "."]
+
+
+def test_crlf_and_bom_are_accepted(tmp_path):
+    text = "\ufeff" + CONLLU.replace("\n", "\r\n")
+    assert read_conllu(write(tmp_path, "b.conllu", text)) == read_conllu(
+        write(tmp_path, "c.conllu", CONLLU))
+    two = write(tmp_path, "d.tsv", "\ufeffThe\tDET\r\ncat\tNOUN\r\n\r\n")
+    assert read_two_column(two)[0].tokens == ["The", "cat"]
+
+
+def test_two_column_and_conll2003(tmp_path):
+    text = "-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n\nPeter NNP B-NP B-PER\n"
+    sentences = read_two_column(write(tmp_path, "ner.txt", text))
+    assert [s.tags for s in sentences] == [["B-ORG", "O"], ["B-PER"]]
+
+
+@pytest.mark.parametrize("text,line,message", [
+    ("1\tThe\tthe\tDET\n", 1, "expected 10"),
+    ("1\tThe\tthe\tDET\tDT\t_\t0\troot\t_\t_\tEXTRA\n", 1, "expected 10"),
+    ("# c\nx\tThe\tthe\tDET\tDT\t_\t0\troot\t_\t_\n", 2, "not an integer"),
+    ("1\tA\ta\tDET\tDT\t_\t0\troot\t_\t_\n3\tB\tb\tX\tX\t_\t0\troot\t_\t_\n", 2, "out of order"),
+    ("1-x\tA\t_\t_\t_\t_\t_\t_\t_\t_\n", 1, "not an integer"),
+    ("1\tA\ta\t_\tDT\t_\t0\troot\t_\t_\n", 1, "empty"),
+])
+def test_conllu_errors_name_the_line(tmp_path, text, line, message):
+    path = write(tmp_path, "bad.conllu", text)
+    with pytest.raises(InputError, match=message) as err:
+        read_conllu(path)
+    assert str(err.value).startswith(f"{path}:{line}:")
+
+
+@pytest.mark.parametrize("payload,line,message", [
+    (b"", None, "empty"),
+    (b"# only\n# comments\n", None, "no sentences"),
+    (b"1\tA\ta\tDET\tDT\t_\t0\troot\t_\t_\n1\tB\xff\tb\tX\tX\t_\t0\troot\t_\t_\n", 2, "UTF-8"),
+])
+def test_conllu_file_level_errors(tmp_path, payload, line, message):
+    path = write(tmp_path, "bad.conllu", payload)
+    with pytest.raises(InputError, match=message) as err:
+        read_conllu(path)
+    prefix = f"{path}:{line}:" if line else f"{path}:"
+    assert str(err.value).startswith(prefix)
+
+
+def test_missing_file_and_two_column_errors(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        read_two_column(tmp_path / "nope.tsv")
+    with pytest.raises(InputError, match="found 1 column") as err:
+        read_two_column(write(tmp_path, "x.tsv", "The\tDET\ncat\n"))
+    assert ":2:" in str(err.value)
+    with pytest.raises(InputError, match="empty"):
+        read_two_column(write(tmp_path, "e.tsv", "\n\n"))
+
+
+def test_vocabulary_round_trip(tmp_path):
+    vocab = Vocabulary.build([["b", "a", "b"], ["c"]], min_count=1)
+    assert vocab.items[:2] == ["<pad>", "<unk>"] and vocab.items[2] == "b"
+    assert vocab.encode(["b", "zz"]) == [2, 1]
+    vocab.save(tmp_path / "v.json")
+    assert Vocabulary.load(tmp_path / "v.json").items == vocab.items
+    assert Vocabulary.build([["a", "b", "a"]], min_count=2).items == ["<pad>", "<unk>", "a"]
+    labels = Vocabulary.build([["X"]], unk=False)
+    with pytest.raises(KeyError):
+        labels.encode(["Y"])
+
+
+def test_unknown_tag_names_file_and_line(tmp_path):
+    train = read_two_column(write(tmp_path, "t.tsv", "a\tX\nb\tY\n"))
+    meta = TaggingMetadata.from_sentences(train)
+    dev_path = write(tmp_path, "d.tsv", "a\tX\n\nb\tZ\n")
+    with pytest.raises(InputError, match="'Z' was never seen") as err:
+        encode_sentences(read_two_column(dev_path), meta, dev_path)
+    assert str(err.value).startswith(f"{dev_path}:3:")
+
+
+def test_long_words_keep_prefix_and_suffix(tmp_path):
+    word = "Internationalisations"
+    meta = TaggingMetadata.from_sentences(
+        read_two_column(write(tmp_path, "w.tsv", f"{word}\tNOUN\nab\tX\n")))
+    chars = meta.encode_tokens([word, "ab"])["chars"]
+    assert "".join(meta.chars.decode(chars[0])) == "Internat" + "isations"
+    assert "".join(meta.chars.decode(chars[1][:2])) == "ab" and (chars[1][2:] == 0).all()
+
+
+def test_load_all_data_and_batches_agree_with_tf_data(tmp_path):
+    lines = []
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        n = int(rng.integers(1, 12))
+        lines += [f"w{int(rng.integers(0, 9))}\t{'AB'[j % 2]}" for j in range(n)] + [""]
+    path = write(tmp_path, "c.tsv", "\n".join(lines) + "\n")
+    meta, X, Y = load_all_data(path)
+    assert X["words"].shape[0] == 40 and Y.shape[:2] == X["words"].shape
+    assert Y.shape[2] == len(meta.tags) and np.allclose(Y.sum(-1), X["words"] > 0)
+
+    examples = encode_sentences(read_two_column(path), meta)
+    plain = set()
+    for xb, yb in load_all_batches(examples, 8, len(meta.tags), seed=1):
+        assert xb["words"].shape[1] == max(int((row > 0).sum()) for row in xb["words"])
+        for words, tags in zip(xb["words"], yb.argmax(-1)):
+            n = int((words > 0).sum())
+            plain.add((tuple(words[:n]), tuple(tags[:n])))
+    fast = set()
+    for xb, yb, wb in bucketed_dataset(examples, 8, seed=1):
+        for words, tags, weights in zip(xb["words"].numpy(), yb.numpy(), wb.numpy()):
+            n = int(weights.sum())
+            assert (words[n:] == 0).all()
+            fast.add((tuple(words[:n]), tuple(tags[:n])))
+    assert plain == fast and len(plain) > 20

@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+
+from encoders import CNN_Encoder, RNN_Encoder, build_encoder, encoder_names
+from tests.helpers import run_encoder_test
+
+rng = np.random.default_rng(0)
+SEQ = rng.normal(size=(3, 6, 4)).astype("float32")
+MASK = np.array([[1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0], [1, 0, 0, 0, 0, 0]], bool)
+
+
+@pytest.mark.parametrize("cell", ["simple", "gru", "lstm"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_rnn_encoder(cell, bidirectional):
+    width = 5 * (2 if bidirectional else 1)
+    run_encoder_test(RNN_Encoder, dict(cell=cell, nodes=[7, 5], bidirectional=bidirectional),
+                     SEQ, {"sequence": (3, 6, width), "pooled": (3, width)}, mask=MASK)
+
+
+def test_rnn_pooled_is_final_state_at_last_real_position():
+    encoder = RNN_Encoder(cell="gru", nodes=[4], bidirectional=False)
+    full = encoder(SEQ, mask=MASK)
+    # Row 1 has three real steps: its final state equals the output at step 3.
+    np.testing.assert_allclose(np.asarray(full["pooled"])[1], np.asarray(full["sequence"])[1, 2],
+                               atol=1e-6)
+    # And running only the real prefix gives the same summary.
+    alone = encoder(SEQ[1:2, :3])
+    np.testing.assert_allclose(np.asarray(alone["pooled"])[0], np.asarray(full["pooled"])[1],
+                               atol=1e-5)
+
+
+def test_rnn_encoder_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="cell"):
+        RNN_Encoder(cell="transformer")
+    with pytest.raises(ValueError, match="nodes"):
+        RNN_Encoder(nodes=[])
+
+
+def test_cnn_encoder_1d_is_mask_aware():
+    run_encoder_test(CNN_Encoder, dict(mode="1d", filters=[6, 4], kernel_sizes=[2, 3]),
+                     SEQ, {"sequence": (3, 6, 8), "pooled": (3, 8)}, mask=MASK)
+
+
+@pytest.mark.parametrize("preset,pooled", [("lenet5", 84), ("small", 7 * 7 * 64), ("vgg", 128)])
+def test_cnn_encoder_2d_presets(preset, pooled):
+    images = rng.normal(size=(2, 28, 28, 1)).astype("float32")
+    run_encoder_test(CNN_Encoder, dict(preset=preset), images, {"pooled": (2, pooled)})
+
+
+def test_cnn_encoder_explicit_arguments_override_preset():
+    encoder = CNN_Encoder(preset="lenet5", dense=[10])
+    assert encoder.get_config()["dense"] == [10]
+    assert encoder.get_config()["filters"] == [6, 16]
+    with pytest.raises(TypeError, match="unknown"):
+        CNN_Encoder(filterz=[3])
+
+
+def test_registry_builds_by_name():
+    assert {"rnn", "cnn"} <= set(encoder_names())
+    assert isinstance(build_encoder({"name": "rnn", "cell": "gru", "nodes": [3]}), RNN_Encoder)
+    with pytest.raises(ValueError, match="unknown encoder"):
+        build_encoder({"name": "nope"})
+    with pytest.raises(ValueError, match="bad arguments"):
+        build_encoder({"name": "rnn", "units": 3})

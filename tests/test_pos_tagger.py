@@ -1,0 +1,172 @@
+"""The tagger end to end through its command line, on small corpora written here."""
+
+import json
+import os
+
+import pytest
+
+from applications.pos_tagger.commands import TaggerCommands
+from applications.pos_tagger.sample_corpus import generate_sentences, write_two_column
+from tests.helpers import assert_input_error, cli, cli_subprocess, load_saved_model_without_package
+
+APP = TaggerCommands()
+TINY = ["--set", "word_dim=16", "--set", "char_dim=8", "--set", "encoder.nodes=[24]",
+        "--set", "char_encoder.filters=[16]", "--set", "learning_rate=0.01", "--batch-size", "16"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("corpus")
+    train, dev = folder / "train.tsv", folder / "dev.tsv"
+    write_two_column(generate_sentences(300, seed=11), train)
+    write_two_column(generate_sentences(60, seed=12), dev)
+    return train, dev
+
+
+@pytest.fixture(scope="module")
+def trained(corpus, tmp_path_factory):
+    train, dev = corpus
+    out = tmp_path_factory.mktemp("run") / "tagger"
+    code, _, err = cli(APP, "train", "--train", train, "--dev", dev, "--out", out,
+                       "--epochs", 3, "--seed", 1, *TINY)
+    assert code == 0, err
+    return out
+
+
+def test_train_writes_application_directory(trained):
+    for name in ("model.keras", "config.json", "metrics.json"):
+        assert (trained / name).is_file(), name
+    assert any((trained / "logs" / "train").iterdir()), "no TensorBoard events"
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert metrics["epochs_completed"] == 3 and len(metrics["history"]["val_accuracy"]) == 3
+    assert json.loads((trained / "config.json").read_text())["encoder"]["nodes"] == [24]
+
+
+def test_evaluate_json_and_predict_agree(trained, corpus):
+    _, dev = corpus
+    code, out, err = cli(APP, "evaluate", "--model", trained, "--data", dev, "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert set(result) >= {"accuracy", "oov_accuracy", "tokens"}
+    assert result["tokens"] == sum(1 for l in dev.read_text().splitlines() if l.strip())
+    assert result["accuracy"] > 0.8, result
+
+    # predict on the same gold tokens must reproduce evaluate's accuracy exactly.
+    gold = [l.split("\t") for l in dev.read_text().splitlines() if l.strip()]
+    conllu = dev.with_suffix(".conllu")
+    rows, n = [], 0
+    for line in dev.read_text().splitlines():
+        if line.strip():
+            n += 1
+            token, tag = line.split("\t")
+            rows.append(f"{n}\t{token}\t_\t{tag}\t_\t_\t0\t_\t_\t_")
+        else:
+            rows.append("")
+            n = 0
+    conllu.write_text("\n".join(rows) + "\n")
+    code, out, err = cli(APP, "predict", "--model", trained, "--input", conllu)
+    assert code == 0, err
+    predicted = [l.split("\t") for l in out.splitlines() if l.strip()]
+    assert [p[0] for p in predicted] == [g[0] for g in gold]
+    hits = sum(p[1] == g[1] for p, g in zip(predicted, gold))
+    assert hits / len(gold) == pytest.approx(result["accuracy"])
+
+
+def test_predict_raw_text_and_export_match(trained, tmp_path):
+    sentences = ["The old man saw a dog in London.", "She can't find two books !"]
+    code, out, err = cli(APP, "predict", "--model", trained, stdin="\n".join(sentences) + "\n")
+    assert code == 0, err
+    blocks = [b for b in out.strip().split("\n\n")]
+    tagged = [[line.split("\t") for line in block.splitlines()] for block in blocks]
+    assert [t[0] for t in tagged[0]] == ["The", "old", "man", "saw", "a", "dog", "in", "London", "."]
+    assert [t[0] for t in tagged[1]][:4] == ["She", "ca", "n't", "find"]
+
+    export_dir = tmp_path / "export"
+    code, _, err = cli(APP, "export", "--model", trained, "--out", export_dir)
+    assert code == 0, err
+    exported = load_saved_model_without_package(export_dir, (
+        f"out = model.signatures['serve'](sentences=tf.constant({sentences!r}))\n"
+        "n = out['lengths'].numpy().tolist()\n"
+        "print(json.dumps([[t.decode() for t in row[:k]] for row, k in "
+        "zip(out['tags'].numpy(), n)]))"))
+    assert exported == [[t[1] for t in sent] for sent in tagged]
+
+
+def test_saved_model_cli_runs_the_export(trained, tmp_path):
+    import shutil
+    import subprocess
+
+    export_dir = tmp_path / "export"
+    assert cli(APP, "export", "--model", trained, "--out", export_dir)[0] == 0
+    tool = shutil.which("saved_model_cli")
+    if tool is None:
+        pytest.skip("saved_model_cli not on PATH")
+    result = subprocess.run(
+        [tool, "run", "--dir", str(export_dir), "--tag_set", "serve", "--signature_def",
+         "serve", "--input_exprs", 'sentences=["The dog slept ."]'],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Result for output key tags" in result.stdout
+
+
+def test_rerun_resumes_from_checkpoint(corpus, tmp_path):
+    train, dev = corpus
+    out = tmp_path / "tagger"
+    args = ["train", "--train", train, "--dev", dev, "--out", out, "--seed", 2, *TINY]
+    assert cli(APP, *args, "--epochs", 1)[0] == 0
+    assert cli(APP, *args, "--epochs", 2)[0] == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    # The second run trained only epoch 2: it continued, it did not start over.
+    assert metrics["epochs_completed"] == 2
+    assert len(metrics["history"]["loss"]) == 1
+
+
+def test_default_corpus_and_cli_subprocess(tmp_path):
+    out = tmp_path / "tagger"
+    result = cli_subprocess("pos_tagger", "train", "--out", out, "--epochs", 1, *TINY)
+    assert result.returncode == 0, result.stderr[-2000:]
+    result = cli_subprocess("pos_tagger", "evaluate", "--model", out, "--json")
+    assert result.returncode == 0 and set(json.loads(result.stdout)) >= {"accuracy", "tokens"}
+    bad = cli_subprocess("pos_tagger", "evaluate", "--model", out, "--data", tmp_path / "no.tsv")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.strip() == f"error: {tmp_path / 'no.tsv'}: no such file"
+
+
+BAD_INPUTS = [
+    ("wrong_columns.conllu", "1\tThe\tthe\tDET\n", 1),
+    ("bad_id.conllu", "1\tA\ta\tDET\tDT\t_\t0\troot\t_\t_\nB\tb\tb\tX\tX\t_\t0\t_\t_\t_\n", 2),
+    ("empty.conllu", "", None),
+    ("comments.conllu", "# just\n# comments\n", None),
+    ("latin1.conllu", b"1\tcaf\xe9\tcafe\tNOUN\tNN\t_\t0\troot\t_\t_\n", 1),
+    ("two_col.tsv", "The\tDET\ndog\n", 2),
+]
+
+
+@pytest.mark.parametrize("name,content,line", BAD_INPUTS)
+def test_bad_training_input_is_one_line_and_leaves_model(trained, tmp_path, name, content, line):
+    path = tmp_path / name
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    before = (trained / "model.keras").read_bytes()
+    assert_input_error(APP, ["train", "--train", path, "--out", trained, *TINY], path, line)
+    assert (trained / "model.keras").read_bytes() == before
+    assert_input_error(APP, ["evaluate", "--model", trained, "--data", path], path, line)
+
+
+def test_unseen_tag_and_missing_file(trained, tmp_path):
+    path = tmp_path / "dev.tsv"
+    path.write_text("The\tDET\n\ndog\tNOUN\nbarks\tNEWTAG\n")
+    assert_input_error(APP, ["evaluate", "--model", trained, "--data", path], path, 4)
+    missing = tmp_path / "missing.conllu"
+    assert_input_error(APP, ["evaluate", "--model", trained, "--data", missing], missing)
+    assert_input_error(APP, ["predict", "--model", tmp_path / "nomodel"], tmp_path / "nomodel")
+
+
+def test_usage_errors_exit_2(trained):
+    code, _, err = cli(APP, "train", "--out", trained, "--set", "encoder.cell=transformer")
+    assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    code, _, err = cli(APP, "train", "--out", trained, "--set", "no_such_option=1")
+    assert code == 2 and "unknown option" in err
+    code, _, err = cli(APP, "train", "--out", trained, *TINY, "--set", "encoder.nodes=[8]")
+    assert code == 2 and "different encoder" in err
+    code, _, err = cli(APP, "frobnicate")
+    assert code == 2 and err.startswith("error: ")
