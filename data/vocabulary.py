@@ -19,6 +19,7 @@ class Vocabulary:
     Args:
         items: the known strings, in id order (specials are added in front).
         unk: whether unseen strings map to ``<unk>``.
+        counts: optional training frequency of each item (same order as ``items``).
 
     Example:
         >>> vocab = Vocabulary.build([["a", "b", "a"]], min_count=1)
@@ -26,11 +27,12 @@ class Vocabulary:
         [2, 1]
     """
 
-    def __init__(self, items, unk=True):
+    def __init__(self, items, unk=True, counts=None):
         specials = [PAD, UNK] if unk else [PAD]
         self.unk = unk
         self.items = specials + [item for item in items if item not in specials]
         self.index = {item: i for i, item in enumerate(self.items)}
+        self.counts = None if counts is None else [0] * len(specials) + list(counts)
 
     @classmethod
     def build(cls, sequences, min_count=1, unk=True, max_size=None):
@@ -40,7 +42,7 @@ class Vocabulary:
         items = [item for item, count in ranked if count >= min_count]
         if max_size is not None:
             items = items[:max_size]
-        return cls(items, unk=unk)
+        return cls(items, unk=unk, counts=[counts[item] for item in items])
 
     def __len__(self):
         return len(self.items)
@@ -64,11 +66,14 @@ class Vocabulary:
         return [self.items[i] for i in ids]
 
     def get_config(self):
-        return {"items": self.items[self.specials:], "unk": self.unk}
+        config = {"items": self.items[self.specials:], "unk": self.unk}
+        if self.counts is not None:
+            config["counts"] = self.counts[self.specials:]
+        return config
 
     @classmethod
     def from_config(cls, config):
-        return cls(config["items"], unk=config["unk"])
+        return cls(config["items"], unk=config["unk"], counts=config.get("counts"))
 
     def save(self, path):
         atomic_write_json(path, self.get_config())

@@ -16,8 +16,10 @@ class TaggerConfig(TrainConfig):
         char_encoder: encoder over each word's characters (its pooled vector is used).
         encoder: sentence encoder over the word vectors (its sequence output is used).
         embedding_dropout: dropout on the concatenated word and character vectors.
-        word_dropout: probability of replacing a training word by ``<unk>``, so the
-            unknown-word vector is learned and rare words lean on their characters.
+        word_dropout: alpha of frequency-based word dropout: a training word seen c times is
+            replaced by ``<unk>`` with probability alpha / (alpha + c), so the unknown-word
+            vector is learned and rare words lean on their characters (Kiperwasser &
+            Goldberg 2016; Plank et al. 2016).
     """
 
     tag_column: str = "upos"
@@ -29,7 +31,7 @@ class TaggerConfig(TrainConfig):
         "name": "rnn", "cell": "lstm", "nodes": [128, 128], "bidirectional": True,
         "dropout": 0.3})
     embedding_dropout: float = 0.3
-    word_dropout: float = 0.05
+    word_dropout: float = 0.25
     min_word_count: int = 1
     batch_size: int = 32
     epochs: int = 20

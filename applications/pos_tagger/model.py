@@ -1,6 +1,7 @@
 """The part-of-speech tagger: a many-to-many application on the shared base."""
 
 import keras
+import numpy as np
 
 from applications.base import Application
 from applications.metrics import TokenAccuracy
@@ -34,20 +35,27 @@ class PosTagger(Application):
         super().__init__(config, metadata, **kwargs)
         meta = TaggingMetadata.from_config(metadata)
         self.num_tags = len(meta.tags)
+        alpha = config["word_dropout"]
+        counts = np.asarray(meta.words.counts or [1] * len(meta.words), "float32")
+        # Padding and <unk> are never dropped (count 0 gives probability 1, so mask them).
+        self.drop_probability = np.where(np.arange(len(counts)) < meta.words.specials, 0.0,
+                                         alpha / (alpha + np.maximum(counts, 1e-6)))
         self.word_embedding = keras.layers.Embedding(len(meta.words), config["word_dim"])
         self.char_embedding = keras.layers.Embedding(len(meta.chars), config["char_dim"])
         self.char_encoder = build_encoder(config["char_encoder"], layer_name="char_encoder")
         self.encoder = build_encoder(config["encoder"], layer_name="encoder")
         self.embedding_dropout = keras.layers.Dropout(config["embedding_dropout"])
         self.head = keras.layers.Dense(self.num_tags, name="tag_scores")
+        self.word_dropout_seed = keras.random.SeedGenerator(config["seed"])
 
     def call(self, inputs, training=False):
         ops = keras.ops
         words, chars = inputs["words"], inputs["chars"]
         mask = words > 0
         if training and self.config["word_dropout"] > 0:
-            drop = keras.random.uniform(ops.shape(words)) < self.config["word_dropout"]
-            words = ops.where(ops.logical_and(drop, mask), ops.ones_like(words), words)
+            threshold = ops.take(ops.convert_to_tensor(self.drop_probability, "float32"), words)
+            drop = keras.random.uniform(ops.shape(words), seed=self.word_dropout_seed) < threshold
+            words = ops.where(drop, ops.ones_like(words), words)
         shape = ops.shape(chars)
         flat_chars = ops.reshape(chars, (-1, shape[2]))
         char_vectors = self.char_encoder(self.char_embedding(flat_chars), mask=flat_chars > 0,

@@ -1,0 +1,2 @@
+"""Hyperparameter search with Keras Tuner: one HyperModel per application, building the same
+config object and model the command line builds."""
