@@ -6,7 +6,12 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # Importing a model module registers its class for safe ``.keras`` loading.
-MODEL_MODULES = ["applications.pos_tagger.model"]
+MODEL_MODULES = [
+    "applications.pos_tagger.model",
+    "applications.text_classifier.model",
+    "applications.language_model.model",
+    "applications.anomaly_detector.model",
+]
 
 
 def register_all():

@@ -42,6 +42,14 @@ class AppCommands:
         """Return ``(metadata, train_dataset, dev_dataset_or_None)``."""
         raise NotImplementedError
 
+    def after_training(self, model, args, config):
+        """Run once ``train()`` has finished (``out_dir/model.keras`` is the best model).
+
+        For work that needs the trained model, such as choosing a decision threshold on
+        the training data; returns a dict merged into ``metrics.json``, or None.
+        """
+        return None
+
     def evaluate(self, model, args):
         """Return a dict of metrics."""
         raise NotImplementedError
@@ -153,6 +161,7 @@ def run_train(app, args):
     atomic_write_json(os.path.join(args.out, "config.json"), config.to_dict())
     started = time.time()
     history = model.train(train_data, dev_data, args.out, config.epochs)
+    extra = app.after_training(model, args, config) or {}
     state = model.training_state
     metrics = {
         "monitor": state.monitor,
@@ -161,6 +170,7 @@ def run_train(app, args):
         "stopped_early": state.stopped,
         "train_seconds_this_run": round(time.time() - started, 2),
         "history": {k: [float(v) for v in vals] for k, vals in history.items()},
+        **extra,
     }
     atomic_write_json(os.path.join(args.out, "metrics.json"), metrics)
     print(f"saved {os.path.join(args.out, 'model.keras')} "

@@ -93,30 +93,48 @@ def run_plain(args, config_overrides):
                                                      num_tags, True, self.epoch))
 
     L = keras.layers
-    words = keras.Input((None,), dtype="int32", name="words")
-    chars = keras.Input((None, 16), dtype="int32", name="chars")
-    w = L.Embedding(len(meta.words), config.word_dim, mask_zero=True)(words)
-    c = L.Embedding(len(meta.chars), config.char_dim, mask_zero=True)(chars)
     enc = config.char_encoder
-    if enc["name"] == "rnn":
-        rnn = {"lstm": L.LSTM, "gru": L.GRU, "simple": L.SimpleRNN}[enc["cell"]]
-        char_layer = L.Bidirectional(rnn(enc["nodes"][-1]))
-        c = L.TimeDistributed(char_layer)(c)
-    else:
-        convs = [L.Conv1D(enc["filters"][-1], k, padding="same", activation="relu")
-                 for k in enc["kernel_sizes"]]
-        c = L.Concatenate()([L.TimeDistributed(conv)(c) for conv in convs])
-        c = L.TimeDistributed(L.GlobalMaxPooling1D())(c)
-    x = L.Concatenate()([w, c])
-    x = L.Dropout(config.embedding_dropout)(x)
-    for units in config.encoder["nodes"]:
-        x = L.Bidirectional(L.LSTM(units, return_sequences=True))(x)
-        x = L.Dropout(config.encoder["dropout"])(x)
-    y = L.Dense(num_tags, activation="softmax")(x)
-    model = keras.Model([words, chars], y)
+
+    class PlainTagger(keras.Model):
+        """The same network written as a plain Keras model, no Encore code."""
+
+        def __init__(self):
+            super().__init__()
+            self.words = L.Embedding(len(meta.words), config.word_dim)
+            self.chars = L.Embedding(len(meta.chars), config.char_dim)
+            if enc["name"] == "rnn":
+                rnn = {"lstm": L.LSTM, "gru": L.GRU, "simple": L.SimpleRNN}[enc["cell"]]
+                self.char_layers = [L.Bidirectional(rnn(enc["nodes"][-1]))]
+            else:
+                self.char_layers = [L.Conv1D(enc["filters"][-1], k, padding="same",
+                                             activation="relu") for k in enc["kernel_sizes"]]
+            self.drop = L.Dropout(config.embedding_dropout)
+            self.lstms = [L.Bidirectional(L.LSTM(n, return_sequences=True))
+                          for n in config.encoder["nodes"]]
+            self.lstm_drop = L.Dropout(config.encoder["dropout"])
+            self.out = L.Dense(num_tags, activation="softmax")
+
+        def call(self, x, training=False):
+            ops = keras.ops
+            words, chars = x["words"], x["chars"]
+            shape = ops.shape(chars)
+            flat = ops.reshape(chars, (-1, shape[2]))
+            c = self.chars(flat)
+            if enc["name"] == "rnn":
+                c = self.char_layers[0](c, mask=flat > 0)
+            else:
+                c = ops.max(ops.concatenate([conv(c) for conv in self.char_layers], -1), axis=1)
+            c = ops.reshape(c, (shape[0], shape[1], -1))
+            h = self.drop(ops.concatenate([self.words(words), c], -1), training=training)
+            for lstm in self.lstms:
+                h = self.lstm_drop(lstm(h, mask=words > 0, training=training), training=training)
+            return self.out(h)
+
+    model = PlainTagger()
     model.compile(keras.optimizers.Adam(config.learning_rate, global_clipnorm=config.clipnorm),
                   "categorical_crossentropy", weighted_metrics=["categorical_accuracy"])
     train_data = Batches(train_ex, shuffle=True)
+    model(train_data[0][0])  # subclassed: build the variables eagerly before fit traces it
     tokens = sum(len(labels) for _, labels in train_ex)
     start = time.perf_counter()
     history = model.fit(train_data, epochs=args.epochs, verbose=0,

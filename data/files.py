@@ -1,10 +1,12 @@
 """Reading user text files line by line, and writing files atomically."""
 
+import gzip
 import io
 import json
 import os
 import sys
 import tempfile
+import zlib
 
 from data.errors import InputError
 
@@ -14,7 +16,8 @@ def iter_lines(path):
 
     A UTF-8 byte-order mark and CRLF line endings are accepted. A missing
     file or bytes that are not UTF-8 raise :class:`InputError` naming the
-    file and line. ``"-"`` reads standard input.
+    file and line. ``"-"`` reads standard input; a name ending in ``.gz`` is
+    decompressed on the fly.
     """
     if str(path) == "-":
         stream = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else io.BytesIO(
@@ -22,7 +25,7 @@ def iter_lines(path):
         yield from _decode_lines(stream, "<stdin>")
         return
     try:
-        handle = open(path, "rb")
+        handle = gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")
     except FileNotFoundError:
         raise InputError("no such file", path) from None
     except IsADirectoryError:
@@ -30,7 +33,11 @@ def iter_lines(path):
     except PermissionError:
         raise InputError("permission denied", path) from None
     with handle:
-        yield from _decode_lines(handle, path)
+        try:
+            yield from _decode_lines(handle, path)
+        except (gzip.BadGzipFile, EOFError, zlib.error) as err:
+            raise InputError(f"not a readable gzip file ({err.__class__.__name__})",
+                             path) from None
 
 
 def _decode_lines(handle, path):

@@ -11,7 +11,7 @@ from tests.helpers import assert_input_error, cli, cli_subprocess, load_saved_mo
 
 APP = TaggerCommands()
 TINY = ["--set", "word_dim=16", "--set", "char_dim=8", "--set", "encoder.nodes=[24]",
-        "--set", "char_encoder.filters=[16]", "--set", "learning_rate=0.01", "--batch-size", "16"]
+        "--set", "char_encoder.nodes=[16]", "--set", "learning_rate=0.01", "--batch-size", "16"]
 
 
 @pytest.fixture(scope="module")

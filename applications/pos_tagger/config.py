@@ -26,13 +26,14 @@ class TaggerConfig(TrainConfig):
     word_dim: int = 100
     char_dim: int = 32
     char_encoder: dict = dataclasses.field(default_factory=lambda: {
-        "name": "cnn", "mode": "1d", "filters": [64], "kernel_sizes": [2, 3, 4]})
+        "name": "rnn", "cell": "lstm", "nodes": [64], "bidirectional": True})
     encoder: dict = dataclasses.field(default_factory=lambda: {
         "name": "rnn", "cell": "lstm", "nodes": [128, 128], "bidirectional": True,
         "dropout": 0.3})
     embedding_dropout: float = 0.3
     word_dropout: float = 0.25
     min_word_count: int = 1
-    batch_size: int = 32
+    batch_size: int = 64
+    learning_rate: float = 2e-3
     epochs: int = 20
     patience: int = 4

@@ -1,0 +1,1 @@
+"""Time-series anomaly detection (LSTM autoencoder): ``python -m applications.anomaly_detector --help``."""

@@ -1,0 +1,212 @@
+"""The anomaly detector's part of the shared command line, and its ``detect`` verb."""
+
+import json
+import sys
+
+import numpy as np
+
+from applications.anomaly_detector.config import DetectorConfig
+from applications.anomaly_detector.model import AnomalyDetector
+from applications.anomaly_detector.sample_data import sample_paths
+from applications.anomaly_detector.scoring import detection_scores, read_label_windows
+from applications.anomaly_detector.windows import (choose_threshold, flagged_runs,
+                                                   parse_threshold_rule, point_scores,
+                                                   series_metadata, sliding_windows)
+from applications.cli import AppCommands
+from applications.config import UsageError
+from data.errors import InputError
+from data.time_series import read_time_series
+
+CHUNK = 1024  # windows per serving call
+
+
+class DetectorCommands(AppCommands):
+    """``train | evaluate | predict | export | detect`` for the anomaly detector.
+
+    ``read_training_data`` reads and checks the series before anything is written;
+    ``after_training`` then scores the training points with the best model and saves the
+    threshold in its metadata.
+
+    Example:
+        >>> from applications.cli import main
+        >>> main(DetectorCommands(), ["train", "--out", "runs/ad", "--epochs", "1"])  # doctest: +SKIP
+        0
+    """
+
+    name = "anomaly_detector"
+    config_class = DetectorConfig
+    model_class = AnomalyDetector
+
+    def add_arguments(self, verb, parser):
+        if verb == "train":
+            parser.add_argument("--timestamp-column", help="header of the timestamp column")
+            parser.add_argument("--value-columns", help="comma-separated value columns "
+                                "(default: every column but the timestamp)")
+        if verb == "evaluate":
+            parser.add_argument("--labels", help="label windows, NAB combined_windows.json "
+                                "format (default with no --data: the embedded labels)")
+            _add_detection_flags(parser)
+
+    def read_training_data(self, args, config, metadata=None):
+        import tensorflow as tf
+
+        _check_config(config)
+        if args.timestamp_column:
+            config.timestamp_column = args.timestamp_column
+        if args.value_columns:
+            config.value_columns = [c.strip() for c in args.value_columns.split(",") if c.strip()]
+        path = args.train or sample_paths()["train"]
+        if metadata is not None:  # resuming: the columns and statistics of the first run
+            series = read_time_series(path, metadata["columns"], metadata["timestamp_column"])
+        else:
+            series = read_time_series(path, config.value_columns or None,
+                                      config.timestamp_column or None)
+        part = series.head(int(round(len(series.values) * config.train_fraction)))
+        _check_length(part, config.window, path, config.train_fraction)
+        meta = metadata or series_metadata(part)
+        self.training_series = part
+        train = _normalised_windows(part.values, meta, config.window, config.stride)
+        train_ds = (tf.data.Dataset.from_tensor_slices((train, train))
+                    .shuffle(len(train), seed=config.seed).batch(config.batch_size))
+        dev_ds = None
+        if args.dev:
+            dev = read_time_series(args.dev, meta["columns"], meta["timestamp_column"])
+            _check_length(dev, config.window, args.dev)
+            dev = _normalised_windows(dev.values, meta, config.window, config.stride)
+            dev_ds = tf.data.Dataset.from_tensor_slices((dev, dev)).batch(config.batch_size * 4)
+        return meta, train_ds, dev_ds
+
+    def after_training(self, model, args, config):
+        """Choose the threshold on the training points with the best model, and save it."""
+        from applications.base import load_model
+
+        best = load_model(args.out)
+        scores = score_points(best, self.training_series)
+        threshold = choose_threshold(scores, config.threshold, config.threshold_margin)
+        best.metadata = {**best.metadata, "threshold": threshold,
+                         "threshold_rule": config.threshold}
+        best.save_to(args.out)
+        return {"threshold": threshold, "train_points": len(scores)}
+
+    def evaluate(self, model, args):
+        data = args.data or sample_paths()["test"]
+        labels = args.labels or (None if args.data else sample_paths()["labels"])
+        if labels is None:
+            raise UsageError("evaluate needs --labels WINDOWS_JSON with --data")
+        series, scores, flags, threshold = detect_series(model, data, args)
+        windows = read_label_windows(labels, data)
+        results = detection_scores(flags, series.times, windows, model.config["merge_gap"])
+        results["threshold"] = threshold
+        return results
+
+    def predict(self, model, args, out):
+        series, scores, flags, _ = detect_series(model, args.input, args)
+        out.write("timestamp,score,anomaly\n")
+        for stamp, score, flag in zip(series.timestamps, scores, flags):
+            out.write(f"{stamp},{score:.6g},{int(flag)}\n")
+
+    def extra_verbs(self):
+        return {"detect": (_detect_arguments, self.run_detect)}
+
+    def run_detect(self, args):
+        from applications.base import load_model
+
+        model = load_model(args.model)
+        data = args.data or sample_paths()["test"]
+        series, scores, flags, threshold = detect_series(model, data, args)
+        runs = flagged_runs(flags, model.config["merge_gap"])
+        if args.plot:
+            from applications.anomaly_detector.plot import plot_detection
+
+            plot_detection(args.plot, series, scores, threshold, runs)
+        write_detections(sys.stdout, args.format, series, scores, flags, runs, threshold)
+        return 0
+
+
+def score_points(model, series):
+    """Per-point anomaly scores of a series: the mean score of the windows covering it."""
+    import tensorflow as tf
+
+    server = model.serving_module()
+    windows, starts = sliding_windows(series.values, model.window, stride=1)
+    window_scores = np.concatenate([
+        server.serve(tf.constant(windows[i:i + CHUNK]))["scores"].numpy()
+        for i in range(0, len(windows), CHUNK)])
+    return point_scores(window_scores, starts, model.window, len(series.values))
+
+
+def detect_series(model, path, args):
+    """Read ``path`` with the model's columns and flag it: ``(series, scores, flags, threshold)``."""
+    meta = model.metadata
+    threshold = getattr(args, "threshold", None)
+    if threshold is None:
+        threshold = meta.get("threshold")
+    if threshold is None:
+        raise UsageError("this model has no threshold (its training did not finish); "
+                         "give one with --threshold")
+    series = read_time_series(path, meta["columns"], meta["timestamp_column"])
+    _check_length(series, model.window, path)
+    scores = score_points(model, series)
+    flags = scores > threshold
+    probation = getattr(args, "probation", 0.0) or 0.0
+    if not 0.0 <= probation < 1.0:
+        raise UsageError(f"--probation must be in [0, 1), not {probation}")
+    flags[:int(len(flags) * probation)] = False
+    return series, scores, flags, float(threshold)
+
+
+def write_detections(out, fmt, series, scores, flags, runs, threshold):
+    """CSV rows ``kind,start,end,score`` (merged windows, then points) or one JSON object."""
+    points = [{"timestamp": series.timestamps[i], "score": float(scores[i])}
+              for i in np.flatnonzero(flags)]
+    windows = [{"start": series.timestamps[a], "end": series.timestamps[b], "points": b - a + 1,
+                "max_score": float(scores[a:b + 1].max())} for a, b in runs]
+    if fmt == "json":
+        out.write(json.dumps({"threshold": threshold, "windows": windows, "points": points},
+                             sort_keys=True) + "\n")
+        return
+    out.write("kind,start,end,score\n")
+    for w in windows:
+        out.write(f"window,{w['start']},{w['end']},{w['max_score']:.6g}\n")
+    for p in points:
+        out.write(f"point,{p['timestamp']},{p['timestamp']},{p['score']:.6g}\n")
+
+
+def _add_detection_flags(parser):
+    parser.add_argument("--threshold", type=float,
+                        help="flag points scoring above this (default: the trained threshold)")
+    parser.add_argument("--probation", type=float, default=0.0, metavar="FRACTION",
+                        help="never flag the first FRACTION of the series (NAB: 0.15)")
+
+
+def _detect_arguments(parser):
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--data", help="CSV series to scan (default: the embedded test series)")
+    parser.add_argument("--format", choices=["csv", "json"], default="csv")
+    parser.add_argument("--plot", metavar="PNG", help="also draw series, score and flags")
+    _add_detection_flags(parser)
+
+
+def _check_config(config):
+    parse_threshold_rule(config.threshold)
+    if config.window < 2:
+        raise UsageError(f"window must be at least 2, not {config.window}")
+    if config.stride < 1:
+        raise UsageError(f"stride must be at least 1, not {config.stride}")
+    if not 0.0 < config.train_fraction <= 1.0:
+        raise UsageError(f"train_fraction must be in (0, 1], not {config.train_fraction}")
+    if config.merge_gap < 0:
+        raise UsageError(f"merge_gap must be 0 or more, not {config.merge_gap}")
+
+
+def _check_length(series, window, path, fraction=1.0):
+    if len(series.values) < window:
+        part = f" in its first {fraction:g}" if fraction < 1.0 else ""
+        raise InputError(f"the series has {len(series.values)} points{part}, fewer than one "
+                         f"window of {window}; use a longer series or --set window=N", path)
+
+
+def _normalised_windows(values, meta, window, stride):
+    normalised = (values - np.asarray(meta["mean"], np.float32)) / np.asarray(meta["std"],
+                                                                              np.float32)
+    return sliding_windows(normalised.astype(np.float32), window, stride)[0]

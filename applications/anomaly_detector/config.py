@@ -1,0 +1,44 @@
+"""The anomaly detector's options; every field can be set from a JSON file or ``--set``."""
+
+import dataclasses
+
+from applications.config import TrainConfig
+
+
+@dataclasses.dataclass
+class DetectorConfig(TrainConfig):
+    """Sliding windows -> encoder (pooled summary) -> repeated -> LSTM decoder -> window.
+
+    Attributes:
+        timestamp_column: header name of the timestamp column ("" = ``timestamp``, ``time``,
+            ... or else the first column).
+        value_columns: header names of the value columns ([] = every other column).
+        window: points per window, the autoencoder's input length.
+        stride: step between training windows (scoring always uses every window).
+        train_fraction: train on this first fraction of the series (NAB's probationary
+            period is 0.15); the threshold is chosen on the same part.
+        threshold: ``quantile:Q`` (the Q quantile of the training points' scores) or
+            ``max`` (their maximum).
+        threshold_margin: the chosen threshold is multiplied by this factor.
+        merge_gap: flagged runs separated by at most this many unflagged points are merged
+            into one anomaly window.
+        encoder: the window encoder; its pooled vector is the window's code, e.g.
+            ``{"name": "rnn", "cell": "lstm", "nodes": [32], "bidirectional": False}``.
+        decoder_units: size of the LSTM that unrolls the code back into a window.
+    """
+
+    timestamp_column: str = ""
+    value_columns: list = dataclasses.field(default_factory=list)
+    window: int = 64
+    stride: int = 4
+    train_fraction: float = 1.0
+    threshold: str = "quantile:0.999"
+    threshold_margin: float = 1.0
+    merge_gap: int = 0
+    encoder: dict = dataclasses.field(default_factory=lambda: {
+        "name": "rnn", "cell": "lstm", "nodes": [32], "bidirectional": False})
+    decoder_units: int = 32
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    epochs: int = 10
+    patience: int = 3

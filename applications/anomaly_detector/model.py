@@ -1,0 +1,61 @@
+"""The anomaly detector: an LSTM autoencoder over windows of a time series."""
+
+import keras
+
+from applications.base import Application
+from encoders import build_encoder
+
+
+@keras.saving.register_keras_serializable(package="encore")
+class AnomalyDetector(Application):
+    """Reconstructs a window of a (normalised) time series; a poor reconstruction is suspect.
+
+    The encoder (an ``RNN_Encoder`` by default) reads the window and its pooled summary is
+    repeated once per time step; an LSTM decoder and a dense layer turn those copies back
+    into the window. Training minimises the mean squared reconstruction error on normal
+    data, so windows unlike the training data reconstruct badly and score high.
+
+    The model takes normalised windows ``[B, window, F]`` and returns reconstructions of the
+    same shape; its serving module
+    (:class:`~applications.anomaly_detector.serving.DetectorServer`) takes raw values.
+
+    Args:
+        config: ``DetectorConfig.to_dict()``.
+        metadata: ``{"columns", "timestamp_column", "mean", "std", ...}`` from the training
+            series (see :func:`~applications.anomaly_detector.windows.series_metadata`).
+
+    Example:
+        >>> from applications.anomaly_detector.config import DetectorConfig
+        >>> config = DetectorConfig(window=8).to_dict()
+        >>> meta = {"columns": ["value"], "timestamp_column": "timestamp",
+        ...         "mean": [0.0], "std": [1.0]}
+        >>> model = AnomalyDetector(config, meta)
+        >>> tuple(model(keras.ops.zeros((2, 8, 1))).shape)
+        (2, 8, 1)
+    """
+
+    monitor = ("val_loss", "min")
+
+    def __init__(self, config, metadata, **kwargs):
+        super().__init__(config, metadata, **kwargs)
+        if config["window"] < 2:
+            raise ValueError(f"window must be at least 2, not {config['window']}")
+        self.window = int(config["window"])
+        self.features = len(metadata["columns"])
+        self.encoder = build_encoder(config["encoder"], layer_name="encoder")
+        self.repeat = keras.layers.RepeatVector(self.window)
+        self.decoder = keras.layers.LSTM(config["decoder_units"], return_sequences=True,
+                                         name="decoder")
+        self.head = keras.layers.Dense(self.features, name="reconstruction")
+
+    def call(self, inputs, training=False):
+        code = self.encoder(inputs, training=training)["pooled"]
+        return self.head(self.decoder(self.repeat(code), training=training))
+
+    def make_loss(self):
+        return keras.losses.MeanSquaredError()
+
+    def serving_module(self):
+        from applications.anomaly_detector.serving import DetectorServer
+
+        return DetectorServer(self)

@@ -1,0 +1,181 @@
+"""The language model's part of the shared command line, plus the ``generate`` verb."""
+
+import math
+import sys
+
+import numpy as np
+
+from applications.cli import AppCommands
+from applications.config import UsageError
+from applications.language_model.config import LanguageModelConfig
+from applications.language_model.model import LanguageModel
+from applications.language_model.pipeline import (LEVELS, NEWLINE, build_vocabulary,
+                                                  check_length, join_piece, make_metadata,
+                                                  metadata_vocabulary, prompt_tokens,
+                                                  read_tokens, split_for_validation,
+                                                  window_dataset)
+from applications.language_model.sample_text import sample_path
+from data.errors import InputError
+from data.files import iter_lines
+
+CHUNK = 256
+
+
+class LanguageModelCommands(AppCommands):
+    name = "language_model"
+    config_class = LanguageModelConfig
+    model_class = LanguageModel
+
+    def add_arguments(self, verb, parser):
+        if verb == "evaluate":
+            parser.add_argument("--held-out", action="store_true",
+                                help="score only the last dev_fraction of --data, the part "
+                                     "training held out")
+
+    def extra_verbs(self):
+        return {"generate": (add_generate_arguments, self.generate)}
+
+    def read_training_data(self, args, config, metadata=None):
+        if config.level not in LEVELS:
+            raise UsageError(f"level must be one of {', '.join(LEVELS)}, not {config.level!r}")
+        if config.window < 1 or config.batch_size < 1:
+            raise UsageError("window and batch_size must be positive")
+        if not 0.0 <= config.dev_fraction < 1.0:
+            raise UsageError(f"dev_fraction must be in [0, 1), not {config.dev_fraction}")
+        level, window = config.level, config.window
+        train_path = args.train or sample_path()
+        tokens = read_tokens(train_path, level)
+        check_length(tokens, window, train_path, level)
+        if args.dev:
+            train, dev = tokens, read_tokens(args.dev, level)
+            check_length(dev, window, args.dev, level)
+        else:
+            train, dev = split_for_validation(tokens, config.dev_fraction)
+            share = f"{config.dev_fraction:.0%}"
+            check_length(train, window, train_path, level, f"the first part (all but {share})")
+            if dev is not None:
+                check_length(dev, window, train_path, level,
+                             f"the last {share} (held out for validation)")
+        vocab = (metadata_vocabulary(metadata) if metadata is not None
+                 else build_vocabulary(train, level, config.max_vocab, config.min_count))
+        train_ds = window_dataset(vocab.encode(train), window, config.batch_size, shuffle=True,
+                                  seed=config.seed)
+        dev_ds = (None if dev is None
+                  else window_dataset(vocab.encode(dev), window, config.batch_size))
+        return make_metadata(level, vocab), train_ds, dev_ds
+
+    def evaluate(self, model, args):
+        config, level = model.config, model.metadata["level"]
+        path = args.data or sample_path()
+        tokens = read_tokens(path, level)
+        if args.held_out and not config["dev_fraction"]:
+            raise UsageError("--held-out: this model was trained with dev_fraction=0")
+        if args.held_out or (not args.data and config["dev_fraction"]):
+            tokens = split_for_validation(tokens, config["dev_fraction"])[1]
+        check_length(tokens, config["window"], path, level)
+        ids = metadata_vocabulary(model.metadata).encode(tokens)
+        return language_model_scores(model, window_dataset(ids, config["window"],
+                                                           config["batch_size"]))
+
+    def predict(self, model, args, out):
+        import tensorflow as tf
+
+        texts = [line for _, line in iter_lines(args.input) if line.strip()]
+        if not texts:
+            raise InputError("no texts to score", args.input)
+        server = model.serving_module()
+        out.write("nats_per_token\ttokens\ttext\n")
+        for start in range(0, len(texts), CHUNK):
+            chunk = texts[start:start + CHUNK]
+            result = server.serve(tf.constant(chunk))
+            for text, nats, count in zip(chunk, result["nats_per_token"].numpy(),
+                                         result["tokens"].numpy()):
+                out.write(f"{nats:.4f}\t{count}\t{text}\n")
+
+    def generate(self, args):
+        from applications.base import load_model
+
+        if args.length < 0 or args.temperature < 0 or args.top_k < 0:
+            raise UsageError("--length, --temperature and --top-k must not be negative")
+        model = load_model(args.model)
+        stream_generation(model.serving_module(), args.prompt, args.length, args.temperature,
+                          args.top_k, args.seed, sys.stdout)
+        return 0
+
+
+def add_generate_arguments(parser):
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--prompt", default="", help="text to continue (default: none)")
+    parser.add_argument("--length", type=int, default=200, help="tokens to generate")
+    parser.add_argument("--temperature", type=float, default=1.0,
+                        help="softmax temperature; 0 picks the most likely token (greedy)")
+    parser.add_argument("--top-k", type=int, default=0,
+                        help="draw only from the K most likely tokens (0 = all)")
+    parser.add_argument("--seed", type=int, help="random seed, for reproducible samples")
+
+
+def stream_generation(server, prompt, length, temperature=1.0, top_k=0, seed=None,
+                      out=sys.stdout):
+    """Write ``prompt`` and then ``length`` generated tokens to ``out``, one at a time.
+
+    The prompt is read once; after that each token costs one recurrent step, the state
+    carried from the last. Returns the generated continuation.
+    """
+    import tensorflow as tf
+
+    level = server.level
+    tokens = prompt_tokens(prompt, level)
+    ids = tf.constant(server.vocabulary.encode(tokens), tf.int32)
+    logits, states = tf.function(server.prime)(ids)
+    advance = tf.function(server.advance)
+    rng = np.random.default_rng(seed)
+    previous = tokens[-1] if tokens else NEWLINE
+    pieces = []
+    out.write(prompt)
+    out.flush()
+    for position in range(length):
+        token_id = pick_token(logits.numpy()[0], temperature, top_k, rng, server.specials)
+        token = server.vocabulary.items[token_id]
+        pieces.append(join_piece(token, previous, level))
+        out.write(pieces[-1])
+        out.flush()  # show each token as it comes, not when a buffer fills
+        previous = token
+        if position + 1 < length:
+            logits, states = advance(tf.constant([token_id], tf.int32), states)
+    out.write("\n")
+    out.flush()
+    return "".join(pieces)
+
+
+def pick_token(logits, temperature, top_k, rng, specials):
+    """Greedy (temperature 0) or a draw from the top-k softmax at ``temperature``."""
+    logits = np.array(logits, np.float64)
+    logits[:specials] = -np.inf  # padding and <unk> are never generated
+    if temperature <= 0:
+        return int(np.argmax(logits))
+    if top_k and top_k < len(logits):
+        logits[logits < np.sort(logits)[-top_k]] = -np.inf
+    scaled = logits / temperature
+    probabilities = np.exp(scaled - scaled.max())
+    return int(rng.choice(len(probabilities), p=probabilities / probabilities.sum()))
+
+
+def language_model_scores(model, dataset):
+    """Nats per token, bits per character (or token), perplexity and the token count."""
+    import tensorflow as tf
+
+    @tf.function
+    def summed(x, y, w):
+        logits = model(x, training=False)
+        nats = tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)
+        return tf.reduce_sum(nats * w), tf.reduce_sum(w)
+
+    total = count = 0.0
+    for x, y, w in dataset:
+        nats, weight = summed(x, y, w)
+        total += float(nats)
+        count += float(weight)
+    loss = total / count
+    bits = "bits_per_char" if model.metadata["level"] == "char" else "bits_per_token"
+    return {"loss": loss, bits: loss / math.log(2.0), "perplexity": math.exp(loss),
+            "tokens": int(count)}

@@ -1,0 +1,38 @@
+"""The language model's options; every field can be set from a JSON file or ``--set``."""
+
+import dataclasses
+
+from applications.config import TrainConfig
+
+
+@dataclasses.dataclass
+class LanguageModelConfig(TrainConfig):
+    """Token embedding -> unidirectional stacked RNN -> softmax over the next token.
+
+    Attributes:
+        level: ``"char"`` (every Unicode character, newlines included, is a token) or
+            ``"word"`` (words and punctuation marks, plus one ``"\\n"`` token per line).
+        window: tokens per training window; the text is cut into contiguous windows and
+            each position predicts the token that follows it.
+        embedding_dim: token embedding size.
+        encoder: an ``RNN_Encoder`` spec; it must not be bidirectional (a language model
+            may not read the future).
+        dev_fraction: share of the training file, taken from its end, used for validation
+            when no ``--dev`` is given (0 = no validation).
+        max_vocab: largest word vocabulary, most frequent first (word level only).
+        min_count: least count of a word to enter the vocabulary (word level only).
+    """
+
+    level: str = "char"
+    window: int = 128
+    embedding_dim: int = 64
+    encoder: dict = dataclasses.field(default_factory=lambda: {
+        "name": "rnn", "cell": "gru", "nodes": [256, 256], "bidirectional": False,
+        "dropout": 0.1})
+    dev_fraction: float = 0.1
+    max_vocab: int = 20000
+    min_count: int = 1
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    epochs: int = 20
+    patience: int = 3

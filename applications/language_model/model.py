@@ -1,0 +1,141 @@
+"""The language model: next-token prediction over characters or words on the shared base."""
+
+import math
+
+import keras
+
+from applications.base import Application
+from applications.language_model.pipeline import LEVELS, metadata_vocabulary
+from encoders import build_encoder
+
+
+@keras.saving.register_keras_serializable(package="encore")
+class CrossEntropyScore(keras.metrics.Metric):
+    """Mean cross-entropy over weighted tokens, reported as bits or as perplexity.
+
+    Args:
+        kind: ``"bits"`` (nats / ln 2: bits per character at the character level) or
+            ``"perplexity"`` (exp of the mean nats).
+        name: the metric's name in the logs.
+
+    Example:
+        >>> import numpy as np
+        >>> score = CrossEntropyScore("perplexity")
+        >>> score.update_state(np.array([[0]]), np.zeros((1, 1, 4), "float32"))
+        >>> round(float(score.result()), 4)
+        4.0
+    """
+
+    def __init__(self, kind="bits", name=None, **kwargs):
+        if kind not in ("bits", "perplexity"):
+            raise ValueError(f"kind must be 'bits' or 'perplexity', not {kind!r}")
+        super().__init__(name=name or kind, **kwargs)
+        self.kind = kind
+        self.total_nats = self.add_variable(shape=(), initializer="zeros", name="total_nats")
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        ops = keras.ops
+        nats = ops.sparse_categorical_crossentropy(ops.cast(y_true, "int32"), y_pred,
+                                                   from_logits=True)
+        weight = (ops.ones_like(nats) if sample_weight is None
+                  else ops.cast(sample_weight, nats.dtype))
+        self.total_nats.assign_add(ops.sum(nats * weight))
+        self.count.assign_add(ops.sum(weight))
+
+    def result(self):
+        mean = keras.ops.divide_no_nan(self.total_nats, self.count)
+        return mean / math.log(2.0) if self.kind == "bits" else keras.ops.exp(mean)
+
+    def reset_state(self):
+        self.total_nats.assign(0.0)
+        self.count.assign(0.0)
+
+    def get_config(self):
+        return {**super().get_config(), "kind": self.kind}
+
+
+@keras.saving.register_keras_serializable(package="encore")
+class LanguageModel(Application):
+    """Predicts the next token at every position (the notes' many-to-many next-word case).
+
+    Token ids ``[B, T]`` are embedded and read by a unidirectional ``RNN_Encoder`` (stacked
+    GRU or LSTM); a dense layer scores every vocabulary entry at every position. Training
+    minimises the cross-entropy of the next token, in nats per token.
+
+    :meth:`step` advances the recurrent state by one token, so text is generated one token
+    at a time without re-reading the prefix; it runs the encoder's own cells and weights.
+
+    Args:
+        config: ``LanguageModelConfig.to_dict()``.
+        metadata: ``{"level": "char" | "word", "vocabulary": Vocabulary config}``.
+
+    Example:
+        >>> from applications.language_model.config import LanguageModelConfig
+        >>> from applications.language_model.pipeline import make_metadata
+        >>> from data import Vocabulary
+        >>> meta = make_metadata("char", Vocabulary(list("ab\\n")))
+        >>> model = LanguageModel(LanguageModelConfig().to_dict(), meta)
+        >>> tuple(model(keras.ops.ones((2, 7), "int32")).shape)
+        (2, 7, 5)
+    """
+
+    def __init__(self, config, metadata, **kwargs):
+        super().__init__(config, metadata, **kwargs)
+        if metadata.get("level") not in LEVELS:
+            raise ValueError(f"level must be one of {LEVELS}, not {metadata.get('level')!r}")
+        encoder = dict(config["encoder"])
+        if encoder.get("name") != "rnn":
+            raise ValueError("the language model needs encoder.name=rnn")
+        if encoder.setdefault("bidirectional", False):
+            raise ValueError("encoder.bidirectional must be false: a language model may not "
+                             "read the tokens it predicts")
+        if int(config["window"]) < 1:
+            raise ValueError(f"window must be positive, not {config['window']}")
+        self.level = metadata["level"]
+        self.vocab_size = len(metadata_vocabulary(metadata))
+        self.embedding = keras.layers.Embedding(self.vocab_size, config["embedding_dim"])
+        self.encoder = build_encoder(encoder, layer_name="encoder")
+        self.head = keras.layers.Dense(self.vocab_size, name="next_token_scores")
+
+    def call(self, inputs, training=False):
+        x = self.embedding(inputs)
+        return self.head(self.encoder(x, training=training)["sequence"])
+
+    def make_loss(self):
+        # Mean over real tokens: the windows that fill a last batch have weight 0.
+        return keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction="mean_with_sample_weight")
+
+    def make_metrics(self):
+        bits = "bits_per_char" if self.level == "char" else "bits_per_token"
+        return [CrossEntropyScore("bits", name=bits), CrossEntropyScore("perplexity")]
+
+    def state_sizes(self):
+        """The size of every recurrent state tensor, layer by layer (LSTM layers have two)."""
+        sizes = []
+        for layer in self.encoder.recurrent_layers:
+            size = layer.cell.state_size
+            sizes.extend(size if isinstance(size, (list, tuple)) else [size])
+        return sizes
+
+    def initial_state(self, batch_size):
+        return [keras.ops.zeros((batch_size, size)) for size in self.state_sizes()]
+
+    def step(self, token_ids, states):
+        """One token per row in (``[B]`` ids), next-token logits ``[B, V]`` and new states out."""
+        x = self.embedding(token_ids)
+        new_states = []
+        position = 0
+        for layer in self.encoder.recurrent_layers:
+            size = layer.cell.state_size
+            count = len(size) if isinstance(size, (list, tuple)) else 1
+            x, layer_states = layer.cell(x, states[position:position + count], training=False)
+            new_states.extend(layer_states)
+            position += count
+        return self.head(x), new_states
+
+    def serving_module(self):
+        from applications.language_model.serving import LanguageModelServer
+
+        return LanguageModelServer(self)

@@ -1,0 +1,151 @@
+"""Text into tokens, tokens into ids, ids into fixed-shape batches of contiguous windows.
+
+Word tokens come from one in-graph function, :func:`word_tokens`, used for the training
+file, the prompt of ``generate`` and the exported SavedModel alike, so they cannot disagree
+about where a word ends. Characters are Unicode code points, newlines included.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from data.errors import InputError
+from data.files import iter_lines
+from data.vocabulary import Vocabulary
+
+LEVELS = ("char", "word")
+NEWLINE = "\n"
+# Stands in for a line break inside the word split (a private-use character).
+_LINE_BREAK = "\ue000"
+
+
+def word_tokens(lines):
+    """Split a batch of lines into words and punctuation marks: ragged ``[N, (T)]`` strings.
+
+    A word keeps inner apostrophes (``don't``); any other mark that is not a letter, digit
+    or space is a token of its own. ``"Hello, world!"`` -> ``Hello , world !``
+    """
+    spaced = tf.strings.regex_replace(lines, r"([^\pL\pN\s'])", r" \1 ")
+    return tf.strings.split(spaced)
+
+
+def text_tokens(texts, level):
+    """In-graph tokens of whole texts (ragged ``[N, (T)]``); a line break is a ``"\\n"`` token."""
+    if level == "char":
+        return tf.strings.unicode_split(texts, "UTF-8")
+    # Line breaks would vanish in the whitespace split; the stand-in is set apart as a token.
+    tokens = word_tokens(tf.strings.regex_replace(texts, "\n", _LINE_BREAK))
+    return tf.ragged.map_flat_values(tf.strings.regex_replace, tokens, _LINE_BREAK, NEWLINE)
+
+
+def read_tokens(path, level):
+    """The tokens of a UTF-8 file (line breaks become ``"\\n"`` tokens).
+
+    Raises:
+        InputError: a missing or empty file, or bytes that are not UTF-8 (with the line).
+    """
+    lines = [text for _, text in iter_lines(path)]
+    if not any(line.strip() for line in lines):
+        raise InputError("empty file: no text to learn from", path)
+    if level == "char":
+        return list("".join(line + NEWLINE for line in lines))
+    tokens = []
+    for chunk_start in range(0, len(lines), 4096):
+        chunk = lines[chunk_start:chunk_start + 4096]
+        for row in word_tokens(tf.constant(chunk)).to_list():
+            tokens.extend(t.decode("utf-8") for t in row)
+            tokens.append(NEWLINE)
+    return tokens
+
+
+def prompt_tokens(prompt, level):
+    """Tokens of a prompt exactly as the exported model splits it."""
+    row = text_tokens(tf.constant([prompt]), level).to_list()[0]
+    return [t.decode("utf-8") for t in row]
+
+
+def join_piece(token, previous, level):
+    """The text a generated token adds: words are spaced, except around line breaks."""
+    if level == "char" or token == NEWLINE or previous == NEWLINE:
+        return token
+    return " " + token
+
+
+def build_vocabulary(tokens, level, max_vocab, min_count):
+    """Characters: every one seen. Words: the ``max_vocab`` most frequent (``min_count``)."""
+    if level == "char":
+        built = Vocabulary.build([tokens])
+    else:
+        built = Vocabulary.build([tokens], min_count=min_count, max_size=max_vocab)
+    # Counts are not needed at run time; leaving them out keeps the saved metadata small.
+    return Vocabulary(built.items[built.specials:], unk=True)
+
+
+def make_metadata(level, vocabulary):
+    return {"level": level, "vocabulary": vocabulary.get_config()}
+
+
+def metadata_vocabulary(metadata):
+    return Vocabulary.from_config(metadata["vocabulary"])
+
+
+def split_for_validation(tokens, fraction):
+    """``(train, dev)``: the last ``fraction`` of the tokens is held out, as nanoGPT does."""
+    if fraction <= 0:
+        return tokens, None
+    cut = len(tokens) - int(round(len(tokens) * fraction))
+    return tokens[:cut], tokens[cut:]
+
+
+def check_length(tokens, window, path, level, part="file"):
+    """A window needs ``window + 1`` tokens: the inputs and the next token after each."""
+    unit = "characters" if level == "char" else "tokens"
+    if len(tokens) < window + 1:
+        raise InputError(f"{part} holds {len(tokens)} {unit}, shorter than one window "
+                         f"({window} + 1); use a longer file or a smaller --set window=N",
+                         path)
+
+
+def window_dataset(ids, window, batch_size, shuffle=False, seed=0):
+    """Batches ``(inputs [B, W], targets [B, W], weights [B, W])`` of contiguous windows.
+
+    Every batch has the same shape: the last one is filled with windows of weight 0, so
+    nothing is recompiled for a smaller batch. Without ``shuffle`` (validation, evaluation)
+    every token after the first is scored exactly once. With ``shuffle`` the window order
+    is reshuffled every epoch and each window starts at a random offset into a spare
+    window of slack, so epochs do not see identical cuts of the text.
+    """
+    ids = np.asarray(ids, np.int32)
+    usable = len(ids) - 1
+    count = usable // window
+    if shuffle and count >= 2:
+        count -= 1
+    slack = usable - count * window
+    tokens = tf.constant(ids)
+    starts = tf.data.Dataset.range(count)
+    if shuffle:
+        starts = tf.data.Dataset.zip(
+            starts.shuffle(count, seed=seed, reshuffle_each_iteration=True),
+            tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True),
+        ).map(lambda k, r: (k * window + r % (slack + 1), tf.constant(0, tf.int64)))
+    else:
+        starts = starts.map(lambda k: (k * window, tf.constant(0, tf.int64)))
+        if slack:
+            # The tail: a last window ending at the final token, weighting only the targets
+            # no earlier window scored, so evaluation counts every token once.
+            tail = (tf.constant(usable - window, tf.int64), tf.constant(window - slack, tf.int64))
+            starts = starts.concatenate(tf.data.Dataset.from_tensors(tail))
+
+    def cut(start, skip):
+        start = tf.cast(start, tf.int32)
+        weights = tf.cast(tf.range(window, dtype=tf.int64) >= skip, tf.float32)
+        return (tokens[start:start + window], tokens[start + 1:start + window + 1], weights)
+
+    def fill(x, y, weights):
+        missing = batch_size - tf.shape(x)[0]
+        weights = tf.pad(weights, [[0, missing], [0, 0]])
+        x = tf.ensure_shape(tf.pad(x, [[0, missing], [0, 0]]), [batch_size, window])
+        y = tf.ensure_shape(tf.pad(y, [[0, missing], [0, 0]]), [batch_size, window])
+        return x, y, tf.ensure_shape(weights, [batch_size, window])
+
+    return (starts.map(cut, num_parallel_calls=tf.data.AUTOTUNE)
+            .batch(batch_size).map(fill).prefetch(tf.data.AUTOTUNE))

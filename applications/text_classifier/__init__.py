@@ -1,0 +1,1 @@
+"""Text classification (many-to-one): ``python -m applications.text_classifier --help``."""

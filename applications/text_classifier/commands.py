@@ -1,0 +1,170 @@
+"""The text classifier's part of the shared command line."""
+
+import numpy as np
+
+from applications.cli import AppCommands
+from applications.config import UsageError
+from applications.text_classifier.config import ClassifierConfig
+from applications.text_classifier.model import TextClassifier
+from applications.text_classifier.pipeline import (TextMetadata, encode_corpus, held_out_split,
+                                                   text_dataset)
+from applications.text_classifier.sample_data import sample_paths
+from applications.text_classifier.scores import classification_scores
+from data.errors import InputError
+from data.files import iter_lines
+from data.text_table import read_text_table
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".csv.gz", ".tsv.gz")
+CHUNK = 256
+
+
+class ClassifierCommands(AppCommands):
+    name = "text_classifier"
+    config_class = ClassifierConfig
+    model_class = TextClassifier
+
+    def add_arguments(self, verb, parser):
+        if verb in ("train", "evaluate"):
+            parser.add_argument("--text-column", help="header name of the text column "
+                                "(default: text, sentence, comment_text, review, ...)")
+            parser.add_argument("--label-columns", help="comma-separated label column names "
+                                "(default: a 'label' column, else every non-id column)")
+        if verb == "evaluate":
+            parser.add_argument("--held-out", action="store_true",
+                                help="score only the rows of --data that training held out "
+                                     "as dev (dev_split, same seed)")
+        if verb == "predict":
+            parser.add_argument("--format", choices=["text", "table"],
+                                help="raw text, one text a line, or a CSV/TSV file with a "
+                                     "header (default: by file name)")
+            parser.add_argument("--text-column", help="text column of a table input")
+            parser.add_argument("--mc-samples", type=int, default=0, metavar="N",
+                                help="Monte-Carlo dropout: average N passes with dropout on "
+                                     "and report the standard deviation too")
+
+    def read_training_data(self, args, config, metadata=None):
+        if args.text_column:
+            config.text_column = args.text_column
+        if args.label_columns:
+            config.label_columns = _names(args.label_columns)
+        if not 0.0 <= config.dev_split < 1.0:
+            raise UsageError(f"dev_split must be in [0, 1), not {config.dev_split}")
+        train_path = args.train or sample_paths()["train"]
+        dev_path = args.dev or (None if args.train else sample_paths()["dev"])
+        if metadata is not None:  # resuming: the columns and vocabulary of the first run
+            meta = TextMetadata.from_config(metadata)
+            train = read_text_table(train_path, meta.text_column, meta.label_columns)
+        else:
+            train = read_text_table(train_path, config.text_column or None,
+                                    config.label_columns or None)
+        held = None
+        if not dev_path and config.dev_split > 0:
+            kept, held = held_out_split(len(train.texts), config.dev_split, config.seed)
+            train, held = _rows(train, kept), _rows(train, held)
+        if metadata is None:
+            meta = TextMetadata.from_table(train, config.task, config.max_length,
+                                           config.max_vocab, config.min_word_count)
+        # Every file is read and checked before the caller writes anything.
+        dev = read_text_table(dev_path, meta.text_column, meta.label_columns) if dev_path \
+            else held
+        train_ds = text_dataset(encode_corpus(train.texts, meta), meta.encode_labels(train),
+                                config.batch_size, shuffle=True, seed=config.seed)
+        dev_ds = None
+        if dev is not None:
+            dev_ds = text_dataset(encode_corpus(dev.texts, meta), meta.encode_labels(dev),
+                                  config.batch_size * 4, shuffle=False)
+        return meta.get_config(), train_ds, dev_ds
+
+    def evaluate(self, model, args):
+        meta = TextMetadata.from_config(model.metadata)
+        label_columns = _names(args.label_columns) or meta.label_columns
+        if len(label_columns) != len(meta.label_columns):
+            raise UsageError(f"the model reads {len(meta.label_columns)} label column(s), "
+                             f"--label-columns names {len(label_columns)}")
+        path = args.data or sample_paths()["dev"]
+        table = read_text_table(path, args.text_column or meta.text_column, label_columns)
+        if args.held_out:
+            if not model.config.get("dev_split"):
+                raise UsageError("--held-out: this model was not trained with dev_split")
+            _, held = held_out_split(len(table.texts), model.config["dev_split"],
+                                     model.config["seed"])
+            table = _rows(table, held)
+        targets = meta.encode_labels(table)
+        probabilities = served_probabilities(model.serving_module(), table.texts)
+        scores = classification_scores(meta.task, probabilities, targets, meta.labels)
+        scores["task"] = meta.task
+        return scores
+
+    def predict(self, model, args, out):
+        meta = TextMetadata.from_config(model.metadata)
+        name = str(args.input).lower()
+        fmt = args.format or ("table" if name.endswith(TABLE_SUFFIXES) else "text")
+        if fmt == "table":
+            texts = read_text_table(args.input, args.text_column or meta.text_column,
+                                    require_labels=False).texts
+        else:
+            texts = [line for _, line in iter_lines(args.input) if line.strip()]
+        if not texts:
+            raise InputError("no texts to classify", args.input)
+        if args.mc_samples < 0:
+            raise UsageError("--mc-samples must be 0 or more")
+        server = model.serving_module()
+        header = ["predicted", *meta.labels]
+        if args.mc_samples:
+            header += [f"std({label})" for label in meta.labels]
+        out.write("\t".join(header) + "\n")
+        for start in range(0, len(texts), CHUNK):
+            chunk = texts[start:start + CHUNK]
+            if args.mc_samples:
+                mean, std = mc_dropout(server, chunk, args.mc_samples)
+                predicted = predicted_labels(meta.task, mean, meta.labels)
+                columns = np.concatenate([mean, std], axis=-1)
+            else:
+                import tensorflow as tf
+
+                result = server.serve(tf.constant(chunk))
+                predicted = [p.decode("utf-8") for p in result["predicted"].numpy()]
+                columns = result["probabilities"].numpy()
+            for label, row in zip(predicted, columns):
+                out.write("\t".join([label, *(f"{v:.6f}" for v in row)]) + "\n")
+
+
+def served_probabilities(server, texts):
+    """``[N, K]`` probabilities from the serving function, in the order of ``texts``.
+
+    Texts are run shortest first, so each chunk is padded to a similar length.
+    """
+    import tensorflow as tf
+
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    chunks = [server.serve(tf.constant([texts[i] for i in order[s:s + CHUNK]]))["probabilities"]
+              .numpy() for s in range(0, len(order), CHUNK)]
+    probabilities = np.empty((len(texts), chunks[0].shape[1]), np.float32)
+    probabilities[order] = np.concatenate(chunks)
+    return probabilities
+
+
+def mc_dropout(server, texts, samples):
+    """Mean and standard deviation of ``samples`` probability draws with dropout on."""
+    import tensorflow as tf
+
+    batch = tf.constant(texts)
+    draws = np.stack([server.sample(batch).numpy() for _ in range(samples)])
+    return draws.mean(axis=0), draws.std(axis=0)
+
+
+def predicted_labels(task, probabilities, names):
+    """The served rule on given probabilities: arg-max, or multi-label names above 0.5."""
+    if task == "multilabel":
+        return [",".join(n for n, p in zip(names, row) if p > 0.5) for row in probabilities]
+    return [names[i] for i in np.argmax(probabilities, axis=-1)]
+
+
+def _names(text):
+    return [name.strip() for name in text.split(",") if name.strip()] if text else []
+
+
+def _rows(table, indices):
+    pick = lambda values: [values[i] for i in indices]
+    return table._replace(texts=pick(table.texts), labels=pick(table.labels),
+                          lines=pick(table.lines))

@@ -1,0 +1,42 @@
+"""The text classifier's options; every field can be set from a JSON file or ``--set``."""
+
+import dataclasses
+
+from applications.config import TrainConfig
+
+
+@dataclasses.dataclass
+class ClassifierConfig(TrainConfig):
+    """Word embeddings -> encoder (pooled summary) -> dropout -> one score per label.
+
+    Attributes:
+        text_column: header name of the text column ("" = detect; ``--text-column``).
+        label_columns: header names of the label columns ([] = detect; ``--label-columns``).
+        task: ``auto`` (from the data: two values -> binary, more -> multiclass, several
+            label columns -> multilabel), ``binary``, ``multiclass`` or ``multilabel``.
+        max_length: texts are cut to this many tokens.
+        max_vocab: keep this many most frequent training words (0 = all).
+        min_word_count: words seen fewer times in training become ``<unk>``.
+        embedding_dim: word embedding size.
+        embedding_dropout: dropout on the word vectors.
+        dropout: dropout on the encoder's pooled vector, before the output layer.
+        encoder: ``{"name": "cnn", "preset": "text"}`` (Kim 2014: widths 3, 4, 5 with
+            max-over-time pooling) or e.g. ``{"name": "rnn", "cell": "lstm", "nodes": [64]}``
+            (a BiLSTM whose final states are the summary).
+        dev_split: without ``--dev``, hold out this seeded fraction of ``--train`` as dev.
+    """
+
+    text_column: str = ""
+    label_columns: list = dataclasses.field(default_factory=list)
+    task: str = "auto"
+    max_length: int = 400
+    max_vocab: int = 50000
+    min_word_count: int = 1
+    embedding_dim: int = 128
+    embedding_dropout: float = 0.2
+    dropout: float = 0.5
+    encoder: dict = dataclasses.field(default_factory=lambda: {"name": "cnn", "preset": "text"})
+    dev_split: float = 0.0
+    batch_size: int = 32
+    epochs: int = 10
+    patience: int = 3

@@ -1,0 +1,73 @@
+"""The text classifier: a many-to-one application on the shared base."""
+
+import keras
+
+from applications.base import Application
+from applications.text_classifier.pipeline import TextMetadata
+from encoders import build_encoder
+
+
+@keras.saving.register_keras_serializable(package="encore")
+class TextClassifier(Application):
+    """Classifies a whole text (the notes' many-to-one case).
+
+    Word embeddings are read by an encoder chosen by config (the 1-D CNN of Kim 2014 by
+    default, or a BiLSTM / GRU); its pooled summary goes through dropout to one logit per
+    output. The task decides the output and loss: binary has one sigmoid logit (binary
+    cross-entropy), multi-class a softmax over the classes (sparse categorical
+    cross-entropy), multi-label one sigmoid per label column (binary cross-entropy).
+
+    The model takes word ids ``[B, T]`` (0 = padding) and returns logits; its serving
+    module (:class:`~applications.text_classifier.serving.ClassifierServer`) takes raw text.
+
+    Args:
+        config: ``ClassifierConfig.to_dict()``.
+        metadata: ``TextMetadata.get_config()`` from the training table.
+
+    Example:
+        >>> from applications.text_classifier.config import ClassifierConfig
+        >>> from data import Vocabulary
+        >>> meta = TextMetadata(Vocabulary(["good", "bad"]), ["neg", "pos"], "binary",
+        ...                     "text", ["label"], 50)
+        >>> model = TextClassifier(ClassifierConfig().to_dict(), meta.get_config())
+        >>> tuple(model(keras.ops.ones((2, 7), "int32")).shape)
+        (2, 1)
+    """
+
+    def __init__(self, config, metadata, **kwargs):
+        super().__init__(config, metadata, **kwargs)
+        meta = TextMetadata.from_config(metadata)
+        self.task = meta.task
+        self.num_outputs = 1 if meta.task == "binary" else len(meta.labels)
+        self.embedding = keras.layers.Embedding(len(meta.words), config["embedding_dim"])
+        self.embedding_dropout = keras.layers.Dropout(config["embedding_dropout"])
+        self.encoder = build_encoder(config["encoder"], layer_name="encoder")
+        self.dropout = keras.layers.Dropout(config["dropout"])
+        self.head = keras.layers.Dense(self.num_outputs, name="label_scores")
+
+    @property
+    def monitor(self):
+        # Multi-label accuracy is dominated by the many all-zero columns; the loss is not.
+        return ("val_loss", "min") if self.task == "multilabel" else ("val_accuracy", "max")
+
+    def call(self, inputs, training=False):
+        mask = inputs > 0
+        x = self.embedding_dropout(self.embedding(inputs), training=training)
+        pooled = self.encoder(x, mask=mask, training=training)["pooled"]
+        return self.head(self.dropout(pooled, training=training))
+
+    def make_loss(self):
+        if self.task == "multiclass":
+            return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        return keras.losses.BinaryCrossentropy(from_logits=True)
+
+    def make_metrics(self):
+        if self.task == "multiclass":
+            return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+        # Logits: a positive logit is a probability above 0.5.
+        return [keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)]
+
+    def serving_module(self):
+        from applications.text_classifier.serving import ClassifierServer
+
+        return ClassifierServer(self)

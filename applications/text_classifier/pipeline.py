@@ -1,0 +1,176 @@
+"""From a text table to training batches: the label set, the word vocabulary, and ``tf.data``.
+
+Texts are tokenised by the same in-graph function the served model uses
+(:func:`~applications.text_classifier.serving.encode_texts`), run once over the corpus; the
+batches group texts of similar length, as the tagger's do.
+"""
+
+import collections
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from applications.text_classifier.serving import encode_texts, tokenize, vocabulary_table
+from data.errors import InputError
+from data.sequence_batches import default_boundaries
+from data.vocabulary import Vocabulary
+
+TASKS = ("auto", "binary", "multiclass", "multilabel")
+_TRUE, _FALSE = {"1", "1.0", "true", "yes"}, {"0", "0.0", "false", "no"}
+_CHUNK = 2048
+
+
+@dataclasses.dataclass
+class TextMetadata:
+    """What training collects from its table; it travels inside the saved model.
+
+    Attributes:
+        words: the word vocabulary (lower-cased tokens of :func:`tokenize`).
+        labels: class names (binary / multi-class) or label column names (multi-label).
+        task: ``"binary"``, ``"multiclass"`` or ``"multilabel"``.
+        text_column: header name of the text column in training.
+        label_columns: header names of the label columns in training.
+        max_length: texts are cut to this many tokens.
+    """
+
+    words: Vocabulary
+    labels: list
+    task: str
+    text_column: str
+    label_columns: list
+    max_length: int
+
+    @classmethod
+    def from_table(cls, table, task="auto", max_length=400, max_vocab=None, min_word_count=1):
+        """Choose the task from the label columns and build the vocabulary from the texts."""
+        if task not in TASKS:
+            raise InputError(f"task must be one of {', '.join(TASKS)}, not {task!r}")
+        if task == "auto":
+            task = "multilabel" if len(table.label_columns) > 1 else "classes"
+        if task == "multilabel":
+            labels = list(table.label_columns)
+        else:
+            if len(table.label_columns) != 1:
+                raise InputError(f"a {task} task takes one label column, not "
+                                 f"{len(table.label_columns)}", table.path, 1)
+            labels = sorted({row[0] for row in table.labels}, key=_label_order)
+            if len(labels) < 2:
+                raise InputError(f"column {table.label_columns[0]!r} holds one label value "
+                                 f"({labels[0]!r}); a classifier needs two or more", table.path)
+            if task == "classes":
+                task = "binary" if len(labels) == 2 else "multiclass"
+            elif task == "binary" and len(labels) != 2:
+                raise InputError(f"a binary task needs 2 label values, found {len(labels)}",
+                                 table.path)
+        counts = collections.Counter()
+        for start in range(0, len(table.texts), _CHUNK):
+            counts.update(tokenize(tf.constant(table.texts[start:start + _CHUNK]))
+                          .flat_values.numpy().tolist())
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        ranked = [(w, c) for w, c in ranked if c >= min_word_count][:max_vocab or None]
+        words = Vocabulary([w.decode("utf-8") for w, _ in ranked],
+                           counts=[c for _, c in ranked])
+        return cls(words, labels, task, table.text_column, list(table.label_columns),
+                   max_length)
+
+    def encode_labels(self, table):
+        """Targets for a table read with this model's label columns; unseen labels are errors.
+
+        Binary: ``[N, 1]`` floats (1 = the second label name); multi-class: ``[N]`` ids;
+        multi-label: ``[N, K]`` floats from 0/1 values.
+        """
+        if self.task == "multilabel":
+            targets = np.zeros((len(table.labels), len(self.labels)), np.float32)
+            for i, row in enumerate(table.labels):
+                for k, value in enumerate(row):
+                    lowered = value.lower()
+                    if lowered not in _TRUE and lowered not in _FALSE:
+                        raise InputError(
+                            f"multi-label column {table.label_columns[k]!r} must hold 0 or 1, "
+                            f"not {value!r}", table.path, table.lines[i],
+                            table.label_positions[k])
+                    targets[i, k] = lowered in _TRUE
+            return targets
+        index = {name: i for i, name in enumerate(self.labels)}
+        ids = np.zeros(len(table.labels), np.int32)
+        for i, row in enumerate(table.labels):
+            if row[0] not in index:
+                raise InputError(f"label {row[0]!r} was never seen in training", table.path,
+                                 table.lines[i], table.label_positions[0])
+            ids[i] = index[row[0]]
+        return ids[:, None].astype(np.float32) if self.task == "binary" else ids
+
+    def get_config(self):
+        return {"words": self.words.get_config(), "labels": list(self.labels),
+                "task": self.task, "text_column": self.text_column,
+                "label_columns": list(self.label_columns), "max_length": self.max_length}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(Vocabulary.from_config(config["words"]), list(config["labels"]),
+                   config["task"], config["text_column"], list(config["label_columns"]),
+                   int(config["max_length"]))
+
+
+def _label_order(name):
+    """Numeric labels in numeric order (``2`` before ``10``), others alphabetically after."""
+    try:
+        return (0, float(name), name)
+    except ValueError:
+        return (1, 0.0, name)
+
+
+def encode_corpus(texts, metadata):
+    """Word-id arrays, one per text, by the served model's own tokenizer and table."""
+    table = vocabulary_table(metadata.words)
+    encoded = []
+    for start in range(0, len(texts), _CHUNK):
+        ids = encode_texts(tf.constant(texts[start:start + _CHUNK]), table,
+                           metadata.max_length).numpy()
+        lengths = (ids > 0).sum(axis=1)
+        # A text with no tokens keeps one padding id: every example needs a length of 1 or more.
+        encoded.extend(row[:max(n, 1)] for row, n in zip(ids, lengths))
+    return encoded
+
+
+def held_out_split(count, fraction, seed):
+    """Indices ``(kept, held_out)``: a fixed, seeded ``fraction`` of ``count`` rows held out."""
+    order = np.random.default_rng(seed).permutation(count)
+    cut = int(round(count * fraction))
+    return np.sort(order[cut:]), np.sort(order[:cut])
+
+
+def text_dataset(encoded, targets, batch_size, shuffle=True, seed=0):
+    """``tf.data`` batches ``(word ids [B, T], targets)`` with texts of similar length together.
+
+    Each batch is padded to its length bucket's edge, so only a few shapes occur (one
+    compilation each under XLA) and little compute goes to padding.
+    """
+    lengths = np.array([len(ids) for ids in encoded], np.int64)
+    boundaries = default_boundaries(int(lengths.max()))
+    flat = tf.constant(np.concatenate([np.asarray(ids, np.int32) for ids in encoded]))
+    starts = tf.constant(np.concatenate([[0], np.cumsum(lengths)[:-1]]), tf.int64)
+    sizes = tf.constant(lengths)
+    targets = tf.constant(targets)
+
+    def example(i):
+        # Slicing one flat array is far cheaper than a Python generator.
+        return flat[starts[i]:starts[i] + sizes[i]], targets[i]
+
+    ds = tf.data.Dataset.range(len(encoded))
+    if shuffle:
+        ds = ds.shuffle(len(encoded), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.bucket_by_sequence_length(
+        element_length_func=lambda ids, _: tf.shape(ids)[0],
+        bucket_boundaries=boundaries,
+        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+        pad_to_bucket_boundary=True,
+    )
+    bucket_of = np.searchsorted(np.asarray(boundaries), lengths, side="right")
+    batches = int(sum(-(-count // batch_size) for count in np.bincount(bucket_of)))
+    ds = ds.apply(tf.data.experimental.assert_cardinality(batches))
+    if shuffle:
+        ds = ds.shuffle(64, seed=seed)
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,228 @@
+"""The text classifier end to end through its command line, on small tables written here."""
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+from applications.text_classifier.commands import ClassifierCommands
+from applications.text_classifier.sample_data import (generate_reviews, generate_toxic_comments,
+                                                      write_csv)
+from applications.text_classifier.scores import classification_scores, roc_auc
+from data.errors import InputError
+from data.text_table import read_text_table
+from tests.helpers import assert_input_error, cli, cli_subprocess, load_saved_model_without_package
+
+APP = ClassifierCommands()
+TINY = ["--set", "embedding_dim=16", "--set", "encoder.filters=[16]",
+        "--set", "learning_rate=0.01", "--batch-size", "16"]
+TINY_RNN = ["--set", "embedding_dim=16", "--set",
+            'encoder={"name": "rnn", "cell": "gru", "nodes": [12]}',
+            "--set", "learning_rate=0.02", "--batch-size", "16"]
+TOXIC_HEADER = ["comment_text", "toxic", "obscene", "insult"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("reviews")
+    train, dev = folder / "train.csv", folder / "dev.csv"
+    write_csv(generate_reviews(240, seed=11), ["text", "label"], train)
+    write_csv(generate_reviews(60, seed=12), ["text", "label"], dev)
+    return train, dev
+
+
+@pytest.fixture(scope="module")
+def trained(corpus, tmp_path_factory):
+    train, dev = corpus
+    out = tmp_path_factory.mktemp("run") / "classifier"
+    code, _, err = cli(APP, "train", "--train", train, "--dev", dev, "--out", out,
+                       "--epochs", 3, "--seed", 1, *TINY)
+    assert code == 0, err
+    return out
+
+
+def _read_predictions(text):
+    rows = [line.split("\t") for line in text.strip().splitlines()]
+    return rows[0], rows[1:]
+
+
+def test_train_writes_application_directory(trained):
+    for name in ("model.keras", "config.json", "metrics.json"):
+        assert (trained / name).is_file(), name
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert metrics["monitor"] == "val_accuracy" and metrics["epochs_completed"] == 3
+    assert json.loads((trained / "config.json").read_text())["encoder"]["filters"] == [16]
+
+
+def test_evaluate_json_and_predict_agree(trained, corpus):
+    _, dev = corpus
+    code, out, err = cli(APP, "evaluate", "--model", trained, "--data", dev, "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["task"] == "binary" and result["examples"] == 60
+    assert result["accuracy"] > 0.8 and 0.0 < result["macro_f1"] <= 1.0, result
+
+    code, out, err = cli(APP, "predict", "--model", trained, "--input", dev)
+    assert code == 0, err
+    header, rows = _read_predictions(out)
+    assert header == ["predicted", "negative", "positive"]
+    gold = [label for _, label in generate_reviews(60, seed=12)]
+    hits = sum(row[0] == label for row, label in zip(rows, gold))
+    assert hits / len(gold) == pytest.approx(result["accuracy"])
+
+
+def test_predict_and_export_agree(trained, tmp_path):
+    texts = ["A truly wonderful film , from start to finish .", "The plot was dull and boring",
+             "Ünïcode wörds <br /> don't break it!"]
+    code, out, err = cli(APP, "predict", "--model", trained, stdin="\n".join(texts) + "\n")
+    assert code == 0, err
+    header, rows = _read_predictions(out)
+    assert len(rows) == 3 and [r[0] for r in rows[:2]] == ["positive", "negative"]
+    probabilities = np.array([[float(v) for v in row[1:]] for row in rows])
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+    export_dir = tmp_path / "export"
+    code, _, err = cli(APP, "export", "--model", trained, "--out", export_dir)
+    assert code == 0, err
+    exported = load_saved_model_without_package(export_dir, (
+        f"out = model.signatures['serve'](texts=tf.constant({texts!r}))\n"
+        "print(json.dumps({'p': out['probabilities'].numpy().tolist(),\n"
+        "  'names': [n.decode() for n in out['label_names'].numpy()[0]],\n"
+        "  'predicted': [p.decode() for p in out['predicted'].numpy()]}))"))
+    assert exported["names"] == header[1:]
+    assert exported["predicted"] == [r[0] for r in rows]
+    np.testing.assert_allclose(exported["p"], probabilities, atol=2e-6)
+
+
+def test_mc_dropout_reports_mean_and_spread(trained):
+    code, out, err = cli(APP, "predict", "--model", trained, "--mc-samples", 8,
+                         stdin="the film is quite dull overall .\nwhat a charming story\n")
+    assert code == 0, err
+    header, rows = _read_predictions(out)
+    assert header == ["predicted", "negative", "positive", "std(negative)", "std(positive)"]
+    values = np.array([[float(v) for v in row[1:]] for row in rows])
+    np.testing.assert_allclose(values[:, :2].sum(axis=1), 1.0, atol=1e-5)
+    assert (values[:, 2:] >= 0).all() and values[:, 2:].max() > 0, "dropout was not on"
+
+
+def test_roc_auc_matches_hand_computed_values():
+    # Positives score 0.35 and 0.8, negatives 0.1 and 0.4: 3 of 4 pairs ordered -> 0.75.
+    assert roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.75)
+    # A tie between a positive and a negative counts one half: (1 + 1 + 0.5 + 1) / 4.
+    assert roc_auc([1, 0, 1, 0], [0.5, 0.5, 0.9, 0.1]) == pytest.approx(0.875)
+    assert roc_auc([1, 1], [0.2, 0.3]) is None
+    truth = np.array([[1, 0], [0, 0], [1, 1], [0, 1]])
+    probs = np.array([[0.9, 0.2], [0.6, 0.1], [0.4, 0.7], [0.3, 0.8]])
+    scores = classification_scores("multilabel", probs, truth, ["a", "b"])
+    # Column a: positives 0.9, 0.4 vs negatives 0.6, 0.3 -> 3/4; column b separates -> 1.
+    assert scores["auc"] == {"a": pytest.approx(0.75), "b": pytest.approx(1.0)}
+    assert scores["mean_auc"] == pytest.approx(0.875)
+    assert scores["accuracy"] == pytest.approx(6 / 8) and scores["exact_match"] == 0.5
+    # F1: a has tp 1, fp 1, fn 1 -> 0.5; b has tp 2 -> 1.
+    assert scores["macro_f1"] == pytest.approx(0.75)
+
+
+def test_multilabel_rnn_on_gzipped_toxic_comments(tmp_path):
+    train, dev = tmp_path / "train.csv", tmp_path / "dev.csv"
+    write_csv(generate_toxic_comments(240, seed=3), TOXIC_HEADER, train)
+    write_csv(generate_toxic_comments(80, seed=4), TOXIC_HEADER, dev)
+    packed = tmp_path / "train.csv.gz"
+    packed.write_bytes(gzip.compress(train.read_bytes()))
+    out = tmp_path / "toxic"
+    code, _, err = cli(APP, "train", "--train", packed, "--dev", dev, "--out", out,
+                       "--epochs", 4, "--seed", 3, *TINY_RNN)
+    assert code == 0, err
+    code, text, err = cli(APP, "evaluate", "--model", out, "--data", dev, "--json")
+    assert code == 0, err
+    result = json.loads(text)
+    assert result["task"] == "multilabel" and set(result["auc"]) == set(TOXIC_HEADER[1:])
+
+    # The reported AUC equals the pairwise definition computed from predict's probabilities.
+    code, text, err = cli(APP, "predict", "--model", out, "--input", dev)
+    assert code == 0, err
+    header, rows = _read_predictions(text)
+    assert header[1:] == TOXIC_HEADER[1:]
+    probs = np.array([[float(v) for v in row[1:]] for row in rows])
+    truth = np.array([row[1:] for row in generate_toxic_comments(80, seed=4)])
+    for k, name in enumerate(TOXIC_HEADER[1:]):
+        pos, neg = probs[truth[:, k] == 1, k], probs[truth[:, k] == 0, k]
+        pairs = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+        assert result["auc"][name] == pytest.approx(pairs.mean(), abs=1e-4)
+    assert result["mean_auc"] > 0.6, result
+
+
+def test_multiclass_tsv_with_named_columns_and_held_out_dev(tmp_path):
+    rng = np.random.default_rng(0)
+    topics = {"sport": "goal match team score", "food": "soup bread taste dinner",
+              "tech": "laptop code phone screen"}
+    lines = ["id\tbody\ttopic"]
+    for i in range(150):
+        topic = list(topics)[i % 3]
+        words = rng.choice(topics[topic].split(), 3).tolist() + ["the", "a", "\"quoted\""]
+        lines.append(f"{i}\t{' '.join(rng.permutation(words))}\t{topic}")
+    path = tmp_path / "topics.tsv"
+    path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "topics"
+    code, _, err = cli(APP, "train", "--train", path, "--out", out, "--text-column", "body",
+                       "--label-columns", "topic", "--set", "dev_split=0.2", "--epochs", 3,
+                       *TINY)
+    assert code == 0, err
+    code, text, err = cli(APP, "evaluate", "--model", out, "--data", path, "--held-out",
+                          "--json")
+    assert code == 0, err
+    result = json.loads(text)
+    assert result["task"] == "multiclass" and result["examples"] == 30
+    assert result["accuracy"] > 0.7, result
+
+
+def test_text_table_reader_lines_and_detection(tmp_path):
+    path = tmp_path / "jigsaw.csv"
+    path.write_text('id,comment_text,toxic,insult\n1,"two\nlines, quoted",0,1\n2,plain,1,0\n')
+    table = read_text_table(path)
+    assert table.text_column == "comment_text" and table.label_columns == ["toxic", "insult"]
+    assert table.texts == ["two\nlines, quoted", "plain"] and table.lines == [2, 4]
+    imdb = tmp_path / "imdb.csv"
+    imdb.write_text("id,rating,label,text\n0,3,0,bad\n")
+    assert read_text_table(imdb).label_columns == ["label"]
+    with pytest.raises(InputError, match="no column named 'nope'"):
+        read_text_table(path, label_columns=["nope"])
+
+
+BAD_TABLES = [
+    ("ragged.csv", "text,label\nfine film,positive\ntoo,many,fields\n", 3),
+    ("missing_column.csv", "review_text,label\nfine,positive\n", 1),
+    ("empty_text.csv", "text,label\nfine,positive\n  ,negative\n", 3),
+    ("latin1.csv", b"text,label\nfine,positive\ncaf\xe9,negative\n", 3),
+    ("no_rows.csv", "text,label\n", None),
+    ("empty.csv", "", None),
+]
+
+
+@pytest.mark.parametrize("name,content,line", BAD_TABLES)
+def test_bad_input_is_one_line_and_leaves_model(trained, tmp_path, name, content, line):
+    path = tmp_path / name
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    before = (trained / "model.keras").read_bytes()
+    assert_input_error(APP, ["train", "--train", path, "--out", trained, *TINY], path, line)
+    assert (trained / "model.keras").read_bytes() == before
+    assert_input_error(APP, ["evaluate", "--model", trained, "--data", path], path, line)
+
+
+def test_unseen_label_and_missing_model(trained, tmp_path):
+    path = tmp_path / "dev.csv"
+    path.write_text("text,label\na fine film,positive\na dull film,mixed\n")
+    message = assert_input_error(APP, ["evaluate", "--model", trained, "--data", path], path, 3)
+    assert message.startswith(f"error: {path}:3:2: label 'mixed' was never seen")
+    assert_input_error(APP, ["predict", "--model", tmp_path / "nomodel"], tmp_path / "nomodel")
+    code, _, err = cli(APP, "train", "--out", tmp_path / "x", "--set", "encoder.name=transformer")
+    assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1
+
+
+def test_default_data_through_a_subprocess(tmp_path):
+    out = tmp_path / "classifier"
+    result = cli_subprocess("text_classifier", "train", "--out", out, "--epochs", 1, *TINY)
+    assert result.returncode == 0, result.stderr[-2000:]
+    result = cli_subprocess("text_classifier", "evaluate", "--model", out, "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert set(json.loads(result.stdout)) >= {"accuracy", "macro_f1", "examples"}
