@@ -58,7 +58,6 @@ def run_ours(args, config_overrides):
 def run_plain(args, config_overrides):
     """A plain Keras script: functional model, Python batches padded per batch, one-hot Y."""
     import keras
-    import numpy as np
 
     from applications.config import load_config
     from applications.pos_tagger.config import TaggerConfig

@@ -174,50 +174,71 @@ def default_boundaries(max_length):
     return edges
 
 
-def bucketed_dataset(examples, batch_size, shuffle=True, seed=0, boundaries=None):
-    """The training path: a ``tf.data.Dataset`` of ``(features, tag ids, weights)`` batches.
+def bucket_by_length(per_token, per_example, lengths, batch_size, shuffle=True, seed=0,
+                     boundaries=None):
+    """Length-bucketed ``tf.data`` batches from flat arrays; the one batching path for training.
 
-    Sentences of similar length are batched together and padded to their bucket's edge, so
-    few positions are padding and only ``len(boundaries)`` batch shapes ever occur (one
-    compilation each under XLA). Weights are 1 at real tokens and 0 at padding.
+    Args:
+        per_token: dict of arrays whose first axis is all examples' tokens concatenated
+            (``sum(lengths)`` rows); each example gets its own slice, padded with zeros.
+        per_example: dict of arrays with one row per example (e.g. a class label).
+        lengths: tokens per example.
+
+    Examples of similar length are batched together and padded to their bucket's edge, so
+    few positions are padding and only ``len(boundaries) + 1`` batch shapes ever occur (one
+    compilation each under XLA). Yields ``(per_token batch dict, per_example batch dict)``.
     """
     import tensorflow as tf
 
-    lengths = np.array([len(labels) for _, labels in examples], np.int64)
+    lengths = np.asarray(lengths, np.int64)
     if boundaries is None:
         boundaries = default_boundaries(int(lengths.max()))
-
     starts = tf.constant(np.concatenate([[0], np.cumsum(lengths)[:-1]]), tf.int64)
     sizes = tf.constant(lengths)
-    flat = {name: tf.constant(np.concatenate([feats[name] for feats, _ in examples]))
-            for name in examples[0][0]}
-    flat_tags = tf.constant(np.concatenate([labels for _, labels in examples]))
+    flat = {name: tf.constant(values) for name, values in per_token.items()}
+    rows = {name: tf.constant(values) for name, values in per_example.items()}
 
     def example(i):
         # Slicing one flat array per feature is far cheaper than a Python generator.
         span = slice(starts[i], starts[i] + sizes[i])
-        return {name: values[span] for name, values in flat.items()}, flat_tags[span]
+        return ({name: values[span] for name, values in flat.items()},
+                {name: values[i] for name, values in rows.items()})
 
-    ds = tf.data.Dataset.range(len(examples))
+    ds = tf.data.Dataset.range(len(lengths))
     if shuffle:
-        ds = ds.shuffle(len(examples), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(len(lengths), seed=seed, reshuffle_each_iteration=True)
     ds = ds.map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    first = next(iter(per_token))
     ds = ds.bucket_by_sequence_length(
-        element_length_func=lambda feats, tags: tf.shape(tags)[0],
+        element_length_func=lambda tokens, _: tf.shape(tokens[first])[0],
         bucket_boundaries=boundaries,
         bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
         pad_to_bucket_boundary=True,
     )
-
     # Known size lets Keras show progress and avoids its "ran out of data" warning.
     bucket_of = np.searchsorted(np.asarray(boundaries), lengths, side="right")
     batches = int(sum(-(-count // batch_size) for count in np.bincount(bucket_of)))
-    ds = ds.apply(tf.data.experimental.assert_cardinality(batches))
+    return ds.apply(tf.data.experimental.assert_cardinality(batches))
 
-    def add_weights(feats, tags):
-        return feats, tags, tf.cast(tags > 0, tf.float32)
 
-    ds = ds.map(add_weights, num_parallel_calls=tf.data.AUTOTUNE)
+def bucketed_dataset(examples, batch_size, shuffle=True, seed=0, boundaries=None):
+    """The tagger's training path: ``(features, tag ids, weights)`` batches.
+
+    Built on :func:`bucket_by_length`; weights are 1 at real tokens and 0 at padding.
+    """
+    import tensorflow as tf
+
+    names = list(examples[0][0])
+    per_token = {name: np.concatenate([feats[name] for feats, _ in examples]) for name in names}
+    per_token["_tags"] = np.concatenate([labels for _, labels in examples])
+    lengths = [len(labels) for _, labels in examples]
+    ds = bucket_by_length(per_token, {}, lengths, batch_size, shuffle, seed, boundaries)
+
+    def split(tokens, _):
+        tags = tokens.pop("_tags")
+        return tokens, tags, tf.cast(tags > 0, tf.float32)
+
+    ds = ds.map(split, num_parallel_calls=tf.data.AUTOTUNE)
     if shuffle:
         ds = ds.shuffle(64, seed=seed)
     return ds.prefetch(tf.data.AUTOTUNE)

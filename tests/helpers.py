@@ -106,3 +106,14 @@ def load_saved_model_without_package(export_dir, call_source):
                             cwd=tempfile.gettempdir(), env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def check_bad_input_keeps_model(commands, model_dir, path, content, line, train_args=()):
+    """Write ``content`` to ``path``; ``train`` into ``model_dir`` and ``evaluate`` on it must
+    both exit 2 naming ``path:line``, and the saved model must stay byte for byte the same."""
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    before = (model_dir / "model.keras").read_bytes()
+    assert_input_error(commands, ["train", "--train", path, "--out", model_dir, *train_args],
+                       path, line)
+    assert (model_dir / "model.keras").read_bytes() == before
+    assert_input_error(commands, ["evaluate", "--model", model_dir, "--data", path], path, line)

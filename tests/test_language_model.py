@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from applications.language_model.commands import LanguageModelCommands, stream_generation
-from tests.helpers import assert_input_error, cli, cli_subprocess, load_saved_model_without_package
+from tests.helpers import (assert_input_error, check_bad_input_keeps_model, cli, cli_subprocess,
+                           load_saved_model_without_package)
 
 APP = LanguageModelCommands()
 TINY = ["--set", "embedding_dim=16", "--set", "encoder.nodes=[48]", "--set", "window=32",
@@ -172,12 +173,7 @@ BAD_INPUTS = [
 
 @pytest.mark.parametrize("name,content,line", BAD_INPUTS)
 def test_bad_input_is_one_line_and_leaves_model(trained, tmp_path, name, content, line):
-    path = tmp_path / name
-    path.write_bytes(content.encode() if isinstance(content, str) else content)
-    before = (trained / "model.keras").read_bytes()
-    assert_input_error(APP, ["train", "--train", path, "--out", trained, *TINY], path, line)
-    assert (trained / "model.keras").read_bytes() == before
-    assert_input_error(APP, ["evaluate", "--model", trained, "--data", path], path, line)
+    check_bad_input_keeps_model(APP, trained, tmp_path / name, content, line, TINY)
 
 
 def test_short_validation_part_and_dev_file(trained, text_file, tmp_path):

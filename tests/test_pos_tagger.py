@@ -1,13 +1,13 @@
 """The tagger end to end through its command line, on small corpora written here."""
 
 import json
-import os
 
 import pytest
 
 from applications.pos_tagger.commands import TaggerCommands
 from applications.pos_tagger.sample_corpus import generate_sentences, write_two_column
-from tests.helpers import assert_input_error, cli, cli_subprocess, load_saved_model_without_package
+from tests.helpers import (assert_input_error, check_bad_input_keeps_model, cli, cli_subprocess,
+                           load_saved_model_without_package)
 
 APP = TaggerCommands()
 TINY = ["--set", "word_dim=16", "--set", "char_dim=8", "--set", "encoder.nodes=[24]",
@@ -144,12 +144,7 @@ BAD_INPUTS = [
 
 @pytest.mark.parametrize("name,content,line", BAD_INPUTS)
 def test_bad_training_input_is_one_line_and_leaves_model(trained, tmp_path, name, content, line):
-    path = tmp_path / name
-    path.write_bytes(content.encode() if isinstance(content, str) else content)
-    before = (trained / "model.keras").read_bytes()
-    assert_input_error(APP, ["train", "--train", path, "--out", trained, *TINY], path, line)
-    assert (trained / "model.keras").read_bytes() == before
-    assert_input_error(APP, ["evaluate", "--model", trained, "--data", path], path, line)
+    check_bad_input_keeps_model(APP, trained, tmp_path / name, content, line, TINY)
 
 
 def test_unseen_tag_and_missing_file(trained, tmp_path):

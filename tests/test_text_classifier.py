@@ -12,7 +12,8 @@ from applications.text_classifier.sample_data import (generate_reviews, generate
 from applications.text_classifier.scores import classification_scores, roc_auc
 from data.errors import InputError
 from data.text_table import read_text_table
-from tests.helpers import assert_input_error, cli, cli_subprocess, load_saved_model_without_package
+from tests.helpers import (assert_input_error, check_bad_input_keeps_model, cli, cli_subprocess,
+                           load_saved_model_without_package)
 
 APP = ClassifierCommands()
 TINY = ["--set", "embedding_dim=16", "--set", "encoder.filters=[16]",
@@ -201,12 +202,7 @@ BAD_TABLES = [
 
 @pytest.mark.parametrize("name,content,line", BAD_TABLES)
 def test_bad_input_is_one_line_and_leaves_model(trained, tmp_path, name, content, line):
-    path = tmp_path / name
-    path.write_bytes(content.encode() if isinstance(content, str) else content)
-    before = (trained / "model.keras").read_bytes()
-    assert_input_error(APP, ["train", "--train", path, "--out", trained, *TINY], path, line)
-    assert (trained / "model.keras").read_bytes() == before
-    assert_input_error(APP, ["evaluate", "--model", trained, "--data", path], path, line)
+    check_bad_input_keeps_model(APP, trained, tmp_path / name, content, line, TINY)
 
 
 def test_unseen_label_and_missing_model(trained, tmp_path):

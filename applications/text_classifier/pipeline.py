@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from applications.text_classifier.serving import encode_texts, tokenize, vocabulary_table
 from data.errors import InputError
-from data.sequence_batches import default_boundaries
+from data.sequence_batches import bucket_by_length
 from data.vocabulary import Vocabulary
 
 TASKS = ("auto", "binary", "multiclass", "multilabel")
@@ -147,30 +147,10 @@ def text_dataset(encoded, targets, batch_size, shuffle=True, seed=0):
     Each batch is padded to its length bucket's edge, so only a few shapes occur (one
     compilation each under XLA) and little compute goes to padding.
     """
-    lengths = np.array([len(ids) for ids in encoded], np.int64)
-    boundaries = default_boundaries(int(lengths.max()))
-    flat = tf.constant(np.concatenate([np.asarray(ids, np.int32) for ids in encoded]))
-    starts = tf.constant(np.concatenate([[0], np.cumsum(lengths)[:-1]]), tf.int64)
-    sizes = tf.constant(lengths)
-    targets = tf.constant(targets)
-
-    def example(i):
-        # Slicing one flat array is far cheaper than a Python generator.
-        return flat[starts[i]:starts[i] + sizes[i]], targets[i]
-
-    ds = tf.data.Dataset.range(len(encoded))
-    if shuffle:
-        ds = ds.shuffle(len(encoded), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.bucket_by_sequence_length(
-        element_length_func=lambda ids, _: tf.shape(ids)[0],
-        bucket_boundaries=boundaries,
-        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-        pad_to_bucket_boundary=True,
-    )
-    bucket_of = np.searchsorted(np.asarray(boundaries), lengths, side="right")
-    batches = int(sum(-(-count // batch_size) for count in np.bincount(bucket_of)))
-    ds = ds.apply(tf.data.experimental.assert_cardinality(batches))
+    lengths = [len(ids) for ids in encoded]
+    ds = bucket_by_length({"ids": np.concatenate([np.asarray(ids, np.int32) for ids in encoded])},
+                          {"target": np.asarray(targets)}, lengths, batch_size, shuffle, seed)
+    ds = ds.map(lambda tokens, rows: (tokens["ids"], rows["target"]))
     if shuffle:
         ds = ds.shuffle(64, seed=seed)
     return ds.prefetch(tf.data.AUTOTUNE)
