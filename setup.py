@@ -18,6 +18,8 @@ setup(
         # keras-tuner imports tensorboard in every trial but does not declare it.
         "tensorboard>=2.16",
         "numpy",
+        # PNG outputs: anomaly plots now; confusion matrices and attention heatmaps next.
+        "matplotlib>=3.7",
     ],
     extras_require={
         "test": ["pytest>=7"],
