@@ -14,6 +14,31 @@ MODEL_MODULES = [
 ]
 
 
+def import_tensorflow_quietly():
+    """Import TensorFlow with its C++ start-up lines (absl, oneDNN) kept off stderr.
+
+    Those lines ignore ``TF_CPP_MIN_LOG_LEVEL`` and would bury the one-line errors the
+    command line promises. Only the import is silenced; everything after it prints as usual.
+    """
+    import sys
+
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+import_tensorflow_quietly()
+
+
 def register_all():
     import importlib
 

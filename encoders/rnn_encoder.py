@@ -47,27 +47,38 @@ class RNN_Encoder(keras.Model):
         self.nodes = nodes
         self.bidirectional = bool(bidirectional)
         self.dropout = float(dropout)
-        self.recurrent_layers = []
+        # Both directions are built here rather than with keras.layers.Bidirectional: its
+        # constructor serialises the wrapped layer twice, and inside load_model's object-sharing
+        # scope a reused Python id can hand back the forward layer as the backward one.
+        self.forward_layers, self.backward_layers = [], []
         for i, units in enumerate(nodes):
-            layer = _CELLS[cell](units, return_sequences=True, return_state=i == len(nodes) - 1,
-                                 name=f"{cell}_{i}")
+            self.forward_layers.append(_CELLS[cell](
+                units, return_sequences=True, return_state=True, name=f"{cell}_{i}"))
             if self.bidirectional:
-                layer = keras.layers.Bidirectional(layer, name=f"bi_{cell}_{i}")
-            self.recurrent_layers.append(layer)
+                self.backward_layers.append(_CELLS[cell](
+                    units, return_sequences=True, return_state=True, go_backwards=True,
+                    name=f"backward_{cell}_{i}"))
         self.output_dropout = keras.layers.Dropout(self.dropout)
         self.output_size = nodes[-1] * (2 if self.bidirectional else 1)
 
+    def _layer(self, i, x, mask, training):
+        """One stacked layer: (sequence, forward final h, backward final h or None)."""
+        forward = self.forward_layers[i](x, mask=mask, training=training)
+        if not self.bidirectional:
+            return forward[0], forward[1], None
+        backward = self.backward_layers[i](x, mask=mask, training=training)
+        # go_backwards returns its outputs last step first; flip them back into place.
+        sequence = keras.ops.concatenate(
+            [forward[0], keras.ops.flip(backward[0], axis=1)], axis=-1)
+        return sequence, forward[1], backward[1]
+
     def call(self, inputs, mask=None, training=None):
         x = inputs
-        for layer in self.recurrent_layers[:-1]:
-            x = self.output_dropout(layer(x, mask=mask, training=training), training=training)
-        outputs = self.recurrent_layers[-1](x, mask=mask, training=training)
-        sequence, states = outputs[0], outputs[1:]
-        if self.bidirectional:
-            per_direction = len(states) // 2
-            pooled = keras.ops.concatenate([states[0], states[per_direction]], axis=-1)
-        else:
-            pooled = states[0]
+        for i in range(len(self.nodes) - 1):
+            x = self.output_dropout(self._layer(i, x, mask, training)[0], training=training)
+        sequence, forward_h, backward_h = self._layer(len(self.nodes) - 1, x, mask, training)
+        pooled = forward_h if backward_h is None else keras.ops.concatenate(
+            [forward_h, backward_h], axis=-1)
         if mask is None:
             mask = keras.ops.ones(keras.ops.shape(inputs)[:2], dtype="bool")
         return {

@@ -114,7 +114,7 @@ class LanguageModel(Application):
     def state_sizes(self):
         """The size of every recurrent state tensor, layer by layer (LSTM layers have two)."""
         sizes = []
-        for layer in self.encoder.recurrent_layers:
+        for layer in self.encoder.forward_layers:
             size = layer.cell.state_size
             sizes.extend(size if isinstance(size, (list, tuple)) else [size])
         return sizes
@@ -127,7 +127,7 @@ class LanguageModel(Application):
         x = self.embedding(token_ids)
         new_states = []
         position = 0
-        for layer in self.encoder.recurrent_layers:
+        for layer in self.encoder.forward_layers:
             size = layer.cell.state_size
             count = len(size) if isinstance(size, (list, tuple)) else 1
             x, layer_states = layer.cell(x, states[position:position + count], training=False)
