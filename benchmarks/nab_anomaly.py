@@ -1,0 +1,84 @@
+"""NAB figures for the anomaly detector: the artificial jump and the realKnownCause series.
+
+Runs the package's own command line for every series, so the numbers are what a user gets:
+
+    python benchmarks/nab_anomaly.py --nab ../shared/data/nab --out runs/nab
+
+1. Train on ``artificialNoAnomaly/art_daily_small_noise.csv``, evaluate on
+   ``artificialWithAnomaly/art_daily_jumpsup.csv`` against its labelled window.
+2. For each ``realKnownCause`` series: train on its first 15 % (NAB's probationary period),
+   evaluate the rest (``--probation 0.15``) against the labelled windows.
+
+Prints a Markdown table and writes it, with the raw results, to ``OUT/results.json``.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+
+def cli(*args):
+    result = subprocess.run([sys.executable, "-m", "applications.anomaly_detector", *map(str, args)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"failed: {' '.join(map(str, args))}\n{result.stderr[-2000:]}")
+    return result.stdout
+
+
+def train_and_evaluate(name, train_csv, eval_csv, labels, out, extra_train=(), probation=0.0):
+    model_dir = os.path.join(out, name)
+    started = time.time()
+    cli("train", "--train", train_csv, "--out", model_dir, *extra_train)
+    seconds = time.time() - started
+    scores = json.loads(cli("evaluate", "--model", model_dir, "--data", eval_csv,
+                            "--labels", labels, "--probation", probation, "--json"))
+    scores["train_seconds"] = round(seconds, 1)
+    return scores
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nab", default="../shared/data/nab")
+    parser.add_argument("--out", default="runs/nab")
+    parser.add_argument("--set", action="append", default=[], help="extra train options")
+    args = parser.parse_args()
+    data = os.path.join(args.nab, "data")
+    labels = os.path.join(args.nab, "labels", "combined_windows.json")
+    extra = [f"--set={s}" for s in args.set]
+    rows = {}
+    rows["artificialWithAnomaly/art_daily_jumpsup"] = train_and_evaluate(
+        "art_daily", os.path.join(data, "artificialNoAnomaly", "art_daily_small_noise.csv"),
+        os.path.join(data, "artificialWithAnomaly", "art_daily_jumpsup.csv"), labels, args.out,
+        extra)
+    folder = os.path.join(data, "realKnownCause")
+    for file in sorted(os.listdir(folder)):
+        path = os.path.join(folder, file)
+        rows[f"realKnownCause/{file[:-4]}"] = train_and_evaluate(
+            file[:-4], path, path, labels, args.out,
+            ["--set=train_fraction=0.15", *extra], probation=0.15)
+        print(file, rows[f"realKnownCause/{file[:-4]}"], file=sys.stderr, flush=True)
+
+    keys = ["events", "events_found", "event_recall", "false_positive_events", "point_precision",
+            "point_recall", "train_seconds"]
+    print("| series | " + " | ".join(keys) + " |")
+    print("|---" * (len(keys) + 1) + "|")
+    for name, scores in rows.items():
+        cells = [scores.get(k) for k in keys]
+        print(f"| {name} | " + " | ".join(
+            f"{c:.3f}" if isinstance(c, float) else str(c) for c in cells) + " |")
+    real = [s for n, s in rows.items() if n.startswith("realKnownCause")]
+    found = sum(s["events_found"] for s in real)
+    total = sum(s["events"] for s in real)
+    false_pos = sum(s["false_positive_events"] for s in real) / len(real)
+    print(f"\nrealKnownCause: event recall {found:.0f}/{total} = {found / total:.3f}, "
+          f"false-positive events per series {false_pos:.2f}")
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "results.json"), "w") as handle:
+        json.dump(rows, handle, indent=1)
+
+
+if __name__ == "__main__":
+    main()
