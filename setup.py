@@ -23,6 +23,8 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7"],
+        # `tune --tuner bayesian` (Keras Tuner's Gaussian-process oracle).
+        "bayesian": ["scipy", "scikit-learn"],
         # GPU users replace the CPU wheel with the CUDA build of TensorFlow.
         "gpu": ["tensorflow[and-cuda]>=2.16"],
     },

@@ -11,6 +11,9 @@ MODEL_MODULES = [
     "applications.text_classifier.model",
     "applications.language_model.model",
     "applications.anomaly_detector.model",
+    "applications.image_classifier.model",
+    "applications.autoencoder.model",
+    "applications.translator.model",
 ]
 
 

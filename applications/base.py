@@ -10,6 +10,7 @@ import sys
 import keras
 import tensorflow as tf
 
+from applications.distributed import replica_loss_scale
 from applications.training_state import (MODEL_FILE, TimeBudget, TrainingState,
                                          save_model_atomically)
 from data.errors import InputError
@@ -78,9 +79,18 @@ class Application(keras.Model):
                                  training=False)
         return self._update_metrics(loss, x, y, y_pred, sample_weight)
 
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        loss = super().compute_loss(x, y, y_pred, sample_weight, training=training)
+        # Under --distribute: this replica's share of the global batch's loss, in place of
+        # Keras' 1/replicas (applications/distributed.py explains).
+        scale = replica_loss_scale()
+        return loss if scale is None else loss * scale
+
     def _update_metrics(self, loss, x, y, y_pred, sample_weight):
         # compute_metrics does not touch the loss tracker; without this the logs say loss 0.
-        self._loss_tracker.update_state(loss)
+        # The tracker averages over replicas too, so a replica's part counts replicas times.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        self._loss_tracker.update_state(loss * replicas if replicas > 1 else loss)
         return self.compute_metrics(x, y, y_pred, sample_weight)
 
     def build_from_batch(self, batch):
@@ -89,18 +99,28 @@ class Application(keras.Model):
         self(x, training=False)
         self.optimizer.build(self.trainable_variables)
 
-    def train(self, train_data, dev_data, out_dir, epochs, callbacks=(), verbose=None):
+    def train(self, train_data, dev_data, out_dir, epochs, callbacks=(), verbose=None,
+              strategy=None, role=None):
         """Train with ``fit()``, resuming from ``out_dir`` if it holds a checkpoint.
 
         Writes ``out_dir/model.keras`` (the best epoch on dev), ``out_dir/checkpoints`` and
         TensorBoard logs under ``out_dir/logs``. Returns the ``fit`` history as a dict
-        (empty when there was nothing left to train).
+        (empty when there was nothing left to train). With a ``tf.distribute`` ``strategy``
+        (the model built in its scope) the same steps run through ``strategy.run``
+        instead (:mod:`applications.distributed_loop`); ``role`` says who writes what.
         """
+        if strategy is not None:
+            from applications.distributed import WorkerRole
+            from applications.distributed_loop import train_with_strategy
+
+            return train_with_strategy(self, strategy, role or WorkerRole(), train_data,
+                                       dev_data, out_dir, epochs, callbacks, verbose)
         if not self.compiled:
             self.compile_for_training()
         self.build_from_batch(next(iter(train_data)))
         monitor, mode = self.monitor if dev_data is not None else ("loss", "min")
-        state = TrainingState(out_dir, monitor, mode, self.config["patience"]).attach(self)
+        state = TrainingState(out_dir, monitor, mode, self.config["patience"],
+                              save_every_steps=self.config.get("save_every_steps", 0)).attach(self)
         initial_epoch = state.restore()
         self.training_state = state
         if initial_epoch >= epochs or state.stopped:
@@ -110,11 +130,11 @@ class Application(keras.Model):
         callbacks = list(callbacks)
         if self.config.get("time_budget_minutes"):
             callbacks.append(TimeBudget(60 * self.config["time_budget_minutes"]))
-        history = self.fit(
+        # The rest of an interrupted epoch first, if a step-level save left one.
+        history = state.fit_remaining(
             train_data,
+            epochs,
             validation_data=dev_data,
-            epochs=epochs,
-            initial_epoch=initial_epoch,
             verbose=verbose,
             shuffle=False,  # the datasets shuffle themselves
             callbacks=[state, keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")),
@@ -123,7 +143,7 @@ class Application(keras.Model):
         best_path = os.path.join(out_dir, MODEL_FILE)
         if os.path.exists(best_path):
             self.set_weights(load_model(best_path).get_weights())
-        return history.history
+        return history
 
     def save_to(self, out_dir):
         save_model_atomically(self, os.path.join(out_dir, MODEL_FILE))
@@ -160,8 +180,9 @@ def resolve_jit_compile(setting):
 def load_model(path):
     """Load a saved application from its directory or its ``.keras`` file.
 
-    Only classes this package registers can be loaded, and Keras' safe mode stays on, so a
-    file carrying a Lambda layer or other code is refused.
+    Only classes this package registers can be loaded (:mod:`applications.safe_loading`
+    checks the file first), and Keras' safe mode stays on, so a file carrying a Lambda
+    layer or other code is refused.
     """
     import applications
 
@@ -172,6 +193,10 @@ def load_model(path):
         path = os.path.join(path, MODEL_FILE)
     if not os.path.exists(path):
         raise InputError("no saved model here (expected a directory holding model.keras)", path)
+    from applications.safe_loading import check_model_archive
+
+    # Refuses, before Keras reads anything, files whose objects are not this package's.
+    check_model_archive(path, Application)
     try:
         return keras.saving.load_model(path)
     except (ValueError, TypeError, OSError, KeyError) as err:

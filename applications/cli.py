@@ -1,4 +1,5 @@
-"""The one command line every application shares: ``train | evaluate | predict | export``.
+"""The one command line every application shares: ``train | evaluate | predict | export |
+tune``.
 
 An application describes itself with an :class:`AppCommands` object; its ``__main__.py``
 calls :func:`main` with it. User mistakes end as ``error: FILE:LINE: message`` on stderr and
@@ -50,6 +51,12 @@ class AppCommands:
         """
         return None
 
+    def prepare_model(self, model, args, config):
+        """Run on the newly built model before anything is written (e.g. load initial weights).
+
+        Raise InputError or UsageError here to stop the run with ``--out`` untouched.
+        """
+
     def evaluate(self, model, args):
         """Return a dict of metrics."""
         raise NotImplementedError
@@ -78,6 +85,10 @@ def build_parser(app):
     train.add_argument("--seed", type=int)
     train.add_argument("--deterministic", action="store_true",
                        help="use TensorFlow's deterministic ops (slower)")
+    train.add_argument("--distribute", choices=["none", "mirrored", "multi_worker"],
+                       default="none",
+                       help="data-parallel tf.distribute training: mirrored = this host's "
+                            "GPUs (or 2 CPU devices); multi_worker = the hosts in TF_CONFIG")
 
     evaluate = verbs.add_parser("evaluate", help="score a model on a labelled file")
     evaluate.add_argument("--model", required=True)
@@ -95,6 +106,11 @@ def build_parser(app):
     for verb, sub in (("train", train), ("evaluate", evaluate), ("predict", predict),
                       ("export", export)):
         app.add_arguments(verb, sub)
+    tune = verbs.add_parser("tune", help="search hyperparameters with Keras Tuner")
+    from tuning.search import add_tune_arguments
+
+    add_tune_arguments(tune)
+    app.add_arguments("train", tune)  # tune reads the same inputs as train, with its flags
     extra = app.extra_verbs()
     for verb, (add_arguments, _) in extra.items():
         add_arguments(verbs.add_parser(verb))
@@ -109,7 +125,7 @@ def main(app, argv=None):
         if args.verb in extra:
             return extra[args.verb][1](args) or 0
         return {"train": run_train, "evaluate": run_evaluate, "predict": run_predict,
-                "export": run_export}[args.verb](app, args) or 0
+                "export": run_export, "tune": run_tune}[args.verb](app, args) or 0
     except (InputError, UsageError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -119,7 +135,7 @@ def main(app, argv=None):
 
 
 # Options a resumed run may change; anything else would not match the checkpoint.
-RESUMABLE_CHANGES = {"epochs", "patience", "jit_compile"}
+RESUMABLE_CHANGES = {"epochs", "patience", "jit_compile", "save_every_steps"}
 
 
 def training_config(app, args, saved=None):
@@ -142,25 +158,37 @@ def run_train(app, args):
     import keras
     import tensorflow as tf
 
-    state_path = os.path.join(args.out, "checkpoints", APP_STATE)
+    from applications import distributed
+
+    mode = getattr(args, "distribute", "none")
+    role = distributed.worker_role(mode)  # a non-chief worker writes under a private folder
+    state_path = os.path.join(role.private_dir(args.out), "checkpoints", APP_STATE)
     # Resuming: the architecture and vocabularies are the ones the checkpoint was made with.
     saved = read_json(state_path) if os.path.exists(state_path) else None
     config = training_config(app, args, saved["config"] if saved else None)
+    # Before any other TensorFlow work: a multi-worker runtime is configured at start-up.
+    strategy = distributed.create_strategy(mode)
     if args.deterministic:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
     metadata, train_data, dev_data = app.read_training_data(
         args, config, saved["metadata"] if saved else None)
 
-    try:
-        model = app.model_class(config.to_dict(), metadata)
-    except ValueError as err:
-        raise UsageError(f"bad model options: {err}") from None
+    with distributed.scope(strategy):  # variables of a distributed model live on all replicas
+        try:
+            model = app.model_class(config.to_dict(), metadata)
+        except ValueError as err:
+            raise UsageError(f"bad model options: {err}") from None
+        app.prepare_model(model, args, config)
     os.makedirs(args.out, exist_ok=True)
     atomic_write_json(state_path, {"config": config.to_dict(), "metadata": metadata})
-    atomic_write_json(os.path.join(args.out, "config.json"), config.to_dict())
+    if role.chief:
+        atomic_write_json(os.path.join(args.out, "config.json"), config.to_dict())
     started = time.time()
-    history = model.train(train_data, dev_data, args.out, config.epochs)
+    history = model.train(train_data, dev_data, args.out, config.epochs, strategy=strategy,
+                          role=role)
+    if not role.chief:
+        return  # the chief writes the application directory; this worker keeps checkpoints
     extra = app.after_training(model, args, config) or {}
     state = model.training_state
     metrics = {
@@ -202,3 +230,9 @@ def run_export(app, args):
     model = load_model(args.model)
     export(model, args.out)
     print(f"exported SavedModel to {args.out}", file=sys.stderr)
+
+
+def run_tune(app, args):
+    from tuning.search import run_tune as search
+
+    return search(app, args)

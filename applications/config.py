@@ -18,7 +18,8 @@ class TrainConfig:
     ``encoder`` is a dict with a ``name`` from the encoder registry plus that encoder's
     constructor arguments, so ``--set encoder.nodes=[256,256]`` or ``--set encoder.name=cnn``
     reach the encoder directly. ``time_budget_minutes`` (0 = none) stops training before
-    the epoch that would overrun the budget.
+    the epoch that would overrun the budget. ``save_every_steps`` (0 = at epoch ends only)
+    also checkpoints every N training batches, so a killed run resumes mid-epoch.
     """
 
     batch_size: int = 32
@@ -30,6 +31,7 @@ class TrainConfig:
     seed: int = 0
     jit_compile: str = "auto"
     time_budget_minutes: float = 0.0
+    save_every_steps: int = 0
 
     def to_dict(self):
         return dataclasses.asdict(self)

@@ -8,6 +8,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from applications.checkpoints import (open_manager, readable_keras_file,
+                                      remove_stale_temporaries, restore_newest_readable, warn)
+from data.epoch_order import set_epoch
+
 MODEL_FILE = "model.keras"
 
 
@@ -49,44 +53,121 @@ class TimeBudget(keras.callbacks.Callback):
 class TrainingState(keras.callbacks.Callback):
     """Saves everything needed to resume, keeps the best model on dev, and stops early.
 
-    The epoch counter, the best score so far and the early-stopping patience counter live in
-    the same ``tf.train.Checkpoint`` as the weights and optimizer slots, and
+    The epoch counter, the batches done in that epoch, the best score so far, the
+    early-stopping patience counter and the state of every random-number generator of the
+    model live in the same ``tf.train.Checkpoint`` as the weights and optimizer slots, and
     ``tf.train.CheckpointManager`` writes them atomically, so a killed run resumes where the
-    last checkpoint left it.
+    last checkpoint left it. A checkpoint that does not read back is reported and the one
+    before it is used (:mod:`applications.checkpoints`).
 
     Args:
         out_dir: the application directory; checkpoints go to ``out_dir/checkpoints``.
         monitor: the log key to watch, e.g. ``"val_accuracy"``.
         mode: ``"max"`` or ``"min"``.
         patience: epochs without improvement before stopping.
+        max_to_keep: checkpoints kept; two or more, so a torn newest one has a fallback.
+        save_every_steps: also checkpoint every this many batches (0: at epoch ends only).
     """
 
-    def __init__(self, out_dir, monitor, mode="max", patience=3, max_to_keep=2):
+    def __init__(self, out_dir, monitor, mode="max", patience=3, max_to_keep=2,
+                 save_every_steps=0):
         super().__init__()
         self.out_dir = out_dir
         self.monitor = monitor
         self.sign = 1.0 if mode == "max" else -1.0
         self.patience = patience
-        self.max_to_keep = max_to_keep
+        self.max_to_keep = max(2, max_to_keep)
+        self.save_every_steps = save_every_steps
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.best = tf.Variable(-math.inf, dtype=tf.float64, trainable=False)
         self.wait = tf.Variable(0, dtype=tf.int64, trainable=False)
+        # Batches of epoch ``epoch`` already trained (0 at an epoch boundary).
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.manager = None
+        self._done_before = 0
 
     def attach(self, model):
         """Bind to a built model and optimizer (variables must exist before a restore)."""
         self.set_model(model)
-        checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer,
-                                         epoch=self.epoch, best=self.best, wait=self.wait)
-        self.manager = tf.train.CheckpointManager(
-            checkpoint, os.path.join(self.out_dir, "checkpoints"), max_to_keep=self.max_to_keep)
+        # Dropout masks come from seed generators whose state is not a weight; saving it
+        # makes a resumed run draw the masks the uninterrupted one would have drawn.
+        weights = {id(w) for w in model.weights}
+        random_state = [v for v in model.variables if id(v) not in weights]
+        self.checkpoint = tf.train.Checkpoint(
+            model=model, optimizer=model.optimizer, epoch=self.epoch, best=self.best,
+            wait=self.wait, step=self.step, random_state=random_state)
+        self.manager = open_manager(self.checkpoint, self.checkpoint_dir, self.max_to_keep)
         return self
 
+    @property
+    def checkpoint_dir(self):
+        return os.path.join(self.out_dir, "checkpoints")
+
     def restore(self):
-        """Restore the newest checkpoint, if any; returns the epoch to continue from."""
-        if self.manager.latest_checkpoint:
-            self.manager.checkpoint.restore(self.manager.latest_checkpoint).expect_partial()
+        """Restore the newest readable checkpoint, if any; returns the epoch to continue from.
+
+        ``steps_done`` then tells how many batches of that epoch were already trained.
+        """
+        remove_stale_temporaries(self.out_dir, self.checkpoint_dir)
+        restored = restore_newest_readable(self.checkpoint, self.manager)
+        if restored and restored != self.manager.latest_checkpoint:
+            self.manager = open_manager(self.checkpoint, self.checkpoint_dir, self.max_to_keep)
+        best_path = os.path.join(self.out_dir, MODEL_FILE)
+        if restored and os.path.exists(best_path):
+            problem = readable_keras_file(best_path)
+            if problem:
+                # The checkpoint holds the latest weights, not the best: keep those until
+                # an epoch ends and is saved as the best from then on.
+                warn(best_path, f"unreadable ({problem}); replaced by the latest checkpoint's "
+                                "model until the next epoch ends")
+                self.best.assign(-math.inf)
+                save_model_atomically(self.model, best_path)
         return int(self.epoch.numpy())
+
+    @property
+    def steps_done(self):
+        return int(self.step.numpy())
+
+    def save(self):
+        # Numbered by optimizer steps, so a step save and an epoch-end save never collide.
+        self.manager.save(checkpoint_number=int(self.model.optimizer.iterations.numpy()))
+
+    def fit_remaining(self, train_data, epochs, **fit_kwargs):
+        """``fit`` from the restored position; returns the history of both parts as one dict.
+
+        An epoch a killed run left half done is finished first, on the same batches in the
+        same order minus those already trained (the pipelines' order depends only on the
+        seed and the epoch: :mod:`data.epoch_order`); whole epochs follow.
+        """
+        model, start, skip = self.model, int(self.epoch.numpy()), self.steps_done
+        history = {}
+        if skip:
+            batches = int(train_data.cardinality())
+            if batches > 0:
+                skip = min(skip, batches - 1)  # leave the epoch at least one batch to end on
+            part = model.fit(train_data.skip(skip), epochs=start + 1, initial_epoch=start,
+                             **fit_kwargs)
+            history = {key: list(values) for key, values in part.history.items()}
+            start += 1
+            if model.stop_training:
+                return history
+        if start < epochs:
+            rest = model.fit(train_data, epochs=epochs, initial_epoch=start, **fit_kwargs)
+            for key, values in rest.history.items():
+                history[key] = history.get(key, []) + list(values)
+        return history
+
+    def on_epoch_begin(self, epoch, logs=None):
+        set_epoch(epoch)
+        self._done_before = self.steps_done
+
+    def on_train_batch_end(self, batch, logs=None):
+        every = self.save_every_steps
+        done = self._done_before + batch + 1
+        # The epoch's last batch is saved by on_epoch_end, with the epoch counted as done.
+        if every and done % every == 0 and batch + 1 != self.params.get("steps"):
+            self.step.assign(done)
+            self.save()
 
     @property
     def stopped(self):
@@ -108,6 +189,7 @@ class TrainingState(keras.callbacks.Callback):
         else:
             self.wait.assign_add(1)
         self.epoch.assign(epoch + 1)
-        self.manager.save(checkpoint_number=epoch + 1)
+        self.step.assign(0)
+        self.save()
         if self.stopped:
             self.model.stop_training = True

@@ -52,6 +52,10 @@ def _decode_lines(handle, path):
                 path,
                 number,
             ) from None
+        if "\x00" in text:
+            # UTF-8 allows NUL, text files never hold it: UTF-16 without a BOM, or binary.
+            raise InputError(f"NUL byte at column {text.index(chr(0)) + 1} (is this a binary "
+                             "or UTF-16 file?)", path, number)
         yield number, text.rstrip("\r\n")
 
 

@@ -190,6 +190,8 @@ def bucket_by_length(per_token, per_example, lengths, batch_size, shuffle=True, 
     """
     import tensorflow as tf
 
+    from data.epoch_order import epoch_permutation
+
     lengths = np.asarray(lengths, np.int64)
     if boundaries is None:
         boundaries = default_boundaries(int(lengths.max()))
@@ -204,9 +206,9 @@ def bucket_by_length(per_token, per_example, lengths, batch_size, shuffle=True, 
         return ({name: values[span] for name, values in flat.items()},
                 {name: values[i] for name, values in rows.items()})
 
-    ds = tf.data.Dataset.range(len(lengths))
-    if shuffle:
-        ds = ds.shuffle(len(lengths), seed=seed, reshuffle_each_iteration=True)
+    # A new order each epoch that depends only on (seed, epoch): a resumed run can skip
+    # exactly the batches it had trained (data.epoch_order).
+    ds = epoch_permutation(len(lengths), seed) if shuffle else tf.data.Dataset.range(len(lengths))
     ds = ds.map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     first = next(iter(per_token))
     ds = ds.bucket_by_sequence_length(
@@ -240,5 +242,6 @@ def bucketed_dataset(examples, batch_size, shuffle=True, seed=0, boundaries=None
 
     ds = ds.map(split, num_parallel_calls=tf.data.AUTOTUNE)
     if shuffle:
-        ds = ds.shuffle(64, seed=seed)
+        # Same seed every pass; the order still changes with the epoch's example order.
+        ds = ds.shuffle(64, seed=seed, reshuffle_each_iteration=False)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -46,6 +46,9 @@ def read_conllu(path, tag_column="upos"):
     for number, line in iter_lines(path):
         saw_line = saw_line or bool(line.strip())
         if not line.strip():
+            if "\t" in line:  # a token line whose fields are all empty, not a blank line
+                raise InputError(f"expected {CONLLU_COLUMNS} tab-separated columns, found "
+                                 "only empty fields", path, number)
             if tokens:
                 sentences.append(TaggedSentence(tokens, tags, lines))
                 tokens, tags, lines, expected_id = [], [], [], 1
@@ -97,6 +100,8 @@ def read_two_column(path):
     saw_line = False
     for number, line in iter_lines(path):
         if not line.strip():
+            if "\t" in line:  # tab-separated empty fields, not a blank line
+                raise InputError("empty token or tag", path, number)
             if tokens:
                 sentences.append(TaggedSentence(tokens, tags, lines))
                 tokens, tags, lines = [], [], []

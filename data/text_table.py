@@ -149,6 +149,10 @@ def read_text_table(path, text_column=None, label_columns=None, require_labels=T
     header = [name.strip() for name in header]
     if not any(header):
         raise InputError("expected a header row naming the columns", path, 1)
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise InputError(f"column name(s) {', '.join(map(repr, repeated))} repeated in the header",
+                         path, 1)
     try:
         if require_labels:
             text_column, label_columns = detect_columns(header, text_column, label_columns)

@@ -55,13 +55,15 @@ class TimeSeries(typing.NamedTuple):
 def parse_timestamp(text):
     """``"2014-04-01 00:00:00"`` (ISO 8601, naive = UTC) or a number -> ``(seconds, kind)``.
 
-    Returns ``(None, None)`` for text that is neither.
+    Returns ``(None, None)`` for text that is neither (``nan`` and ``inf`` included).
     """
     text = text.strip()
     try:
-        return float(text), "number"
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        return (seconds, "number") if np.isfinite(seconds) else (None, None)
     try:
         moment = datetime.datetime.fromisoformat(text)
     except ValueError:
@@ -126,19 +128,27 @@ def read_time_series(path, value_columns=None, timestamp_column=None, warn=True)
             yield text + "\n"
 
     reader = csv.reader(source(), strict=True)
+    start = 1  # the line the record being read starts on (a quoted cell may span lines)
     try:
         header = next(reader, None)
         if header is None:
             raise InputError("file is empty", path)
         header = [name.strip() for name in header]
+        if not any(header):
+            raise InputError("expected a header row naming the columns", path, 1)
+        repeated = sorted({name for name in header if header.count(name) > 1})
+        if repeated:
+            raise InputError(f"column name(s) {', '.join(map(repr, repeated))} repeated in "
+                             "the header", path, numbered[-1])
         try:
             time_name, names = choose_columns(header, timestamp_column, value_columns)
         except ValueError as err:
             raise InputError(str(err), path, numbered[-1]) from None
         time_at, value_at = header.index(time_name), [header.index(n) for n in names]
         stamps, times, rows, row_lines, kinds = [], [], [], [], set()
+        start = numbered[-1] + 1
         for fields in reader:
-            line = numbered[-1]
+            line, start = start, numbered[-1] + 1
             if not fields or (len(fields) == 1 and not fields[0].strip()):
                 continue
             if len(fields) != len(header):
@@ -147,18 +157,20 @@ def read_time_series(path, value_columns=None, timestamp_column=None, warn=True)
             seconds, kind = parse_timestamp(fields[time_at])
             if seconds is None:
                 raise InputError(f"timestamp {fields[time_at].strip()!r} is neither ISO 8601 "
-                                 "nor a number", path, line, time_at + 1)
+                                 "nor a finite number", path, line, time_at + 1)
+            if kinds and kind not in kinds:
+                raise InputError(f"timestamp {fields[time_at].strip()!r} is a {kind}, earlier "
+                                 f"rows hold {kinds.pop()}s: timestamps must not mix dates "
+                                 "and plain numbers", path, line, time_at + 1)
             kinds.add(kind)
             rows.append([_number(fields[i], header[i], path, line, i + 1) for i in value_at])
             stamps.append(fields[time_at].strip())
             times.append(seconds)
             row_lines.append(line)
     except csv.Error as err:
-        raise InputError(f"malformed CSV: {err}", path, numbered[-1] if numbered else 1) from None
+        raise InputError(f"malformed CSV: {err}", path, start) from None
     if not rows:
         raise InputError("no rows after the header", path)
-    if len(kinds) > 1:
-        raise InputError("timestamps mix dates and plain numbers", path)
     times = np.asarray(times, np.float64)
     steps = np.diff(times)
     series = TimeSeries(stamps, times, np.asarray(rows, np.float32), names, time_name,

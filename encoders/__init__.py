@@ -1,7 +1,9 @@
 """Application-independent encoders: every one returns ``{"sequence", "pooled"[, "mask"]}``."""
 
+from encoders.attention import BahdanauAttention, LuongAttention
 from encoders.cnn_encoder import CNN_Encoder
 from encoders.registry import build_encoder, encoder_names, register
 from encoders.rnn_encoder import RNN_Encoder
 
-__all__ = ["CNN_Encoder", "RNN_Encoder", "build_encoder", "encoder_names", "register"]
+__all__ = ["BahdanauAttention", "LuongAttention", "CNN_Encoder", "RNN_Encoder", "build_encoder",
+           "encoder_names", "register"]

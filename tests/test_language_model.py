@@ -143,7 +143,8 @@ def test_word_level(tmp_path):
     path = tmp_path / "words.txt"
     path.write_text("One fish, two fish; red fish, blue fish!\n" * 120)
     out = tmp_path / "lm"
-    code, _, err = cli(APP, "train", "--train", path, "--out", out, "--epochs", 6,
+    # 8 epochs: at 6 the greedy continuation was right for some seeds' window orders only.
+    code, _, err = cli(APP, "train", "--train", path, "--out", out, "--epochs", 8,
                        "--set", "level=word", *TINY, "--set", "window=12")
     assert code == 0, err
     result = json.loads(cli(APP, "evaluate", "--model", out, "--data", path, "--json")[1])

@@ -14,6 +14,7 @@ from applications.anomaly_detector.windows import (choose_threshold, flagged_run
                                                    series_metadata, sliding_windows)
 from applications.cli import AppCommands
 from applications.config import UsageError
+from data.epoch_order import epoch_permutation
 from data.errors import InputError
 from data.time_series import read_time_series
 
@@ -66,8 +67,10 @@ class DetectorCommands(AppCommands):
         meta = metadata or series_metadata(part)
         self.training_series = part
         train = _normalised_windows(part.values, meta, config.window, config.stride)
-        train_ds = (tf.data.Dataset.from_tensor_slices((train, train))
-                    .shuffle(len(train), seed=config.seed).batch(config.batch_size))
+        # The order depends only on (seed, epoch), so a resumed run repeats it.
+        windows = tf.constant(train)
+        train_ds = (epoch_permutation(len(train), config.seed).batch(config.batch_size)
+                    .map(lambda ids: (tf.gather(windows, ids), tf.gather(windows, ids))))
         dev_ds = None
         if args.dev:
             dev = read_time_series(args.dev, meta["columns"], meta["timestamp_column"])

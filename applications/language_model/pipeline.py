@@ -8,6 +8,7 @@ about where a word ends. Characters are Unicode code points, newlines included.
 import numpy as np
 import tensorflow as tf
 
+from data.epoch_order import pass_seed, per_epoch
 from data.errors import InputError
 from data.files import iter_lines
 from data.vocabulary import Vocabulary
@@ -123,10 +124,18 @@ def window_dataset(ids, window, batch_size, shuffle=False, seed=0):
     tokens = tf.constant(ids)
     starts = tf.data.Dataset.range(count)
     if shuffle:
-        starts = tf.data.Dataset.zip(
-            starts.shuffle(count, seed=seed, reshuffle_each_iteration=True),
-            tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True),
-        ).map(lambda k, r: (k * window + r % (slack + 1), tf.constant(0, tf.int64)))
+        # Order and offsets depend only on (seed, epoch), so a resumed run repeats them.
+        def one_pass(epoch):
+            order_seed, offset_seed = tf.unstack(
+                tf.random.experimental.stateless_split(pass_seed(seed, epoch), 2))
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(count, dtype=tf.int64), seed=order_seed)
+            offsets = tf.random.stateless_uniform([count], offset_seed, minval=0,
+                                                  maxval=slack + 1, dtype=tf.int64)
+            return tf.data.Dataset.from_tensor_slices(
+                (order * window + offsets, tf.zeros([count], tf.int64)))
+
+        starts = per_epoch(one_pass).apply(tf.data.experimental.assert_cardinality(count))
     else:
         starts = starts.map(lambda k: (k * window, tf.constant(0, tf.int64)))
         if slack:

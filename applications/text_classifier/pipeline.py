@@ -152,5 +152,6 @@ def text_dataset(encoded, targets, batch_size, shuffle=True, seed=0):
                           {"target": np.asarray(targets)}, lengths, batch_size, shuffle, seed)
     ds = ds.map(lambda tokens, rows: (tokens["ids"], rows["target"]))
     if shuffle:
-        ds = ds.shuffle(64, seed=seed)
+        # Same seed every pass; the order still changes with the epoch's example order.
+        ds = ds.shuffle(64, seed=seed, reshuffle_each_iteration=False)
     return ds.prefetch(tf.data.AUTOTUNE)

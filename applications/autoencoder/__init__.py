@@ -1,0 +1,1 @@
+"""Image autoencoders (dense or convolutional): ``python -m applications.autoencoder --help``."""

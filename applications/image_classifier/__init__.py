@@ -1,0 +1,1 @@
+"""Image classification (CNN): ``python -m applications.image_classifier --help``."""

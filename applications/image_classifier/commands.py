@@ -1,0 +1,220 @@
+"""The image classifier's part of the shared command line, and transfer learning."""
+
+import os
+import sys
+
+import numpy as np
+
+from applications.cli import AppCommands
+from applications.config import UsageError
+from applications.image_classifier.config import FLIPS, SCHEDULES, ImageClassifierConfig
+from applications.image_classifier.model import ImageClassifier
+from applications.image_classifier.pipeline import (ImageMetadata, read_input,
+                                                    read_train_and_dev)
+from applications.image_classifier.sample_data import sample_sets
+from data.errors import InputError
+from data.files import atomic_write_json
+from data.images import ImageSet, image_batches, image_files, read_image_files
+
+CHUNK = 512  # images per serving call
+
+
+def add_data_arguments(verb, parser):
+    """The label-file flags IDX inputs need; shared with the autoencoder."""
+    if verb == "train":
+        parser.add_argument("--train-labels", help="IDX labels file for IDX --train images")
+        parser.add_argument("--dev-labels", help="IDX labels file for IDX --dev images")
+    if verb == "evaluate":
+        parser.add_argument("--labels", help="IDX labels file for IDX --data images")
+        parser.add_argument("--report", help="folder for evaluation.json and the PNG "
+                            "(default: the --model folder)")
+
+
+class ImageClassifierCommands(AppCommands):
+    """``train | evaluate | predict | export`` for images (IDX, ``.npz`` or class folders).
+
+    Example:
+        >>> from applications.cli import main
+        >>> main(ImageClassifierCommands(), ["train", "--out", "runs/shapes"])  # doctest: +SKIP
+        0
+    """
+
+    name = "image_classifier"
+    config_class = ImageClassifierConfig
+    model_class = ImageClassifier
+
+    def add_arguments(self, verb, parser):
+        add_data_arguments(verb, parser)
+        if verb == "train":
+            parser.add_argument("--init-from", metavar="MODEL_DIR",
+                                help="start from this trained model's encoder (transfer "
+                                     "learning); the run uses fine_tune_learning_rate")
+            parser.add_argument("--freeze-encoder", action="store_true",
+                                help="with --init-from: keep the encoder fixed, train the head")
+
+    def read_training_data(self, args, config, metadata=None):
+        _check_options(config)
+        if getattr(args, "init_from", None):
+            config.init_from = args.init_from
+        if getattr(args, "freeze_encoder", False):
+            config.freeze_encoder = True
+        if config.freeze_encoder and not config.init_from:
+            raise UsageError("--freeze-encoder needs --init-from MODEL_DIR")
+        self.source = None
+        shape = None
+        if metadata is not None:  # resuming: the input size and classes of the first run
+            meta = ImageMetadata.from_config(metadata)
+            shape = meta.shape
+        elif config.init_from:
+            self.source = _load_source(config.init_from)
+            config.encoder = dict(self.source.config["encoder"])
+            if isinstance(self.source, ImageClassifier):
+                config.hidden = list(self.source.config["hidden"])
+            shape = _shape_of(self.source)
+        train, dev = read_train_and_dev(args, config, shape)
+        if metadata is None:
+            meta = ImageMetadata.from_images(train, config.class_names)
+        meta.check_shape(train)
+        if dev is not None:
+            meta.check_shape(dev)
+        train_ds = image_batches(train.images, meta.encode_labels(train), config.batch_size,
+                                 shuffle=True, seed=config.seed)
+        dev_ds = None if dev is None else image_batches(
+            dev.images, meta.encode_labels(dev), max(config.batch_size, 256), shuffle=False)
+        return meta.get_config(), train_ds, dev_ds
+
+    def prepare_model(self, model, args, config):
+        """Copy the ``--init-from`` model's encoder (and its head, if the classes match)."""
+        if self.source is None:
+            return
+        model(np.zeros((1, *_shape_of(model)), np.uint8))
+        copied = _copy_weights(self.source.encoder, model.encoder, config.init_from, "encoder")
+        parts = ["encoder"]
+        if (isinstance(self.source, ImageClassifier)
+                and self.source.metadata["labels"] == model.metadata["labels"]
+                and self.source.config["hidden"] == model.config["hidden"]):
+            for mine, theirs in zip([*model.hidden, model.head],
+                                    [*self.source.hidden, self.source.head]):
+                mine.set_weights(theirs.get_weights())
+            parts.append("head")
+        state = "frozen" if config.freeze_encoder else "trainable"
+        print(f"initialised the {' and '.join(parts)} from {config.init_from} ({copied} "
+              f"tensors); encoder {state}", file=sys.stderr)
+        self.source = None
+
+    def evaluate(self, model, args):
+        from applications.image_classifier.plots import confusion_matrix, plot_confusion_matrix
+
+        meta = ImageMetadata.from_config(model.metadata)
+        data = _evaluation_data(args, meta)
+        truth = meta.encode_labels(data)
+        probabilities = classify(model.serving_module(), data.images)
+        predicted = probabilities.argmax(axis=-1)
+        matrix = confusion_matrix(truth, predicted, len(meta.labels))
+        per_class = np.diag(matrix) / np.maximum(matrix.sum(axis=1), 1)
+        precision = np.diag(matrix) / np.maximum(matrix.sum(axis=0), 1)
+        f1 = 2 * precision * per_class / np.maximum(precision + per_class, 1e-12)
+        results = {
+            "accuracy": float((predicted == truth).mean()),
+            "examples": int(len(truth)),
+            "macro_f1": float(f1.mean()),
+            "class_accuracy": {n: float(a) for n, a in zip(meta.class_names, per_class)},
+        }
+        report = args.report or args.model
+        json_path = os.path.join(report, "evaluation.json")
+        png_path = os.path.join(report, "confusion_matrix.png")
+        plot_confusion_matrix(png_path, matrix, meta.class_names,
+                              f"{data.path}: accuracy {results['accuracy']:.4f}")
+        atomic_write_json(json_path, {**results, "data": data.path,
+                                      "confusion_matrix": matrix.tolist(),
+                                      "class_names": meta.class_names})
+        results["report"] = json_path
+        results["confusion_matrix_png"] = png_path
+        return results
+
+    def predict(self, model, args, out):
+        meta = ImageMetadata.from_config(model.metadata)
+        image_set = read_unlabelled(args.input, meta)
+        probabilities = classify(model.serving_module(), image_set.images)
+        names = image_set.names or [str(i) for i in range(len(image_set.images))]
+        out.write("\t".join(["source", "predicted", *meta.class_names]) + "\n")
+        for name, row in zip(names, probabilities):
+            best = meta.class_names[int(row.argmax())]
+            out.write("\t".join([name, best, *(f"{p:.6f}" for p in row)]) + "\n")
+
+
+def classify(server, images):
+    """``[N, K]`` probabilities for uint8 images, in chunks through the serving function."""
+    chunks = [server.classify_pixels(images[s:s + CHUNK])["probabilities"].numpy()
+              for s in range(0, len(images), CHUNK)]
+    return np.concatenate(chunks)
+
+
+def read_unlabelled(path, meta):
+    """Images to predict: a folder or image file(s), an ``.npz`` (``x``), IDX images, or ``-``
+    (image file paths, one a line, on standard input)."""
+    if path == "-":
+        files = [line.strip() for line in sys.stdin if line.strip()]
+        if not files:
+            raise InputError("no image paths on standard input", "<stdin>")
+    elif os.path.isdir(path):
+        files = image_files(path)
+        if not files:
+            raise InputError("holds no PNG or JPEG images", path)
+    elif str(path).lower().endswith((".png", ".jpg", ".jpeg", ".gif", ".bmp")):
+        files = [path]
+    else:
+        image_set = read_input(path, None, meta.shape, require_labels=False)
+        meta.check_shape(image_set)
+        return image_set
+    images = read_image_files(files, meta.shape[:2], meta.channels)
+    return ImageSet(images, None, [str(f) for f in files], str(path))
+
+
+def _evaluation_data(args, meta):
+    if args.data:
+        data = read_input(args.data, args.labels, meta.shape)
+    else:
+        if args.labels:
+            raise UsageError("--labels goes with --data")
+        _, (images, labels) = sample_sets()
+        data = ImageSet(images, labels, None, "<embedded shapes>")
+    meta.check_shape(data)
+    return data
+
+
+def _check_options(config):
+    if config.augment_flip not in FLIPS:
+        raise UsageError(f"augment_flip must be one of {', '.join(map(repr, FLIPS))}, "
+                         f"not {config.augment_flip!r}")
+    if config.lr_schedule not in SCHEDULES:
+        raise UsageError(f"lr_schedule must be one of {', '.join(SCHEDULES)}")
+    for name in ("augment_translation", "augment_rotation", "augment_zoom", "dropout"):
+        if not 0.0 <= getattr(config, name) < 1.0:
+            raise UsageError(f"{name} must be in [0, 1), not {getattr(config, name)}")
+
+
+def _load_source(path):
+    from applications.base import load_model
+
+    source = load_model(path)
+    if not hasattr(source, "encoder") or "encoder" not in source.config:
+        raise UsageError(f"--init-from {path}: not an image model with a CNN encoder")
+    if source.config["encoder"].get("name") != "cnn":
+        raise UsageError(f"--init-from {path}: its encoder is not a CNN_Encoder")
+    return source
+
+
+def _shape_of(model):
+    meta = model.metadata
+    return (meta["height"], meta["width"], meta["channels"])
+
+
+def _copy_weights(source, target, path, part):
+    theirs, mine = source.get_weights(), target.get_weights()
+    shapes = [w.shape for w in theirs], [w.shape for w in mine]
+    if shapes[0] != shapes[1]:
+        raise UsageError(f"--init-from {path}: its {part} does not fit this model's "
+                         f"({len(theirs)} tensors vs {len(mine)})")
+    target.set_weights(theirs)
+    return len(theirs)

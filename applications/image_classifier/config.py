@@ -1,0 +1,64 @@
+"""The image classifier's options; every field can be set from a JSON file or ``--set``."""
+
+import dataclasses
+
+from applications.config import TrainConfig
+
+
+@dataclasses.dataclass
+class ImageClassifierConfig(TrainConfig):
+    """uint8 pixels -> scale to [0, 1] -> augmentation (training only) -> ``CNN_Encoder`` ->
+    dense layers with dropout -> one logit per class (softmax, sparse cross-entropy).
+
+    Attributes:
+        encoder: a ``CNN_Encoder`` spec: a preset (``small``, ``lenet5``, ``vgg``) and any
+            explicit arguments, e.g. ``--set encoder.filters=[64,128]``.
+        hidden: sizes of the dense layers between the encoder's summary and the output.
+        dropout: dropout after each hidden layer (or on the summary when there is none).
+        augment_translation: random shift, as a fraction of height and width (0 = off).
+        augment_rotation: random rotation, as a fraction of a full turn (0.03 = ±11°).
+        augment_zoom: random zoom in or out by up to this fraction.
+        augment_flip: ``""``, ``horizontal``, ``vertical`` or ``horizontal_and_vertical``.
+        lr_schedule: ``cosine`` (decay to 0 over ``epochs``) or ``constant``.
+        warmup_epochs: linear warm-up from ``learning_rate / 10`` before the cosine decay.
+        weight_decay: decoupled weight decay passed to the optimizer (0 = none).
+        image_size: ``[height, width]`` that image-folder inputs are resized to
+            ([] = the first training image's size).
+        channels: 1 (grayscale) or 3 (RGB) for image folders (0 = 1 if every image is gray).
+        class_names: display names for the classes, in label order (e.g. Fashion-MNIST's
+            ``T-shirt/top``, ``Trouser``, ... for labels 0-9); [] = the labels themselves.
+        dev_split: without ``--dev``, hold out this seeded fraction of ``--train`` as dev.
+        init_from: a trained model directory whose encoder initialises this one
+            (``--init-from``); its ``encoder`` (and a classifier's ``hidden``) options
+            replace this run's, and a classifier with the same classes passes on its head.
+        freeze_encoder: keep the initial encoder fixed and train the head only.
+        fine_tune_learning_rate: the learning rate of a run that starts from ``init_from``
+            with the encoder trainable (lower than ``learning_rate``).
+    """
+
+    encoder: dict = dataclasses.field(default_factory=lambda: {
+        "name": "cnn", "preset": "small", "dropout": 0.1})
+    hidden: list = dataclasses.field(default_factory=lambda: [128])
+    dropout: float = 0.4
+    augment_translation: float = 0.1
+    augment_rotation: float = 0.0
+    augment_zoom: float = 0.0
+    augment_flip: str = ""
+    lr_schedule: str = "cosine"
+    warmup_epochs: float = 0.0
+    weight_decay: float = 0.0
+    image_size: list = dataclasses.field(default_factory=list)
+    channels: int = 0
+    class_names: list = dataclasses.field(default_factory=list)
+    dev_split: float = 0.0
+    init_from: str = ""
+    freeze_encoder: bool = False
+    fine_tune_learning_rate: float = 1e-4
+    batch_size: int = 128
+    epochs: int = 15
+    patience: int = 5
+    learning_rate: float = 2e-3
+
+
+FLIPS = ("", "horizontal", "vertical", "horizontal_and_vertical")
+SCHEDULES = ("cosine", "constant")

@@ -1,0 +1,119 @@
+"""The image classifier: ``CNN_Encoder`` plus a dense head on the shared base."""
+
+import math
+
+import keras
+
+from applications.base import Application
+from applications.image_classifier.pipeline import ImageMetadata
+from encoders import build_encoder
+
+
+def augmentation_layers(config):
+    """Keras preprocessing layers for the ``augment_*`` options; each is a no-op at inference."""
+    layers = []
+    if config["augment_flip"]:
+        layers.append(keras.layers.RandomFlip(config["augment_flip"], name="flip"))
+    if config["augment_rotation"]:
+        layers.append(keras.layers.RandomRotation(config["augment_rotation"],
+                                                  fill_mode="constant", name="rotate"))
+    if config["augment_zoom"]:
+        layers.append(keras.layers.RandomZoom(config["augment_zoom"], fill_mode="constant",
+                                              name="zoom"))
+    if config["augment_translation"]:
+        t = config["augment_translation"]
+        layers.append(keras.layers.RandomTranslation(t, t, fill_mode="constant",
+                                                     name="translate"))
+    return layers
+
+
+def schedule_or_rate(config, rate, train_examples):
+    """The learning rate as a constant or as cosine decay over the whole run."""
+    if config["lr_schedule"] == "constant" or not train_examples:
+        return rate
+    steps_per_epoch = math.ceil(train_examples / config["batch_size"])
+    warmup = int(round(config["warmup_epochs"] * steps_per_epoch))
+    total = max(1, config["epochs"] * steps_per_epoch - warmup)
+    if warmup:
+        return keras.optimizers.schedules.CosineDecay(rate / 10, total, warmup_target=rate,
+                                                      warmup_steps=warmup)
+    return keras.optimizers.schedules.CosineDecay(rate, total)
+
+
+def make_image_optimizer(model, rate):
+    config = model.config
+    kwargs = {"learning_rate": schedule_or_rate(config, rate, model.metadata["train_examples"])}
+    if config.get("clipnorm"):
+        kwargs["global_clipnorm"] = config["clipnorm"]
+    if config.get("weight_decay"):
+        kwargs["weight_decay"] = config["weight_decay"]
+    optimizer = keras.optimizers.get(config["optimizer"])
+    return optimizer.__class__(**kwargs)
+
+
+@keras.saving.register_keras_serializable(package="encore")
+class ImageClassifier(Application):
+    """Classifies images: the notes' CNN with augmentation, batch norm and dropout.
+
+    The model takes ``uint8`` pixels ``[B, H, W, C]`` and scales them in its own graph, so
+    the input pipeline moves bytes, not floats. In training, the ``augment_*`` layers shift,
+    rotate, zoom and flip each batch; the ``CNN_Encoder`` (``small`` preset by default)
+    summarises the image; dense layers with dropout give one logit per class.
+
+    With ``freeze_encoder`` the encoder (batch-norm statistics included) stays as it was
+    loaded from ``init_from`` and only the dense head trains.
+
+    Args:
+        config: ``ImageClassifierConfig.to_dict()``.
+        metadata: ``ImageMetadata.get_config()`` from the training images.
+
+    Example:
+        >>> import numpy as np
+        >>> from applications.image_classifier.config import ImageClassifierConfig
+        >>> meta = ImageMetadata(28, 28, 1, ["0", "1"], ["zero", "one"], 100)
+        >>> model = ImageClassifier(ImageClassifierConfig().to_dict(), meta.get_config())
+        >>> tuple(model(np.zeros((2, 28, 28, 1), "uint8")).shape)
+        (2, 2)
+    """
+
+    monitor = ("val_accuracy", "max")
+
+    def __init__(self, config, metadata, **kwargs):
+        super().__init__(config, metadata, **kwargs)
+        meta = ImageMetadata.from_config(metadata)
+        self.augment = augmentation_layers(config)
+        self.encoder = build_encoder(config["encoder"], layer_name="encoder")
+        if config.get("freeze_encoder"):
+            self.encoder.trainable = False
+        self.hidden = [keras.layers.Dense(size, activation="relu", name=f"hidden_{i}")
+                       for i, size in enumerate(config["hidden"])]
+        self.dropout = keras.layers.Dropout(config["dropout"])
+        self.head = keras.layers.Dense(len(meta.labels), name="class_scores")
+
+    def call(self, inputs, training=False):
+        x = keras.ops.cast(inputs, "float32") / 255.0
+        for layer in self.augment:
+            x = layer(x, training=training)
+        # A frozen encoder runs in inference mode: its batch-norm statistics stay fixed.
+        features = self.encoder(x, training=training and self.encoder.trainable)["pooled"]
+        if not self.hidden:
+            features = self.dropout(features, training=training)
+        for layer in self.hidden:
+            features = self.dropout(layer(features), training=training)
+        return self.head(features)
+
+    def make_loss(self):
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def make_metrics(self):
+        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+
+    def make_optimizer(self):
+        fine_tuning = self.config.get("init_from") and not self.config.get("freeze_encoder")
+        rate = self.config["fine_tune_learning_rate" if fine_tuning else "learning_rate"]
+        return make_image_optimizer(self, rate)
+
+    def serving_module(self):
+        from applications.image_classifier.serving import ImageClassifierServer
+
+        return ImageClassifierServer(self)

@@ -1,0 +1,68 @@
+"""In-graph image decoding for the classifier: encoded PNG/JPEG bytes in, probabilities out."""
+
+import tensorflow as tf
+
+from applications.base import ServingModule
+
+
+def decode_images(data, height, width, channels):
+    """Decode a batch of PNG/JPEG/GIF/BMP bytes to ``uint8 [N, height, width, channels]``.
+
+    Gray and RGB files both decode to RGB first, then gray models take the ITU-R 601 luma
+    (as the folder reader does); a file of another size is resized bilinearly, as training
+    resized folder images.
+    """
+
+    def one(encoded):
+        image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+        if channels == 1:
+            image = tf.image.rgb_to_grayscale(tf.cast(image, tf.float32))
+            image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+        size = tf.shape(image)[:2]
+        same = tf.reduce_all(tf.equal(size, [height, width]))
+        image = tf.cond(same, lambda: image, lambda: tf.cast(tf.clip_by_value(tf.round(
+            tf.image.resize(image, [height, width])), 0, 255), tf.uint8))
+        return tf.ensure_shape(image, [height, width, channels])
+
+    return tf.map_fn(one, data, fn_output_signature=tf.TensorSpec([height, width, channels],
+                                                                  tf.uint8))
+
+
+class ImageClassifierServer(ServingModule):
+    """Wraps a trained :class:`ImageClassifier` for raw inputs.
+
+    ``serve(images)`` takes a batch of encoded image files (``tf.string``: PNG, JPEG, GIF,
+    BMP) and returns ``probabilities`` ``[N, K]``, ``class_names`` ``[N, K]`` (the same K
+    names in every row) and ``predicted`` ``[N]``. ``classify_pixels(pixels)`` takes
+    ``uint8 [N, H, W, C]`` arrays and returns the same.
+
+    Args:
+        model: a trained :class:`ImageClassifier`.
+
+    Example:
+        >>> server = model.serving_module()  # doctest: +SKIP
+        >>> server.serve(tf.constant([open("seven.png", "rb").read()]))["predicted"]
+        <tf.Tensor: shape=(1,), dtype=string, numpy=array([b'7'], dtype=object)>
+    """
+
+    def __init__(self, model):
+        super().__init__(model)
+        meta = model.metadata
+        self.shape = (meta["height"], meta["width"], meta["channels"])
+        self.class_names = tf.constant(meta["class_names"])
+        self.serve = tf.function(self._serve, input_signature=[
+            tf.TensorSpec([None], tf.string, name="images")])
+        self.classify_pixels = tf.function(self._outputs, input_signature=[
+            tf.TensorSpec([None, *self.shape], tf.uint8, name="pixels")])
+
+    def endpoints(self):
+        return {"serve": self.serve, "classify_pixels": self.classify_pixels}
+
+    def _serve(self, images):
+        return self._outputs(decode_images(images, *self.shape))
+
+    def _outputs(self, pixels):
+        probabilities = tf.nn.softmax(self.model(pixels, training=False), axis=-1)
+        names = tf.tile(self.class_names[tf.newaxis, :], [tf.shape(pixels)[0], 1])
+        predicted = tf.gather(self.class_names, tf.argmax(probabilities, axis=-1))
+        return {"probabilities": probabilities, "class_names": names, "predicted": predicted}

@@ -1,0 +1,1 @@
+"""Sequence-to-sequence translation with attention: ``python -m applications.translator --help``."""

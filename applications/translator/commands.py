@@ -1,0 +1,229 @@
+"""The translator's part of the shared command line, plus the ``translate`` verb."""
+
+import os
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from applications.cli import AppCommands
+from applications.config import UsageError
+from applications.translator.config import TranslatorConfig
+from applications.translator.model import Translator
+from applications.translator.pipeline import (TranslationMetadata, corpus_tokens, encode_pairs,
+                                              keep_short, translation_dataset)
+from applications.translator.sample_data import sample_paths
+from data.errors import InputError
+from data.files import iter_lines
+from data.parallel_text import read_parallel_files, read_tab_pairs, split_pairs
+
+
+class TranslatorCommands(AppCommands):
+    name = "translator"
+    config_class = TranslatorConfig
+    model_class = Translator
+
+    def add_arguments(self, verb, parser):
+        if verb in ("train", "evaluate"):
+            prefix = "train" if verb == "train" else "data"
+            parser.add_argument(f"--{prefix}-src", help="source side of parallel files "
+                                "(line i translates line i of the target file)")
+            parser.add_argument(f"--{prefix}-tgt", help="target side of parallel files")
+            parser.add_argument("--reverse", action="store_true",
+                                help="tab-separated files hold target<TAB>source")
+        if verb == "train":
+            parser.add_argument("--dev-src", help="source side of parallel dev files")
+            parser.add_argument("--dev-tgt", help="target side of parallel dev files")
+        if verb == "evaluate":
+            parser.add_argument("--held-out", action="store_true",
+                                help="score only the pairs of --data that training held "
+                                     "out as dev (dev_split, same seed)")
+        if verb in ("evaluate", "predict"):
+            add_decoding_arguments(parser)
+
+    def extra_verbs(self):
+        return {"translate": (add_translate_arguments, self.translate)}
+
+    def read_training_data(self, args, config, metadata=None):
+        if args.reverse:
+            if metadata is not None and not config.reverse:
+                raise UsageError(f"{args.out} holds a run trained without --reverse")
+            config.reverse = True
+        check_options(config)
+        train = read_corpus(args.train, args.train_src, args.train_tgt, config.reverse,
+                            "--train")
+        dev = read_corpus(args.dev, args.dev_src, args.dev_tgt, config.reverse, "--dev")
+        if train is None:
+            paths = sample_paths()
+            train = read_tab_pairs(paths["train"])
+            dev = dev or read_tab_pairs(paths["dev"])
+        if dev is None and config.dev_split > 0:
+            kept, held = held_out_split(len(train.sources), config.dev_split, config.seed)
+            train, dev = split_pairs(train, kept), split_pairs(train, held)
+        sources, targets = corpus_tokens(train, config.lowercase_source,
+                                         config.lowercase_target)
+        kept = keep_short(sources, targets, config.max_length)
+        if not kept:
+            raise InputError(f"no pair has both sides within max_length={config.max_length} "
+                             "tokens", train.source_path)
+        if len(kept) < len(sources):
+            print(f"note: {len(sources) - len(kept)} of {len(sources)} training pairs have "
+                  f"a side longer than max_length={config.max_length} tokens; left out",
+                  file=sys.stderr)
+        sources, targets = [sources[i] for i in kept], [targets[i] for i in kept]
+        meta = (TranslationMetadata.from_config(metadata) if metadata is not None
+                else TranslationMetadata.from_tokens(sources, targets, config))
+        train_ds = translation_dataset(*encode_pairs(sources, targets, meta),
+                                       config.batch_size, shuffle=True, seed=config.seed)
+        dev_ds = None
+        if dev is not None:
+            dev_tokens = corpus_tokens(dev, meta.lowercase_source, meta.lowercase_target)
+            dev_ds = translation_dataset(*encode_pairs(*dev_tokens, meta),
+                                         config.batch_size * 2, shuffle=False)
+        return meta.get_config(), train_ds, dev_ds
+
+    def evaluate(self, model, args):
+        config = model.config
+        reverse = bool(args.reverse or config["reverse"])
+        corpus = read_corpus(args.data, args.data_src, args.data_tgt, reverse, "--data")
+        if corpus is None:
+            corpus = read_tab_pairs(sample_paths()["dev"])
+        if args.held_out:
+            if not config.get("dev_split"):
+                raise UsageError("--held-out: this model was not trained with dev_split")
+            corpus = split_pairs(corpus, held_out_split(len(corpus.sources),
+                                                        config["dev_split"], config["seed"])[1])
+        beam, alpha = decoding_options(args, config)
+        run = model.serving_module().translator(beam, alpha)
+        run(tf.constant(corpus.sources[:1]))  # tracing is not decoding time
+        started = time.perf_counter()
+        hypotheses = translate_all(run, corpus.sources, beam, args.batch_size)["translations"]
+        seconds = time.perf_counter() - started
+        return translation_scores(hypotheses, corpus.targets, model.metadata["lowercase_target"],
+                                  beam, alpha, seconds)
+
+    def predict(self, model, args, out):
+        lines = [text for _, text in iter_lines(args.input)]
+        beam, alpha = decoding_options(args, model.config)
+        run = model.serving_module().translator(beam, alpha)
+        for line in translate_all(run, lines, beam, args.batch_size)["translations"]:
+            out.write(line + "\n")
+
+    def translate(self, args):
+        from applications.base import load_model
+
+        model = load_model(args.model)
+        lines = [text for _, text in iter_lines(args.input)]
+        beam, alpha = decoding_options(args, model.config)
+        result = translate_all(model.serving_module().translator(beam, alpha), lines, beam,
+                               args.batch_size, with_attention=bool(args.plot))
+        for line in result["translations"]:
+            sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+        if args.plot:
+            from applications.translator.plot import plot_attention
+
+            os.makedirs(args.plot, exist_ok=True)
+            for i, (source, output, weights) in enumerate(result["attention"]):
+                if source is not None:
+                    plot_attention(os.path.join(args.plot, f"{i + 1:04d}.png"), source, output,
+                                   weights, title=lines[i][:80])
+        return 0
+
+
+def add_decoding_arguments(parser):
+    parser.add_argument("--beam", type=int, metavar="N",
+                        help="beam size; 1 = greedy (default: the model's beam_size)")
+    parser.add_argument("--length-penalty", type=float, metavar="ALPHA",
+                        help="GNMT length penalty alpha (default: the model's)")
+    parser.add_argument("--batch-size", type=int, default=64,
+                        help="sentences decoded together")
+
+
+def add_translate_arguments(parser):
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--input", default="-",
+                        help="source sentences, one a line, or - for stdin")
+    parser.add_argument("--plot", metavar="DIR",
+                        help="write an attention heatmap PNG per sentence (DIR/0001.png, ...)")
+    add_decoding_arguments(parser)
+
+
+def check_options(config):
+    if not 0.0 <= config.dev_split < 1.0:
+        raise UsageError(f"dev_split must be in [0, 1), not {config.dev_split}")
+    for name in ("batch_size", "max_length", "beam_size", "min_count"):
+        if getattr(config, name) < 1:
+            raise UsageError(f"{name} must be 1 or more, not {getattr(config, name)}")
+
+
+def decoding_options(args, config):
+    beam = config["beam_size"] if args.beam is None else args.beam
+    alpha = config["length_penalty"] if args.length_penalty is None else args.length_penalty
+    if beam < 1 or alpha < 0 or args.batch_size < 1:
+        raise UsageError("--beam and --batch-size must be 1 or more, --length-penalty not "
+                         "negative")
+    return beam, alpha
+
+
+def read_corpus(pairs_path, source_path, target_path, reverse, flag):
+    """Pairs from a tab-separated file or from parallel files; None when none was named."""
+    if (source_path is None) != (target_path is None):
+        raise UsageError(f"{flag}-src and {flag}-tgt go together")
+    if pairs_path and source_path:
+        raise UsageError(f"give {flag} (tab-separated pairs) or {flag}-src/{flag}-tgt, "
+                         "not both")
+    if source_path:
+        return read_parallel_files(source_path, target_path)
+    return read_tab_pairs(pairs_path, reverse) if pairs_path else None
+
+
+def held_out_split(count, fraction, seed):
+    """Indices ``(kept, held_out)``: a fixed, seeded ``fraction`` of ``count`` pairs held out."""
+    order = np.random.default_rng(seed).permutation(count)
+    cut = int(round(count * fraction))
+    return np.sort(order[cut:]), np.sort(order[:cut])
+
+
+def translate_all(run, sentences, beam, batch_size=64, with_attention=False):
+    """Translate every sentence with ``run`` (``TranslatorServer.translator(beam, alpha)``),
+    in order; blank lines give blank translations.
+
+    Sentences are decoded in batches of similar length (shortest first), so little work
+    goes to padding. Returns ``{"translations": [...]}`` and, with ``with_attention``,
+    ``"attention"``: per sentence ``(source tokens, output tokens, weights)`` or Nones.
+    """
+    translations = [""] * len(sentences)
+    attention = [(None, None, None)] * len(sentences)
+    real = [i for i, s in enumerate(sentences) if s.strip()]
+    real.sort(key=lambda i: len(sentences[i].split()))
+    rows = max(1, batch_size // max(1, beam))  # a beam multiplies the rows decoded
+    for start in range(0, len(real), rows):
+        chunk = real[start:start + rows]
+        result = run(tf.constant([sentences[i] for i in chunk]))
+        for k, i in enumerate(chunk):
+            translations[i] = result["translations"][k].numpy().decode("utf-8")
+        if with_attention:
+            sources = result["source_tokens"].to_list()
+            outputs = result["output_tokens"].to_list()
+            weights = result["weights"].numpy()
+            for k, i in enumerate(chunk):
+                attention[i] = ([t.decode("utf-8") for t in sources[k]],
+                                [t.decode("utf-8") for t in outputs[k]], weights[k])
+    return {"translations": translations, "attention": attention}
+
+
+def translation_scores(hypotheses, references, lowercase, beam, alpha, seconds):
+    """Corpus BLEU and chrF (sacrebleu, its default 13a tokenizer), exact match, speed."""
+    import sacrebleu
+
+    bleu = sacrebleu.corpus_bleu(hypotheses, [references], lowercase=lowercase)
+    chrf = sacrebleu.corpus_chrf(hypotheses, [references])
+    same = (lambda a, b: a.lower() == b.lower()) if lowercase else (lambda a, b: a == b)
+    exact = np.mean([same(h.strip(), r.strip()) for h, r in zip(hypotheses, references)])
+    return {"bleu": round(bleu.score, 2), "chrf": round(chrf.score, 2),
+            "exact_match": round(float(exact), 4), "sentences": len(references),
+            "beam_size": beam, "length_penalty": alpha, "lowercased_bleu": bool(lowercase),
+            "decode_seconds": round(seconds, 2),
+            "sentences_per_second": round(len(references) / max(seconds, 1e-9), 1)}

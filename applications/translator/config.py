@@ -1,0 +1,60 @@
+"""The translator's options; every field can be set from a JSON file or ``--set``."""
+
+import dataclasses
+
+from applications.config import TrainConfig
+
+
+@dataclasses.dataclass
+class TranslatorConfig(TrainConfig):
+    """Source embeddings -> bidirectional RNN encoder -> attention GRU decoder -> target words.
+
+    Attributes:
+        attention: ``luong`` (multiplicative, attends with the new decoder state) or
+            ``bahdanau`` (additive, attends with the previous state and feeds the context
+            into the GRU).
+        score: Luong's score, ``general`` (``q . W h``) or ``dot`` (``q . h``; needs
+            ``decoder_units`` equal to the encoder's output size).
+        encoder: the ``RNN_Encoder``: ``cell`` ``gru`` or ``lstm``, ``nodes`` per layer.
+        embedding_dim: word embedding size, both sides.
+        decoder_units: the decoder GRU's state size.
+        attention_units: Bahdanau's hidden size.
+        output_dim: size of the ``tanh`` layer before the vocabulary scores.
+        dropout: on embeddings and before the vocabulary scores.
+        scheduled_sampling: probability that a training step reads the model's own
+            previous arg-max instead of the reference token (0 = pure teacher forcing,
+            which is much faster: all steps are then computed at once where possible).
+        lowercase_source, lowercase_target: lower-case a side before tokenising.
+        min_count: words seen fewer times in training become ``<unk>``.
+        max_vocab: at most this many words per side (0 = all).
+        max_length: training pairs with a longer side (in tokens) are left out.
+        reverse: tab-separated files hold ``target<TAB>source`` (``--reverse``).
+        dev_split: without a dev set, hold out this seeded fraction of the training pairs.
+        beam_size: the default beam (1 = greedy) of ``translate``, ``evaluate`` and ``serve``.
+        length_penalty: ``alpha`` of the GNMT penalty ``((5 + length) / 6) ** alpha`` that
+            divides a hypothesis' log-probability (0 = none; larger favours longer output).
+    """
+
+    attention: str = "luong"
+    score: str = "general"
+    encoder: dict = dataclasses.field(default_factory=lambda: {
+        "name": "rnn", "cell": "gru", "nodes": [256], "bidirectional": True})
+    embedding_dim: int = 256
+    decoder_units: int = 512
+    attention_units: int = 256
+    output_dim: int = 256
+    dropout: float = 0.3
+    scheduled_sampling: float = 0.0
+    lowercase_source: bool = True
+    lowercase_target: bool = False
+    min_count: int = 2
+    max_vocab: int = 30000
+    max_length: int = 60
+    reverse: bool = False
+    dev_split: float = 0.0
+    beam_size: int = 5
+    length_penalty: float = 1.0
+    batch_size: int = 64
+    epochs: int = 20
+    patience: int = 3
+    learning_rate: float = 2e-3

@@ -1,0 +1,116 @@
+"""The translator: a sequence-to-sequence application with attention on the shared base."""
+
+import keras
+import numpy as np
+
+from applications.base import Application
+from applications.metrics import TokenAccuracy
+from applications.translator.decoder import ATTENTIONS, AttentionDecoder
+from applications.translator.pipeline import TranslationMetadata
+from encoders import build_encoder
+
+
+@keras.saving.register_keras_serializable(package="encore")
+class Translator(Application):
+    """Encoder-decoder with attention (the notes' sequence-to-sequence case).
+
+    Source word embeddings are read by a bidirectional ``RNN_Encoder`` (GRU or LSTM); its
+    final states, through ``tanh(W s)``, start a GRU decoder that attends over all encoder
+    states at every step (:class:`~applications.translator.decoder.AttentionDecoder`,
+    Bahdanau or Luong) and scores every target word.
+
+    Training uses teacher forcing: the model takes ``{"source": [B, Ts], "target_in":
+    [B, Tt]}`` ids (0 = padding) and returns logits ``[B, Tt, V]`` for ``target_out``. With
+    ``scheduled_sampling > 0`` a training call feeds back its own predictions at random
+    steps instead; the shared ``train_step`` is unchanged either way. Decoding (greedy and
+    beam search) lives in :mod:`applications.translator.search` and uses :meth:`encode`
+    and ``decoder.step``.
+
+    Args:
+        config: ``TranslatorConfig.to_dict()``.
+        metadata: ``TranslationMetadata.get_config()`` from the training pairs.
+
+    Example:
+        >>> from applications.translator.config import TranslatorConfig
+        >>> from data import Vocabulary
+        >>> meta = TranslationMetadata(Vocabulary(["ein", "hund"]),
+        ...                            Vocabulary(["<s>", "</s>", "a", "dog"]), True, False)
+        >>> model = Translator(TranslatorConfig().to_dict(), meta.get_config())
+        >>> ids = keras.ops.ones((2, 4), "int32")
+        >>> tuple(model({"source": ids, "target_in": ids}).shape)
+        (2, 4, 6)
+    """
+
+    monitor = ("val_loss", "min")
+
+    def __init__(self, config, metadata, **kwargs):
+        super().__init__(config, metadata, **kwargs)
+        meta = TranslationMetadata.from_config(metadata)
+        encoder = dict(config["encoder"])
+        if encoder.get("name") != "rnn":
+            raise ValueError("the translator needs encoder.name=rnn")
+        if config["attention"] not in ATTENTIONS:
+            raise ValueError(f"attention must be one of {', '.join(ATTENTIONS)}, "
+                             f"not {config['attention']!r}")
+        if not 0.0 <= config["scheduled_sampling"] <= 1.0:
+            raise ValueError("scheduled_sampling must be between 0 and 1")
+        self.source_embedding = keras.layers.Embedding(len(meta.source),
+                                                       config["embedding_dim"],
+                                                       name="source_embedding")
+        self.source_dropout = keras.layers.Dropout(config["dropout"])
+        self.encoder = build_encoder(encoder, layer_name="encoder")
+        if (config["attention"] == "luong" and config["score"] == "dot"
+                and config["decoder_units"] != self.encoder.output_size):
+            raise ValueError(f"the dot score needs decoder_units equal to the encoder's "
+                             f"output size ({self.encoder.output_size}), not "
+                             f"{config['decoder_units']}; or use score=general")
+        self.decoder = AttentionDecoder(
+            len(meta.target), config["embedding_dim"], config["decoder_units"],
+            attention=config["attention"], score=config["score"],
+            attention_units=config["attention_units"], output_dim=config["output_dim"],
+            dropout=config["dropout"], name="decoder")
+
+    def encode(self, source, training=False):
+        """Read source ids ``[B, Ts]``; returns the decoder's per-sentence memory."""
+        mask = source > 0
+        x = self.source_dropout(self.source_embedding(source), training=training)
+        out = self.encoder(x, mask=mask, training=training)
+        return self.decoder.prepare(out["sequence"], out["pooled"], mask)
+
+    def call(self, inputs, training=False):
+        memory = self.encode(inputs["source"], training=training)
+        ratio = self.config["scheduled_sampling"]
+        if training and ratio > 0:
+            return self.decoder.scheduled_sampling(inputs["target_in"], memory, ratio,
+                                                   training=True)
+        return self.decoder.teacher_forced(inputs["target_in"], memory, training=training)[0]
+
+    def attention_weights(self, source, target_in):
+        """Teacher-forced attention weights ``[B, Tt, Ts]`` for given source and target ids."""
+        memory = self.encode(source)
+        return self.decoder.teacher_forced(target_in, memory)[1]
+
+    def build(self, input_shape=None):
+        # The layers make their variables on the first call; nothing to do before it.
+        self.built = True
+
+    def build_from_config(self, config):
+        # Variables are made by running the layers once; a tiny batch does it.
+        ids = np.ones((1, 2), np.int32)
+        self({"source": ids, "target_in": ids})
+
+    def get_build_config(self):
+        return {"built": True}
+
+    def make_loss(self):
+        # Mean over real target tokens: the weights are 0 at padding.
+        return keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction="mean_with_sample_weight")
+
+    def make_metrics(self):
+        return [TokenAccuracy()]
+
+    def serving_module(self):
+        from applications.translator.serving import TranslatorServer
+
+        return TranslatorServer(self)

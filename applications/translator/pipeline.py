@@ -1,0 +1,113 @@
+"""From sentence pairs to training batches: vocabularies, ids and length-bucketed ``tf.data``.
+
+Sentences are split by the in-graph :func:`~applications.translator.text.tokenize` that the
+served model uses. A target becomes ``<s> w1 ... wn </s>``; the decoder reads
+``target_in = <s> w1 ... wn`` and learns to predict ``target_out = w1 ... wn </s>``.
+"""
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from applications.translator.text import tokenize_corpus
+from data.sequence_batches import bucket_by_length
+from data.vocabulary import Vocabulary
+
+BOS, EOS = "<s>", "</s>"
+PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
+
+
+@dataclasses.dataclass
+class TranslationMetadata:
+    """What training collects from its pairs; it travels inside the saved model.
+
+    Attributes:
+        source: source-side words (``<pad>`` 0, ``<unk>`` 1).
+        target: target-side words, with ``<s>`` 2 and ``</s>`` 3 after the two specials.
+        lowercase_source, lowercase_target: how each side is tokenised.
+    """
+
+    source: Vocabulary
+    target: Vocabulary
+    lowercase_source: bool
+    lowercase_target: bool
+
+    @classmethod
+    def from_tokens(cls, source_tokens, target_tokens, config):
+        size = config.max_vocab or None
+        source = Vocabulary.build(source_tokens, config.min_count, max_size=size)
+        words = Vocabulary.build(target_tokens, config.min_count, max_size=size)
+        target = Vocabulary([BOS, EOS] + words.items[words.specials:],
+                            counts=[0, 0] + words.counts[words.specials:])
+        return cls(source, target, config.lowercase_source, config.lowercase_target)
+
+    def __post_init__(self):
+        if self.target.items[BOS_ID] != BOS or self.target.items[EOS_ID] != EOS:
+            raise ValueError("the target vocabulary must hold <s> and </s> at ids 2 and 3")
+
+    def get_config(self):
+        return {"source": self.source.get_config(), "target": self.target.get_config(),
+                "lowercase_source": self.lowercase_source,
+                "lowercase_target": self.lowercase_target}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(Vocabulary.from_config(config["source"]),
+                   Vocabulary.from_config(config["target"]),
+                   bool(config["lowercase_source"]), bool(config["lowercase_target"]))
+
+
+def corpus_tokens(corpus, lowercase_source, lowercase_target):
+    """Token lists of both sides of a :class:`~data.parallel_text.ParallelCorpus`."""
+    return (tokenize_corpus(corpus.sources, lowercase_source),
+            tokenize_corpus(corpus.targets, lowercase_target))
+
+
+def keep_short(source_tokens, target_tokens, max_length):
+    """Indices of pairs whose sides both have between 1 and ``max_length`` tokens."""
+    return [i for i, (s, t) in enumerate(zip(source_tokens, target_tokens))
+            if 0 < len(s) <= max_length and 0 < len(t) <= max_length]
+
+
+def encode_pairs(source_tokens, target_tokens, metadata):
+    """Id arrays: sources ``[T_s]`` and targets ``<s> ... </s>`` ``[T_t + 2]``."""
+    sources = [np.asarray(metadata.source.encode(tokens) or [PAD_ID], np.int32)
+               for tokens in source_tokens]
+    targets = [np.asarray([BOS_ID, *metadata.target.encode(tokens), EOS_ID], np.int32)
+               for tokens in target_tokens]
+    return sources, targets
+
+
+def translation_dataset(sources, targets, batch_size, shuffle=True, seed=0):
+    """``({"source", "target_in"}, target_out, weights)`` batches of similar-length pairs.
+
+    Each pair is padded to the longer of its two sides, so the shared
+    :func:`~data.sequence_batches.bucket_by_length` can group pairs by that length and pad
+    both sides of a batch to its bucket's edge. Weights are 1 at real target tokens and 0
+    at padding, so neither the loss nor the metrics count padding.
+    """
+    lengths = [max(len(s), len(t) - 1) for s, t in zip(sources, targets)]
+
+    def flat(rows, offset=0, cut=0):
+        out = np.zeros(sum(lengths), np.int32)
+        position = 0
+        for row, length in zip(rows, lengths):
+            piece = row[offset:len(row) - cut]
+            out[position:position + len(piece)] = piece
+            position += length
+        return out
+
+    per_token = {"source": flat(sources), "target_in": flat(targets, cut=1),
+                 "target_out": flat(targets, offset=1)}
+    ds = bucket_by_length(per_token, {}, lengths, batch_size, shuffle, seed)
+
+    def split(tokens, _):
+        target_out = tokens["target_out"]
+        return ({"source": tokens["source"], "target_in": tokens["target_in"]}, target_out,
+                tf.cast(target_out > 0, tf.float32))
+
+    ds = ds.map(split, num_parallel_calls=tf.data.AUTOTUNE)
+    if shuffle:
+        ds = ds.shuffle(64, seed=seed)
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,131 @@
+"""Greedy and beam-search decoding as TensorFlow loops, so they run inside a SavedModel.
+
+Both return ``(tokens [B, T], weights [B, T, Ts], scores [B])``: output ids (``</s>`` and
+then padding after the end), the attention weights of every output step, and each
+output's log-probability divided by the length penalty. A hypothesis' length counts its
+words and its ``</s>``.
+"""
+
+import tensorflow as tf
+
+from applications.translator.pipeline import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+
+NEG_INF = -1e9
+
+
+def length_penalty(lengths, alpha):
+    """GNMT's ``((5 + length) / 6) ** alpha`` (Wu et al. 2016); 1 when ``alpha`` is 0."""
+    return tf.pow((5.0 + tf.cast(lengths, tf.float32)) / 6.0, alpha)
+
+
+def max_steps_for(source):
+    """Outputs stop after twice the (padded) source length plus ten tokens."""
+    return 2 * tf.shape(source)[1] + 10
+
+
+def _log_probs(logits):
+    # Padding, <unk> and <s> are never produced.
+    vocab = tf.shape(logits)[-1]
+    banned = tf.reduce_any(tf.equal(tf.range(vocab)[:, None],
+                                    tf.constant([[PAD_ID, UNK_ID, BOS_ID]])), axis=1)
+    return tf.nn.log_softmax(tf.where(banned, NEG_INF, tf.cast(logits, tf.float32)), axis=-1)
+
+
+def greedy_decode(model, source, alpha=0.0, max_steps=None):
+    """Pick the most probable word at each step until every sentence has ended."""
+    memory = model.encode(source)
+    batch = tf.shape(source)[0]
+    max_steps = max_steps_for(source) if max_steps is None else max_steps
+    alpha = tf.cast(alpha, tf.float32)
+
+    def body(t, token, state, finished, total, lengths, tokens, weights):
+        logits, state, attention = model.decoder.step(token, state, memory)
+        log_probs = _log_probs(logits)
+        best = tf.argmax(log_probs, axis=-1, output_type=tf.int32)
+        gained = tf.gather(log_probs, best, batch_dims=1)
+        best = tf.where(finished, PAD_ID, best)
+        total += tf.where(finished, 0.0, gained)
+        lengths += tf.cast(~finished, tf.int32)
+        finished |= best == EOS_ID
+        return (t + 1, best, state, finished, total, lengths, tokens.write(t, best),
+                weights.write(t, attention))
+
+    def cond(t, token, state, finished, *_):
+        return (t < max_steps) & ~tf.reduce_all(finished)
+
+    start = (tf.constant(0), tf.fill([batch], BOS_ID), memory["state"],
+             tf.zeros([batch], tf.bool), tf.zeros([batch]), tf.zeros([batch], tf.int32),
+             tf.TensorArray(tf.int32, size=0, dynamic_size=True),
+             tf.TensorArray(tf.float32, size=0, dynamic_size=True))
+    *_, total, lengths, tokens, weights = tf.while_loop(cond, body, start)
+    tokens = tf.transpose(tokens.stack(), [1, 0])
+    weights = tf.transpose(weights.stack(), [1, 0, 2])
+    return tokens, weights, total / length_penalty(lengths, alpha)
+
+
+def beam_decode(model, source, beam_size, alpha=0.0, max_steps=None):
+    """Keep the ``beam_size`` best hypotheses of every sentence at each step.
+
+    Hypotheses are ranked by log-probability over the length penalty. One that has
+    produced ``</s>`` stays in the beam unchanged (it extends only by padding, at no cost)
+    and competes with the live ones; the search stops when every hypothesis has ended or
+    after ``max_steps``. With ``beam_size`` 1 this is greedy decoding.
+    """
+    memory = model.encode(source)
+    beam = tf.cast(beam_size, tf.int32)
+    batch = tf.shape(source)[0]
+    rows = batch * beam
+    memory = {name: tf.repeat(value, beam, axis=0) for name, value in memory.items()}
+    max_steps = max_steps_for(source) if max_steps is None else max_steps
+    alpha = tf.cast(alpha, tf.float32)
+    source_length = tf.shape(source)[1]
+    # Only the first hypothesis of each sentence is live at the start; the others would
+    # repeat it.
+    first = tf.concat([[0.0], tf.fill([beam - 1], NEG_INF)], axis=0)
+    scores = tf.tile(first, [batch])
+
+    def body(t, token, state, finished, scores, lengths, history, attention_history):
+        logits, state, attention = model.decoder.step(token, state, memory)
+        log_probs = _log_probs(logits)
+        vocab = tf.shape(log_probs)[1]
+        only_padding = tf.where(tf.range(vocab) == PAD_ID, 0.0, NEG_INF)
+        candidates = scores[:, None] + tf.where(finished[:, None], only_padding[None, :],
+                                                log_probs)
+        candidate_lengths = tf.where(finished, lengths, t + 1)
+        ranked = candidates / length_penalty(candidate_lengths, alpha)[:, None]
+        _, chosen = tf.math.top_k(tf.reshape(ranked, [batch, beam * vocab]), beam)
+        parent = tf.reshape(chosen // vocab + tf.range(batch)[:, None] * beam, [rows])
+        word = tf.reshape(chosen % vocab, [rows])
+        scores = tf.gather(tf.reshape(candidates, [-1]), parent * vocab + word)
+        parent_finished = tf.gather(finished, parent)
+        lengths = tf.where(parent_finished, tf.gather(lengths, parent), t + 1)
+        finished = parent_finished | (word == EOS_ID)
+        history = tf.concat([tf.gather(history, parent), word[:, None]], axis=1)
+        attention_history = tf.concat([tf.gather(attention_history, parent),
+                                       tf.gather(attention, parent)[:, None]], axis=1)
+        return (t + 1, word, tf.gather(state, parent), finished, scores, lengths, history,
+                attention_history)
+
+    def cond(t, token, state, finished, *_):
+        return (t < max_steps) & ~tf.reduce_all(finished)
+
+    start = (tf.constant(0), tf.fill([rows], BOS_ID), memory["state"],
+             tf.zeros([rows], tf.bool), scores, tf.zeros([rows], tf.int32),
+             tf.zeros([rows, 0], tf.int32), tf.zeros([rows, 0, source_length]))
+    invariants = (tf.TensorShape([]), tf.TensorShape([None]),
+                  tf.TensorShape([None, memory["state"].shape[-1]]), tf.TensorShape([None]),
+                  tf.TensorShape([None]), tf.TensorShape([None]),
+                  tf.TensorShape([None, None]), tf.TensorShape([None, None, None]))
+    *_, scores, lengths, history, attention_history = tf.while_loop(
+        cond, body, start, shape_invariants=invariants)
+    final = tf.reshape(scores / length_penalty(lengths, alpha), [batch, beam])
+    best = tf.argmax(final, axis=1, output_type=tf.int32) + tf.range(batch) * beam
+    return (tf.gather(history, best), tf.gather(attention_history, best),
+            tf.reduce_max(final, axis=1))
+
+
+def decode(model, source, beam_size, alpha):
+    """Greedy when ``beam_size`` is 1 (or less), else beam search; usable in a graph."""
+    beam_size = tf.convert_to_tensor(beam_size, tf.int32)
+    return tf.cond(beam_size <= 1, lambda: greedy_decode(model, source, alpha),
+                   lambda: beam_decode(model, source, beam_size, alpha))

@@ -1,0 +1,93 @@
+"""One Keras Tuner ``HyperModel`` for every application, built on its command-line hooks."""
+
+import keras
+import keras_tuner
+
+from applications.config import UsageError
+from tuning.spaces import apply_values, declare
+
+
+class ApplicationHyperModel(keras_tuner.HyperModel):
+    """Turns hyperparameters into the application's own config and model.
+
+    ``build(hp)`` copies the base config (defaults, ``--config``, ``--set``), writes the
+    trial's values into it (:func:`tuning.spaces.apply_values`) and calls the same factory
+    ``train`` calls: ``app.model_class(config.to_dict(), metadata)`` and
+    ``compile_for_training``. ``fit`` rebuilds the datasets with the trial's batch size
+    through ``app.read_training_data`` and trains with ``fit()`` and the one shared
+    ``train_step``. The vocabularies and other metadata are read once, so every trial sees
+    the same inputs.
+
+    Args:
+        app: the application's ``AppCommands``.
+        args: the parsed ``tune`` command line (``--train``, ``--dev`` and the
+            application's own input flags are read from it).
+        config: the base config dataclass.
+        space: ``{name: Choice | Range}`` from :func:`tuning.spaces.search_space`.
+        jit_compile: ``True`` / ``False`` for ``compile(jit_compile=...)``.
+
+    Example:
+        >>> from applications.pos_tagger.commands import TaggerCommands
+        >>> from tuning.spaces import search_space
+        >>> app = TaggerCommands()
+        >>> args = argparse.Namespace(train=None, dev=None)  # doctest: +SKIP
+        >>> hypermodel = ApplicationHyperModel(app, args, app.config_class(),
+        ...                                    search_space("pos_tagger"), False)  # doctest: +SKIP
+        >>> model = hypermodel.build(keras_tuner.HyperParameters())  # doctest: +SKIP
+    """
+
+    def __init__(self, app, args, config, space, jit_compile):
+        super().__init__(name=app.name)
+        self.app = app
+        self.args = args
+        self.base_config = config
+        self.space = space
+        self.jit_compile = jit_compile
+        # Every input file is read and checked here, before the search writes anything.
+        self.metadata, train_ds, dev_ds = app.read_training_data(args, config)
+        self.sample_batch = next(iter(train_ds))
+        self.has_dev = dev_ds is not None
+        probe = self._new_model(config)
+        self.monitor = probe.monitor if self.has_dev else ("loss", "min")
+        del probe, train_ds, dev_ds
+
+    def config_for(self, hp):
+        """The trial's config: the base config with ``hp``'s values written in."""
+        return apply_values(self.base_config, declare(hp, self.space))
+
+    def build(self, hp):
+        config = self.config_for(hp)
+        # Same initial weights for the same values, whatever trials came before.
+        keras.utils.set_random_seed(config.seed)
+        model = self._new_model(config)
+        model.compile_for_training(self.jit_compile)
+        # Variables exist before fit, so a trial's weights can be loaded into it.
+        model.build_from_batch(self.sample_batch)
+        return model
+
+    def _new_model(self, config):
+        try:
+            return self.app.model_class(config.to_dict(), self.metadata)
+        except (ValueError, TypeError) as err:
+            raise UsageError(f"bad model options: {err}") from None
+
+    def datasets(self, config):
+        """Training and dev datasets batched by ``config.batch_size``."""
+        keras.utils.set_random_seed(config.seed)
+        _, train_ds, dev_ds = self.app.read_training_data(self.args, config, self.metadata)
+        return train_ds, dev_ds
+
+    def fit(self, hp, model, epochs=1, initial_epoch=0, callbacks=(), verbose=0, **kwargs):
+        config = self.config_for(hp)
+        train_ds, dev_ds = self.datasets(config)
+        monitor, mode = self.monitor
+        stop = keras.callbacks.EarlyStopping(monitor=monitor, mode=mode,
+                                             patience=config.patience)
+        history = model.fit(train_ds, validation_data=dev_ds, epochs=epochs,
+                            initial_epoch=initial_epoch, callbacks=[*callbacks, stop],
+                            verbose=verbose, shuffle=False)
+        scores = [float(v) for v in history.history.get(monitor, [])]
+        if not scores:
+            raise RuntimeError(f"training logged no {monitor}")
+        best = max(scores) if mode == "max" else min(scores)
+        return {monitor: best}
