@@ -187,6 +187,18 @@ def test_cli_exits_2_when_nothing_can_be_resumed(corpus, uninterrupted, tmp_path
     assert (out / "model.keras").read_bytes() == model_before
 
 
+def test_torn_run_record_is_one_error_line(corpus, uninterrupted, tmp_path):
+    out = tmp_path / "tagger"
+    shutil.copytree(uninterrupted, out)
+    record = out / "checkpoints" / "application.json"
+    for at in CUTS[:3]:
+        shutil.copy(uninterrupted / "checkpoints" / "application.json", record)
+        cut(record, at)
+        before = (out / "model.keras").read_bytes()
+        assert_input_error(APP, train_args(corpus, out, epochs=3), record)
+        assert (out / "model.keras").read_bytes() == before
+
+
 def test_torn_best_model_is_replaced_and_stale_temporaries_go(three_checkpoints, tmp_path):
     def damage(folder):
         cut(folder.parent / "model.keras", lambda n: n // 2)

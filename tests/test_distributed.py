@@ -60,11 +60,12 @@ def start_workers(outs, argv, logs):
         tf_config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
         env = {**os.environ, "TF_CONFIG": json.dumps(tf_config), "PYTHONUNBUFFERED": "1",
                "TF_CPP_MIN_LOG_LEVEL": "2"}
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "applications.pos_tagger", "train", "--out", str(out),
-             "--distribute", "multi_worker", "--epochs", str(EPOCHS), *map(str, argv)],
-            cwd=REPO, env=env, stdout=open(logs / f"w{index}.out", "w"),
-            stderr=open(logs / f"w{index}.err", "w")))
+        with open(logs / f"w{index}.out", "w") as out_log, \
+                open(logs / f"w{index}.err", "w") as err_log:
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "applications.pos_tagger", "train", "--out", str(out),
+                 "--distribute", "multi_worker", "--epochs", str(EPOCHS), *map(str, argv)],
+                cwd=REPO, env=env, stdout=out_log, stderr=err_log))
     return procs
 
 
@@ -87,20 +88,27 @@ def checkpoint_counters(folder):
 
 
 @pytest.fixture(scope="module")
-def one_worker(corpus, tmp_path_factory):
-    out = tmp_path_factory.mktemp("one") / "tagger"
-    code, _, err = cli(APP, "train", "--out", out, "--epochs", EPOCHS, *corpus)
+def runs(corpus, tmp_path_factory):
+    """The same training with 1 worker (``--distribute none``, in this process) and with 2
+    worker processes, the latter started first so that the two overlap."""
+    folder = tmp_path_factory.mktemp("runs")
+    one, two = folder / "one", folder / "two"
+    procs = start_workers([two, two], corpus, folder)
+    code, _, err = cli(APP, "train", "--out", one, "--epochs", EPOCHS, *corpus)
+    codes, worker_err = wait_all(procs, folder)
     assert code == 0, err
-    return out
+    assert codes == [0, 0], worker_err[-3000:]
+    return one, two
 
 
 @pytest.fixture(scope="module")
-def two_workers(corpus, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("two")
-    out = folder / "tagger"
-    codes, err = wait_all(start_workers([out, out], corpus, folder), folder)
-    assert codes == [0, 0], err[-3000:]
-    return out
+def one_worker(runs):
+    return runs[0]
+
+
+@pytest.fixture(scope="module")
+def two_workers(runs):
+    return runs[1]
 
 
 # -- in process: splitting, shares, configuration -------------------------------------------
@@ -208,9 +216,10 @@ def test_sigterm_mid_epoch_then_restart_counts_every_step_once(corpus, two_worke
     # Separate --out per worker: hosts that share no storage resume from their own copies.
     outs = [tmp_path / "chief", tmp_path / "other"]
     procs = start_workers(outs, corpus, tmp_path)
-    log = tmp_path / "w0.out"
+    log, deadline = tmp_path / "w0.out", time.time() + 600
     while "loss:" not in log.read_text():  # the first epoch has ended
         assert all(p.poll() is None for p in procs), (tmp_path / "w0.err").read_text()[-3000:]
+        assert time.time() < deadline, "no epoch ended in 10 minutes"
         time.sleep(0.1)
     procs[1].send_signal(signal.SIGTERM)
     codes, err = wait_all(procs, tmp_path)

@@ -12,7 +12,7 @@ from applications.training_state import save_model_atomically
 from applications.translator import search
 from applications.translator.commands import TranslatorCommands
 from applications.translator.config import TranslatorConfig
-from applications.translator.model import Translator
+from applications.translator.model import SmoothedCrossentropy, Translator
 from applications.translator.pipeline import TranslationMetadata
 from applications.translator.text import detokenize, tokenize
 from data import Vocabulary
@@ -208,6 +208,19 @@ def test_tokenize_and_detokenize_round_trip():
         [[b"\xc3\xbcber", b"stra\xc3\x9fe"]]
 
 
+def test_smoothed_loss_matches_the_smoothed_target_distribution():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(2, 3, 5)).astype("float32")
+    labels = np.array([[1, 4, 0], [2, 2, 3]])
+    weights = np.array([[1, 1, 0], [1, 1, 1]], "float32")
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    target = 0.1 / 5 + 0.9 * np.eye(5)[labels]
+    per_token = -(target * log_probs).sum(-1)
+    expected = (per_token * weights).sum() / weights.sum()
+    loss = SmoothedCrossentropy(0.1)(labels, logits, sample_weight=weights)
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+
+
 def test_readers(tmp_path):
     path = tmp_path / "spa.txt"
     path.write_bytes("\ufeffGo.\tVe.\tCC-BY 2.0 (France)\r\n\r\nHi.\tHola.\r\n".encode())
@@ -258,6 +271,7 @@ def test_bad_parallel_files_name_file_and_line(trained, tmp_path):
     ["--set", "attention=transformer"],
     ["--set", "score=dot", "--set", "decoder_units=7"],
     ["--set", "scheduled_sampling=2"],
+    ["--set", "label_smoothing=1"],
 ])
 def test_bad_options_are_one_line(tmp_path, argv):
     code, _, err = cli(APP, "train", "--out", tmp_path / "x", *argv)

@@ -21,7 +21,7 @@ from applications.anomaly_detector.config import DetectorConfig
 from applications.base import load_model
 from tests.helpers import REPO, assert_input_error, cli
 from tuning.__main__ import application_names, find_commands, run
-from tuning.hypermodel import ApplicationHyperModel
+from tuning.hypermodel import ApplicationHyperModel, choose_jit_compile
 from tuning.spaces import SPACES, apply_values, search_space
 
 APP = DetectorCommands()
@@ -101,11 +101,24 @@ def test_same_seed_same_trials_other_seed_other_values(search, series, tmp_path)
     again = results(tmp_path / "again")["trials"]
     assert [t["hyperparameters"] for t in again] == [t["hyperparameters"] for t in first]
     assert [t["objective"] for t in again] == [t["objective"] for t in first]
-    code, _, err = cli(APP, *tune_args(series, tmp_path / "other", "--max-trials", 1,
-                                       "--seed", 6, "--epochs", 1))
+
+
+@pytest.mark.slow  # four trials: about 15 s on an idle 2-core machine
+def test_hyperband_continues_promoted_trials_and_other_seed_differs(search, series, tmp_path):
+    # Hyperband over at most 3 epochs: three 1-epoch trials, then the best one goes on.
+    folder = tmp_path / "hyperband"
+    code, _, err = cli(APP, *tune_args(series, folder, "--tuner", "hyperband", "--epochs", 3,
+                                       "--max-trials", 4, "--seed", 6))
     assert code == 0, err
-    other = results(tmp_path / "other")["trials"]
-    assert other[0]["hyperparameters"] != first[0]["hyperparameters"]
+    trials = results(folder)["trials"]
+    assert {t["status"] for t in trials} == {"COMPLETED"} and len(trials) == 4
+    child = trials[3]["hyperparameters"]
+    parent = min(trials[:3], key=lambda t: t["objective"])
+    assert child["tuner/trial_id"] == parent["trial"] and child["tuner/initial_epoch"] == 1
+    assert trials[3]["objective"] <= parent["objective"]  # it went on from the parent
+    first = results(search[0])["trials"][0]["hyperparameters"]
+    assert {k: v for k, v in trials[0]["hyperparameters"].items()
+            if not k.startswith("tuner/")} != first  # another seed, other values
 
 
 def test_rerun_continues_to_max_trials_and_refuses_other_options(search, series, tmp_path):
@@ -154,7 +167,7 @@ def _importable(name):
     return importlib.util.find_spec(name) is not None
 
 
-def test_every_application_has_a_space_that_builds_its_model():
+def test_every_application_has_a_space_that_builds_its_model(monkeypatch):
     assert set(application_names()) <= set(SPACES)
     for name in ("pos_tagger", "text_classifier", "language_model", "anomaly_detector"):
         app = find_commands(name)
@@ -162,7 +175,7 @@ def test_every_application_has_a_space_that_builds_its_model():
                  "timestamp_column": None, "value_columns": None}
         space = search_space(name, ["encoder.units=8"])
         hypermodel = ApplicationHyperModel(app, argparse.Namespace(**flags), app.config_class(),
-                                           space, False)
+                                           space, "false")
         hp = keras_tuner.HyperParameters()
         model = hypermodel.build(hp)
         assert type(model) is app.model_class and model.built
@@ -170,6 +183,13 @@ def test_every_application_has_a_space_that_builds_its_model():
             layers = hp.values.get("encoder.layers", len(app.config_class().encoder["nodes"]))
             assert model.config["encoder"]["nodes"] == [8] * layers, name
         assert model.config["learning_rate"] == hp.values["learning_rate"]
+        # XLA policy: never on this CPU; on a GPU, not for models with recurrent layers.
+        assert choose_jit_compile("auto", model) is False
+        assert choose_jit_compile("true", model) is True
+        monkeypatch.setattr("tuning.hypermodel.resolve_jit_compile",
+                            lambda setting: setting == "auto")
+        assert choose_jit_compile("auto", model) is (name == "text_classifier"), name
+        monkeypatch.undo()
 
 
 def test_apply_values_expands_shorthands():
@@ -197,25 +217,27 @@ def _wait_for(path, text, process, deadline):
         time.sleep(0.2)
 
 
-def test_search_killed_with_sigkill_resumes(series, tmp_path):
+def test_search_killed_with_sigkill_resumes(search, series, tmp_path):
+    # The fixture's search (2 trials done) is raised to 3 and killed inside trial 3.
     folder, log = tmp_path / "dir", tmp_path / "first.log"
-    args = tune_args(series, folder, "--max-trials", 3, "--seed", 2)[1:]
-    args[args.index("--epochs") + 1] = 4  # long enough to be killed mid-trial
+    shutil.copytree(search[0], folder)
+    args = tune_args(series, folder, "--max-trials", 3, "--seed", 5)[1:]
     first = _popen(args, log)
-    _wait_for(log, "trial 2/3 started", first, time.monotonic() + 240)
+    _wait_for(log, "trial 3/3 started", first, time.monotonic() + 240)
     first.send_signal(signal.SIGKILL)
     first.wait()
     oracle = json.loads((folder / "search" / "oracle.json").read_text())
-    assert oracle["ongoing_trials"] == {"tuner0": "1"}  # killed inside trial 2
-    done = (folder / "search" / "trial_0" / "trial.json").read_bytes()
+    assert oracle["ongoing_trials"] == {"tuner0": "2"}  # killed inside trial 3
+    done = [(folder / "search" / f"trial_{i}" / "trial.json").read_bytes() for i in (0, 1)]
     code, _, err = cli(APP, "tune", *args)
     assert code == 0, err
     started = [l.split()[1] for l in err.splitlines() if l.endswith("started (tuner0)")]
-    assert started == ["2/3", "3/3"]
+    assert started == ["3/3"]  # the completed trials are not run again
     trials = results(folder)["trials"]
     assert [t["trial"] for t in trials] == ["0", "1", "2"]
     assert {t["status"] for t in trials} == {"COMPLETED"}
-    assert (folder / "search" / "trial_0" / "trial.json").read_bytes() == done
+    assert [(folder / "search" / f"trial_{i}" / "trial.json").read_bytes()
+            for i in (0, 1)] == done
 
 
 @pytest.mark.slow  # three TensorFlow processes: about a minute on 2 cores

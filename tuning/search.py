@@ -50,7 +50,6 @@ def run_tune(app, args):
     import keras_tuner
     import tensorflow as tf
 
-    from applications.base import resolve_jit_compile
     from applications.cli import training_config
     from tuning.distributed import check_environment
     from tuning.hypermodel import ApplicationHyperModel
@@ -59,6 +58,9 @@ def run_tune(app, args):
 
     if args.max_trials < 1 or args.executions_per_trial < 1:
         raise UsageError("--max-trials and --executions-per-trial must be at least 1")
+    for flag, path in (("--dir", args.dir), ("--export-best", args.export_best)):
+        if path and os.path.exists(path) and not os.path.isdir(path):
+            raise UsageError(f"{flag} {path} is a file, not a directory")
     role = check_environment()
     if getattr(args, "out", None) is None:
         args.out = args.dir  # read_training_data hooks may name the run directory
@@ -76,8 +78,7 @@ def run_tune(app, args):
     if args.deterministic:
         tf.config.experimental.enable_op_determinism()
 
-    hypermodel = ApplicationHyperModel(app, args, config, space,
-                                       resolve_jit_compile(args.jit_compile))
+    hypermodel = ApplicationHyperModel(app, args, config, space, args.jit_compile)
     monitor, mode = hypermodel.monitor
     objective = keras_tuner.Objective(monitor, direction=mode)
     # Keras Tuner reads seed 0 as "no seed", so the search seed is shifted by one.
@@ -94,9 +95,10 @@ def run_tune(app, args):
     except (RuntimeError, KeyError, ValueError, TypeError) as err:
         if not resuming:
             raise
-        raise InputError(f"cannot resume this search ({type(err).__name__}: "
-                         f"{str(err).splitlines()[0][:200]}); use a new --dir",
-                         oracle_file) from None
+        first = str(err).strip().splitlines()[0].split(". ")[0][:200] if str(err).strip() \
+            else ""
+        raise InputError(f"cannot resume this search ({type(err).__name__}: {first}); "
+                         "use a new --dir", oracle_file) from None
     if role != "worker":
         atomic_write_json(settings_path, settings)
     if resuming and role != "worker":

@@ -107,8 +107,10 @@ class ApplicationTuner(keras_tuner.Tuner):
 
     Adds to each trial's metrics its wall time (``seconds``) and the process's resident
     memory after it (``rss_mb``); handles Hyperband's ``tuner/epochs`` and continues a
-    Hyperband trial from its parent's best weights; frees the previous trial's model before
-    building the next. ``on_trial_end`` prints one progress line per trial.
+    Hyperband trial from its parent's best weights; after each trial drops what TensorFlow
+    would otherwise keep of it (:func:`forget_custom_gradients`; Keras Tuner itself clears
+    the session before each build). ``on_trial_begin`` and ``on_trial_end`` print one line
+    each to ``log``.
 
     Args:
         oracle: from :func:`make_oracle`.
@@ -124,6 +126,7 @@ class ApplicationTuner(keras_tuner.Tuner):
                  worker_timeout=60.0, log=None, **kwargs):
         self.worker_timeout = worker_timeout
         self.log = log
+        self._parent_checkpoint = None
         super().__init__(oracle, hypermodel, directory=directory, project_name=PROJECT,
                          executions_per_trial=executions_per_trial, overwrite=False, **kwargs)
         if self._is_worker():
@@ -149,22 +152,35 @@ class ApplicationTuner(keras_tuner.Tuner):
 
     def _build_hypermodel(self, hp):
         model = super()._build_hypermodel(hp)
-        parent = hp.values.get("tuner/trial_id")
-        if parent:  # Hyperband: continue from the parent trial's best epoch.
-            model.load_weights(self._get_checkpoint_fname(parent))
+        if self._parent_checkpoint:  # Hyperband: continue from the parent's best epoch.
+            model.load_weights(self._parent_checkpoint)
         return model
+
+    def _build_and_fit_model(self, trial, *fit_args, **fit_kwargs):
+        # Each execution of a trial starts from other initial weights (seed + execution).
+        self.hypermodel.execution = self._executions
+        self._executions += 1
+        return super()._build_and_fit_model(trial, *fit_args, **fit_kwargs)
 
     def run_trial(self, trial, *fit_args, **fit_kwargs):
         values = trial.hyperparameters.values
+        self._parent_checkpoint = None
         if "tuner/epochs" in values:
             fit_kwargs["epochs"] = values["tuner/epochs"]
             fit_kwargs["initial_epoch"] = values["tuner/initial_epoch"]
+            parent = values.get("tuner/trial_id")
+            if parent and os.path.exists(self._get_checkpoint_fname(parent)):
+                self._parent_checkpoint = self._get_checkpoint_fname(parent)
+            elif parent:  # the parent ran on another host: train this one from scratch
+                fit_kwargs["initial_epoch"] = 0
         self._trial_started = time.monotonic()
+        self._executions = 0
         registered = custom_gradient_names()
         try:
             results = super().run_trial(trial, *fit_args, **fit_kwargs)
         finally:
             forget_custom_gradients(registered)
+            self.hypermodel.execution = 0
         seconds = round(time.monotonic() - self._trial_started, 2)
         rss = resident_megabytes()
         # Every execution carries the trial's totals, so their average is the total.

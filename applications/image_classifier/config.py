@@ -10,6 +10,13 @@ class ImageClassifierConfig(TrainConfig):
     """uint8 pixels -> scale to [0, 1] -> augmentation (training only) -> ``CNN_Encoder`` ->
     dense layers with dropout -> one logit per class (softmax, sparse cross-entropy).
 
+    The defaults are the MNIST recipe: three 3x3 convolution blocks (32, 64, 128 filters,
+    each with 2x2 max pooling), a 256-unit dense layer with dropout 0.4, random shifts of up
+    to 10 % and rotations of up to ±7°, Adam with cosine decay from 2e-3 over 20 epochs of
+    128 images. Batch norm is off by default: on this 2-core CPU it cost about 40 % more time
+    per image and trained more slowly over the first epochs (``--set
+    encoder.batch_norm=true`` turns it on; the Fashion-MNIST command in the README does).
+
     Attributes:
         encoder: a ``CNN_Encoder`` spec: a preset (``small``, ``lenet5``, ``vgg``) and any
             explicit arguments, e.g. ``--set encoder.filters=[64,128]``.
@@ -37,11 +44,11 @@ class ImageClassifierConfig(TrainConfig):
     """
 
     encoder: dict = dataclasses.field(default_factory=lambda: {
-        "name": "cnn", "preset": "small", "dropout": 0.1})
-    hidden: list = dataclasses.field(default_factory=lambda: [128])
+        "name": "cnn", "preset": "small", "filters": [32, 64, 128], "batch_norm": False})
+    hidden: list = dataclasses.field(default_factory=lambda: [256])
     dropout: float = 0.4
     augment_translation: float = 0.1
-    augment_rotation: float = 0.0
+    augment_rotation: float = 0.02
     augment_zoom: float = 0.0
     augment_flip: str = ""
     lr_schedule: str = "cosine"
@@ -55,8 +62,8 @@ class ImageClassifierConfig(TrainConfig):
     freeze_encoder: bool = False
     fine_tune_learning_rate: float = 1e-4
     batch_size: int = 128
-    epochs: int = 15
-    patience: int = 5
+    epochs: int = 20
+    patience: int = 6
     learning_rate: float = 2e-3
 
 

@@ -21,6 +21,8 @@ class TranslatorConfig(TrainConfig):
         attention_units: Bahdanau's hidden size.
         output_dim: size of the ``tanh`` layer before the vocabulary scores.
         dropout: on embeddings and before the vocabulary scores.
+        label_smoothing: share of each target word's probability spread over the whole
+            vocabulary in the loss (0 = plain cross-entropy; val_loss includes it too).
         scheduled_sampling: probability that a training step reads the model's own
             previous arg-max instead of the reference token (0 = pure teacher forcing,
             which is much faster: all steps are then computed at once where possible).
@@ -30,6 +32,8 @@ class TranslatorConfig(TrainConfig):
         max_length: training pairs with a longer side (in tokens) are left out.
         reverse: tab-separated files hold ``target<TAB>source`` (``--reverse``).
         dev_split: without a dev set, hold out this seeded fraction of the training pairs.
+        lr_decay: multiply the learning rate by this after an epoch whose ``val_loss`` did
+            not improve (1 = never; needs a dev set).
         beam_size: the default beam (1 = greedy) of ``translate``, ``evaluate`` and ``serve``.
         length_penalty: ``alpha`` of the GNMT penalty ``((5 + length) / 6) ** alpha`` that
             divides a hypothesis' log-probability (0 = none; larger favours longer output).
@@ -44,6 +48,7 @@ class TranslatorConfig(TrainConfig):
     attention_units: int = 256
     output_dim: int = 256
     dropout: float = 0.3
+    label_smoothing: float = 0.1
     scheduled_sampling: float = 0.0
     lowercase_source: bool = True
     lowercase_target: bool = False
@@ -52,9 +57,10 @@ class TranslatorConfig(TrainConfig):
     max_length: int = 60
     reverse: bool = False
     dev_split: float = 0.0
+    lr_decay: float = 0.5
     beam_size: int = 5
     length_penalty: float = 1.0
     batch_size: int = 64
     epochs: int = 20
     patience: int = 3
-    learning_rate: float = 2e-3
+    learning_rate: float = 1e-3
