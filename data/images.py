@@ -197,8 +197,8 @@ def fit_image(array, size, channels):
     array = array[..., None] if array.ndim == 2 else array
     if array.shape[-1] != channels:
         if channels == 1:
-            # ITU-R 601-2 luma, the weights PIL and tf.image.rgb_to_grayscale use.
-            array = np.round(array[..., :3] @ np.array([0.299, 0.587, 0.114]))[..., None]
+            # ITU-R 601 luma with tf.image.rgb_to_grayscale's weights, as the export uses.
+            array = np.round(array[..., :3] @ np.array([0.2989, 0.5870, 0.1140]))[..., None]
         else:
             array = np.repeat(array[..., :1], channels, axis=-1)
         array = array.astype(np.uint8)

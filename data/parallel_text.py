@@ -35,7 +35,7 @@ def read_tab_pairs(path, reverse=False):
 
     Example:
         >>> corpus = read_tab_pairs("spa.txt", reverse=False)  # doctest: +SKIP
-        >>> corpus.sources[0], corpus.targets[0]
+        >>> corpus.sources[0], corpus.targets[0]  # doctest: +SKIP
         ('Go.', 'Ve.')
     """
     sources, targets, lines = [], [], []
@@ -66,7 +66,7 @@ def read_parallel_files(source_path, target_path):
 
     Example:
         >>> corpus = read_parallel_files("train.de", "train.en")  # doctest: +SKIP
-        >>> len(corpus.sources) == len(corpus.targets)
+        >>> len(corpus.sources) == len(corpus.targets)  # doctest: +SKIP
         True
     """
     if str(source_path) == "-" or str(target_path) == "-":

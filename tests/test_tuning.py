@@ -93,7 +93,7 @@ def test_export_best_is_a_normal_application(search, series, tmp_path):
     assert (best_dir / "saved_model" / "saved_model.pb").is_file()
 
 
-def test_same_seed_same_trials_other_seed_other_values(search, series, tmp_path):
+def test_same_seed_same_trials(search, series, tmp_path):
     first = results(search[0])["trials"]
     code, _, err = cli(APP, *tune_args(series, tmp_path / "again", "--max-trials", 2,
                                        "--seed", 5))

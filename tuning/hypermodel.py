@@ -49,7 +49,8 @@ class ApplicationHyperModel(keras_tuner.HyperModel):
         self.metadata, train_ds, dev_ds = app.read_training_data(args, config)
         self.sample_batch = next(iter(train_ds))
         self.has_dev = dev_ds is not None
-        probe = self._new_model(config)
+        # The first values of the space must make a model, before anything is written.
+        probe = self._new_model(self.config_for(keras_tuner.HyperParameters()))
         self.monitor = probe.monitor if self.has_dev else ("loss", "min")
         del probe, train_ds, dev_ds
 

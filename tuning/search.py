@@ -49,6 +49,7 @@ def run_tune(app, args):
     """Run (or resume) a search; returns the exit code."""
     import keras_tuner
     import tensorflow as tf
+    from keras_tuner.src import config as keras_tuner_config
 
     from applications.cli import training_config
     from tuning.distributed import check_environment
@@ -87,6 +88,8 @@ def run_tune(app, args):
     oracle_file = os.path.join(args.dir, PROJECT, "oracle.json")
     resuming = os.path.exists(oracle_file)
     _quiet_retracing_notes()
+    # A failed trial's traceback goes to its trial.json, not to the terminal.
+    keras_tuner_config.DEBUG = False
     try:
         # Keras Tuner prints to stdout; stdout is kept for the results table.
         with contextlib.redirect_stdout(sys.stderr):

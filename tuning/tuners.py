@@ -193,8 +193,12 @@ class ApplicationTuner(keras_tuner.Tuner):
 
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
-        self._print(progress_line(self.oracle.get_trial(trial.trial_id), self.oracle,
-                                  list(getattr(self.hypermodel, "space", ()))))
+        ended = self.oracle.get_trial(trial.trial_id)
+        line = progress_line(ended, self.oracle, list(getattr(self.hypermodel, "space", ())))
+        if ended.status != Status.COMPLETED:
+            where = os.path.join(self.project_dir, f"trial_{trial.trial_id}", "trial.json")
+            line += f"  (traceback in {where})"
+        self._print(line)
 
     def _print(self, line):
         if self.log is not None:

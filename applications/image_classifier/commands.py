@@ -11,7 +11,7 @@ from applications.image_classifier.config import FLIPS, SCHEDULES, ImageClassifi
 from applications.image_classifier.model import ImageClassifier
 from applications.image_classifier.pipeline import (ImageMetadata, read_input,
                                                     read_train_and_dev)
-from applications.image_classifier.sample_data import sample_sets
+from applications.image_classifier.sample_data import SHAPES, sample_sets
 from data.errors import InputError
 from data.files import atomic_write_json
 from data.images import ImageSet, image_batches, image_files, read_image_files
@@ -177,6 +177,9 @@ def _evaluation_data(args, meta):
     else:
         if args.labels:
             raise UsageError("--labels goes with --data")
+        if sorted(meta.labels) != sorted(SHAPES):
+            raise UsageError("evaluate needs --data (and --labels for IDX images): this "
+                             "model was not trained on the embedded shape images")
         _, (images, labels) = sample_sets()
         data = ImageSet(images, labels, None, "<embedded shapes>")
     meta.check_shape(data)

@@ -31,7 +31,8 @@ class TranslatorCommands(AppCommands):
                                 "(line i translates line i of the target file)")
             parser.add_argument(f"--{prefix}-tgt", help="target side of parallel files")
             parser.add_argument("--reverse", action="store_true",
-                                help="tab-separated files hold target<TAB>source")
+                                help="translate the other way: tab-separated files hold "
+                                     "target<TAB>source (parallel files: -tgt is the source)")
         if verb == "train":
             parser.add_argument("--dev-src", help="source side of parallel dev files")
             parser.add_argument("--dev-tgt", help="target side of parallel dev files")
@@ -56,8 +57,8 @@ class TranslatorCommands(AppCommands):
         dev = read_corpus(args.dev, args.dev_src, args.dev_tgt, config.reverse, "--dev")
         if train is None:
             paths = sample_paths()
-            train = read_tab_pairs(paths["train"])
-            dev = dev or read_tab_pairs(paths["dev"])
+            train = read_tab_pairs(paths["train"], config.reverse)
+            dev = dev or read_tab_pairs(paths["dev"], config.reverse)
         if dev is None and config.dev_split > 0:
             kept, held = held_out_split(len(train.sources), config.dev_split, config.seed)
             train, dev = split_pairs(train, kept), split_pairs(train, held)
@@ -88,7 +89,7 @@ class TranslatorCommands(AppCommands):
         reverse = bool(args.reverse or config["reverse"])
         corpus = read_corpus(args.data, args.data_src, args.data_tgt, reverse, "--data")
         if corpus is None:
-            corpus = read_tab_pairs(sample_paths()["dev"])
+            corpus = read_tab_pairs(sample_paths()["dev"], reverse)
         if args.held_out:
             if not config.get("dev_split"):
                 raise UsageError("--held-out: this model was not trained with dev_split")
@@ -175,7 +176,8 @@ def read_corpus(pairs_path, source_path, target_path, reverse, flag):
         raise UsageError(f"give {flag} (tab-separated pairs) or {flag}-src/{flag}-tgt, "
                          "not both")
     if source_path:
-        return read_parallel_files(source_path, target_path)
+        return (read_parallel_files(target_path, source_path) if reverse
+                else read_parallel_files(source_path, target_path))
     return read_tab_pairs(pairs_path, reverse) if pairs_path else None
 
 

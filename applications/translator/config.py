@@ -21,6 +21,8 @@ class TranslatorConfig(TrainConfig):
         attention_units: Bahdanau's hidden size.
         output_dim: size of the ``tanh`` layer before the vocabulary scores.
         dropout: on embeddings and before the vocabulary scores.
+        tie_embeddings: score target words with the target embedding matrix (fewer
+            parameters; needs ``output_dim == embedding_dim``).
         label_smoothing: share of each target word's probability spread over the whole
             vocabulary in the loss (0 = plain cross-entropy; val_loss includes it too).
         scheduled_sampling: probability that a training step reads the model's own
@@ -48,6 +50,7 @@ class TranslatorConfig(TrainConfig):
     attention_units: int = 256
     output_dim: int = 256
     dropout: float = 0.3
+    tie_embeddings: bool = True
     label_smoothing: float = 0.1
     scheduled_sampling: float = 0.0
     lowercase_source: bool = True

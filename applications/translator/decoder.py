@@ -59,6 +59,8 @@ class AttentionDecoder(keras.layers.Layer):
         output_dim: size of the layer before the vocabulary scores (Luong's attentional
             state ``tanh(W [h; c])``, Bahdanau's ``tanh(W [s; c; y])``).
         dropout: on target embeddings and before the vocabulary scores.
+        tie_embeddings: score the vocabulary with the target embedding matrix (Press & Wolf
+            2017) instead of a separate one; needs ``output_dim == embedding_dim``.
 
     Example:
         >>> import numpy as np
@@ -71,7 +73,8 @@ class AttentionDecoder(keras.layers.Layer):
     """
 
     def __init__(self, vocab_size, embedding_dim, units, attention="luong", score="general",
-                 attention_units=256, output_dim=256, dropout=0.0, **kwargs):
+                 attention_units=256, output_dim=256, dropout=0.0, tie_embeddings=False,
+                 **kwargs):
         super().__init__(**kwargs)
         if attention not in ATTENTIONS:
             raise ValueError(f"attention must be one of {ATTENTIONS}, not {attention!r}")
@@ -83,6 +86,10 @@ class AttentionDecoder(keras.layers.Layer):
         self.attention_units = int(attention_units)
         self.output_dim = int(output_dim)
         self.dropout = float(dropout)
+        self.tie_embeddings = bool(tie_embeddings)
+        if self.tie_embeddings and self.output_dim != self.embedding_dim:
+            raise ValueError(f"tied embeddings need output_dim ({self.output_dim}) equal to "
+                             f"embedding_dim ({self.embedding_dim})")
         self.embedding = keras.layers.Embedding(self.vocab_size, self.embedding_dim,
                                                 name="target_embedding")
         self.embedding_dropout = keras.layers.Dropout(self.dropout)
@@ -97,7 +104,11 @@ class AttentionDecoder(keras.layers.Layer):
             self.attention = LuongAttention(score, units=self.units, name="attention")
         self.combine = keras.layers.Dense(self.output_dim, activation="tanh", name="combine")
         self.output_dropout = keras.layers.Dropout(self.dropout)
-        self.scores = keras.layers.Dense(self.vocab_size, name="token_scores")
+        if self.tie_embeddings:
+            self.score_bias = self.add_weight(shape=(self.vocab_size,), initializer="zeros",
+                                              name="score_bias")
+        else:
+            self.scores = keras.layers.Dense(self.vocab_size, name="token_scores")
 
     def prepare(self, values, summary, mask):
         """The per-sentence memory: encoder states, their keys, mask and initial state."""
@@ -108,7 +119,12 @@ class AttentionDecoder(keras.layers.Layer):
         return self.embedding_dropout(self.embedding(ids), training=training)
 
     def _logits(self, features, training):
-        return self.scores(self.output_dropout(self.combine(features), training=training))
+        features = self.output_dropout(self.combine(features), training=training)
+        if not self.tie_embeddings:
+            return self.scores(features)
+        if not self.embedding.built:
+            self.embedding.build(None)
+        return tf.matmul(features, self.embedding.embeddings, transpose_b=True) + self.score_bias
 
     def teacher_forced(self, target_in, memory, training=False):
         """Logits ``[B, T, V]`` and attention weights ``[B, T, Ts]`` for reference inputs."""
@@ -176,4 +192,4 @@ class AttentionDecoder(keras.layers.Layer):
                 "embedding_dim": self.embedding_dim, "units": self.units,
                 "attention": self.attention_name, "score": self.score,
                 "attention_units": self.attention_units, "output_dim": self.output_dim,
-                "dropout": self.dropout}
+                "dropout": self.dropout, "tie_embeddings": self.tie_embeddings}

@@ -105,7 +105,7 @@ class Translator(Application):
             len(meta.target), config["embedding_dim"], config["decoder_units"],
             attention=config["attention"], score=config["score"],
             attention_units=config["attention_units"], output_dim=config["output_dim"],
-            dropout=config["dropout"], name="decoder")
+            dropout=config["dropout"], tie_embeddings=config["tie_embeddings"], name="decoder")
 
     def encode(self, source, training=False):
         """Read source ids ``[B, Ts]``; returns the decoder's per-sentence memory."""

@@ -28,7 +28,8 @@ class TranslatorServer(ServingModule):
 
     Example:
         >>> server = model.serving_module()  # doctest: +SKIP
-        >>> server.serve(tf.constant(["Ein Hund läuft."]))["translations"].numpy()
+        >>> out = server.serve(tf.constant(["Ein Hund läuft."]))  # doctest: +SKIP
+        >>> out["translations"].numpy()  # doctest: +SKIP
         array([b'A dog runs.'], dtype=object)
     """
 
