@@ -20,6 +20,8 @@ setup(
         "numpy",
         # PNG outputs: anomaly plots now; confusion matrices and attention heatmaps next.
         "matplotlib>=3.7",
+        # Reading PNG/JPEG class folders (image classifier, autoencoder).
+        "pillow>=9",
     ],
     extras_require={
         "test": ["pytest>=7"],

@@ -12,7 +12,8 @@ process, alternating ours / plain for ``--rounds`` rounds on a shared machine.
          ``model.fit(x, y, batch_size, shuffle=True)``.
 
 Reports training images per second (images x epochs / wall time of the training call,
-graph tracing included for both) and the ratio ours / plain.
+graph tracing included for both), images per CPU-second of the process (steadier than
+wall time when other jobs share the machine), peak RSS, and the ratios ours / plain.
 
     python benchmarks/image_classifier_speed.py \\
         --train ../shared/data/mnist/train-images-idx3-ubyte.gz \\
@@ -22,6 +23,7 @@ graph tracing included for both) and the ratio ours / plain.
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -29,6 +31,10 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MNIST = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..",
                      "shared", "data", "mnist")
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def load(args):
@@ -71,7 +77,8 @@ def run_ours(args):
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     return {"images_per_second": len(data.images) * args.epochs / seconds, "seconds": seconds,
             "images_per_cpu_second": len(data.images) * args.epochs / cpu,
-            "train_accuracy": history["accuracy"][-1], "parameters": model.count_params()}
+            "train_accuracy": history["accuracy"][-1], "parameters": model.count_params(),
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def plain_model(config, meta):
@@ -138,7 +145,7 @@ def run_plain(args):
     return {"images_per_second": len(x_train) * args.epochs / seconds, "seconds": seconds,
             "images_per_cpu_second": len(x_train) * args.epochs / cpu,
             "train_accuracy": history.history["accuracy"][-1],
-            "parameters": model.count_params()}
+            "parameters": model.count_params(), "peak_rss_mb": peak_rss_mb()}
 
 
 def main():
@@ -172,8 +179,11 @@ def main():
             result = json.loads(proc.stdout.strip().splitlines()[-1])
             results[mode].append(result)
             print(f"{mode:>5}: {result['images_per_second']:8.0f} images/s  "
-                  f"{result['images_per_cpu_second']:6.0f} per CPU-second  train acc {result['train_accuracy']:.4f}  params {result['parameters']}  "
-                  f"({result['seconds']:.0f} s)", flush=True)
+                  f"{result['images_per_cpu_second']:6.0f} per CPU-second  "
+                  f"train acc {result['train_accuracy']:.4f}  params {result['parameters']}  "
+                  f"peak RSS {result['peak_rss_mb']:.0f} MB  ({result['seconds']:.0f} s)",
+                  flush=True)
+
     def ratio(key, pick):
         ours, plain = (pick([r[key] for r in results[m]]) for m in ("ours", "plain"))
         return ours / plain

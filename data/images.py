@@ -16,7 +16,7 @@ import numpy as np
 from data.errors import InputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-# IDX type byte -> big-endian NumPy dtype (http://yann.lecun.com/exdb/mnist/, "THE IDX FILE FORMAT").
+# IDX type byte -> big-endian NumPy dtype ("THE IDX FILE FORMAT", yann.lecun.com/exdb/mnist).
 IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 
@@ -63,10 +63,11 @@ def read_idx(path):
     found = len(payload) - header
     if found != expected:
         shape = "x".join(str(d) for d in dims)
+        problem = "truncated" if found < expected else "extra bytes"
         raise InputError(f"the IDX header declares {shape} values ({expected} bytes) but "
-                         f"{found} bytes follow it ({'truncated' if found < expected else 'extra bytes'})",
-                         path)
-    return np.frombuffer(payload, dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+                         f"{found} bytes follow it ({problem})", path)
+    values = np.frombuffer(payload, dtype, offset=header).reshape(dims)
+    return values.astype(dtype.newbyteorder("="))
 
 
 def _read_bytes(path):
@@ -237,10 +238,15 @@ def as_uint8_images(array, path):
 def label_strings(values, path):
     """Labels as strings: integers (and integral floats) as decimals, text as it is."""
     if values.dtype.kind in "US":
-        return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values.tolist()]
+        try:
+            return [v.decode("utf-8") if isinstance(v, bytes) else str(v)
+                    for v in values.tolist()]
+        except UnicodeDecodeError:
+            raise InputError("labels are bytes that are not UTF-8", path) from None
     if values.dtype.kind in "iub":
         return [str(int(v)) for v in values.tolist()]
-    if values.dtype.kind == "f" and np.all(np.isfinite(values)) and np.all(values == np.round(values)):
+    finite_floats = values.dtype.kind == "f" and np.all(np.isfinite(values))
+    if finite_floats and np.all(values == np.round(values)):
         return [str(int(v)) for v in values.tolist()]
     raise InputError(f"labels must be integers or strings, not {values.dtype}", path)
 
