@@ -122,8 +122,7 @@ class AttentionDecoder(keras.layers.Layer):
         features = self.output_dropout(self.combine(features), training=training)
         if not self.tie_embeddings:
             return self.scores(features)
-        if not self.embedding.built:
-            self.embedding.build(None)
+        # _embed ran first on every path, so the embedding matrix exists.
         return tf.matmul(features, self.embedding.embeddings, transpose_b=True) + self.score_bias
 
     def teacher_forced(self, target_in, memory, training=False):
