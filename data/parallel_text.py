@@ -23,7 +23,8 @@ Attributes:
 def read_tab_pairs(path, reverse=False):
     """Read ``source<TAB>target[<TAB>anything]`` lines, as in Tatoeba's ``spa.txt``.
 
-    Columns after the second (Tatoeba's attribution) are ignored; blank lines are skipped.
+    Columns after the second (Tatoeba's attribution) are ignored; blank lines are skipped
+    (a line of only tabs is not blank: its sides are empty, an error).
 
     Args:
         path: a UTF-8 file (``.gz`` and ``-`` for stdin work too).
@@ -40,7 +41,7 @@ def read_tab_pairs(path, reverse=False):
     """
     sources, targets, lines = [], [], []
     for number, text in iter_lines(path):
-        if not text.strip():
+        if not text.strip() and "\t" not in text:
             continue
         fields = text.split("\t")
         if len(fields) < 2:

@@ -170,9 +170,8 @@ def test_tab_pair_corpus(tmp_path):
     assert not failures, f"{len(failures)}/{len(PAIRS)} fail:\n" + "\n".join(failures)
 
 
-@pytest.mark.xfail(strict=True, reason="tab-only lines are skipped as blank (see PAIR_GAPS)")
 @pytest.mark.parametrize("name,payload,line,column", PAIR_GAPS, ids=[c[0] for c in PAIR_GAPS])
-def test_tab_pair_gaps(tmp_path, name, payload, line, column):
+def test_tab_only_pair_lines(tmp_path, name, payload, line, column):
     check_one_line_error(read_tab_pairs, write(tmp_path / name, payload), line, column)
 
 
