@@ -22,6 +22,9 @@ setup(
         "matplotlib>=3.7",
         # Reading PNG/JPEG class folders (image classifier, autoencoder).
         "pillow>=9",
+        # BLEU and chrF for the translator: sacrebleu is the reference scorer (its own
+        # tokenisation and smoothing), so scores compare with published ones.
+        "sacrebleu>=2",
     ],
     extras_require={
         "test": ["pytest>=7"],
