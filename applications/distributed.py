@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import socket
 import threading
 
 import tensorflow as tf
@@ -35,6 +36,15 @@ MODES = ("none", "mirrored", "multi_worker")
 CPU_REPLICAS = 2
 
 _replica = threading.local()
+
+
+def free_local_ports(count):
+    """``count`` TCP ports on 127.0.0.1 that were free just now, for a local test cluster."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
 
 
 def create_strategy(mode):

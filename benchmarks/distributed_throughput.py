@@ -21,7 +21,6 @@ the model's gradients between the two workers.
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -115,21 +114,13 @@ def all_reduce_ms(strategy, model, repeats=30):
     return 1000 * (time.perf_counter() - start) / repeats
 
 
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def run(mode, workers, batch, epochs, one_thread):
     """Start ``workers`` processes; returns the chief's report and the wall time."""
+    from applications.distributed import free_local_ports
+
     folder = tempfile.mkdtemp(prefix="encore-bench-")
     report = os.path.join(folder, "report.json")
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(workers)]}
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_local_ports(workers)]}
     procs, started = [], time.perf_counter()
     for index in range(workers):
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}

@@ -64,7 +64,7 @@ def run_ours(args):
     import keras
 
     from applications.image_classifier.model import ImageClassifier
-    from data.images import image_batches
+    from data.image_batches import image_batches
 
     config, meta, data = load(args)
     keras.utils.set_random_seed(config.seed)

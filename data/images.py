@@ -282,31 +282,3 @@ def read_images(path, labels_path=None, require_labels=True, size=None, channels
                          "--dev-labels or --labels)", path)
     return read_idx_images(path, labels_path)
 
-
-def image_batches(images, targets, batch_size, shuffle=True, seed=0):
-    """``tf.data`` batches ``(uint8 images [B, H, W, C], targets)`` from arrays in memory.
-
-    Only indices are shuffled; each batch is one ``tf.gather`` from the array held in the
-    dataset, so there is no per-image Python work and no float copy of the data: the model
-    casts and scales the pixels in its graph. ``targets`` may be an array (one per image),
-    ``"pixels"`` (the images themselves scaled to [0, 1], for autoencoders) or None.
-    """
-    import tensorflow as tf
-
-    pixels = tf.constant(images)
-    ds = tf.data.Dataset.range(len(images))
-    if shuffle:
-        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-    if targets is None:
-        ds = ds.map(lambda index: tf.gather(pixels, index))
-    elif isinstance(targets, str) and targets == "pixels":
-        def pair(index):
-            batch = tf.gather(pixels, index)
-            return batch, tf.cast(batch, tf.float32) / 255.0
-
-        ds = ds.map(pair)
-    else:
-        labels = tf.constant(targets)
-        ds = ds.map(lambda index: (tf.gather(pixels, index), tf.gather(labels, index)))
-    return ds.prefetch(tf.data.AUTOTUNE)

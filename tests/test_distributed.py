@@ -4,7 +4,6 @@ on 127.0.0.1 (free ports, one TF_CONFIG each) for 2-vs-1 equality and preemption
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,8 +12,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from applications.distributed import (read_tf_config, share_rule, split_batches,
-                                      worker_role)
+from applications.distributed import (free_local_ports, read_tf_config, share_rule,
+                                      split_batches, worker_role)
 from applications.distributed_loop import RESTART_EXIT_CODE
 from applications.pos_tagger.commands import TaggerCommands
 from applications.pos_tagger.sample_corpus import generate_sentences, write_two_column
@@ -42,19 +41,9 @@ def corpus(tmp_path_factory):
     return ["--train", train, "--dev", dev, *TINY]
 
 
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def start_workers(outs, argv, logs):
     """One ``train --distribute multi_worker`` process per entry of ``outs``."""
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(len(outs))]}
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_local_ports(len(outs))]}
     procs = []
     for index, out in enumerate(outs):
         tf_config = {"cluster": cluster, "task": {"type": "worker", "index": index}}

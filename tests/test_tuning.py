@@ -8,7 +8,6 @@ import math
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import pytest
 from applications.anomaly_detector.commands import DetectorCommands
 from applications.anomaly_detector.config import DetectorConfig
 from applications.base import load_model
+from applications.distributed import free_local_ports
 from tests.helpers import REPO, assert_input_error, cli
 from tuning.__main__ import application_names, find_commands, run
 from tuning.hypermodel import ApplicationHyperModel, choose_jit_compile
@@ -242,9 +242,7 @@ def test_search_killed_with_sigkill_resumes(search, series, tmp_path):
 
 @pytest.mark.slow  # three TensorFlow processes: about a minute on 2 cores
 def test_chief_and_two_workers_survive_a_killed_worker(series, tmp_path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port, = free_local_ports(1)
     folder = tmp_path / "dir"
     args = tune_args(series, folder, "--max-trials", 4, "--seed", 3, "--worker-timeout", 6)[1:]
     env = {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(port)}

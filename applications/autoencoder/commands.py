@@ -17,7 +17,8 @@ from applications.image_classifier.pipeline import (ImageMetadata, read_input,
                                                     read_train_and_dev)
 from applications.image_classifier.sample_data import sample_sets
 from data.files import atomic_write_bytes, atomic_write_json
-from data.images import ImageSet, image_batches
+from data.image_batches import image_batches
+from data.images import ImageSet
 
 CHUNK = 512  # images per serving call
 

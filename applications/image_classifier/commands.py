@@ -14,7 +14,8 @@ from applications.image_classifier.pipeline import (ImageMetadata, read_input,
 from applications.image_classifier.sample_data import SHAPES, sample_sets
 from data.errors import InputError
 from data.files import atomic_write_json
-from data.images import ImageSet, image_batches, image_files, read_image_files
+from data.image_batches import image_batches
+from data.images import ImageSet, image_files, read_image_files
 
 CHUNK = 512  # images per serving call
 
