@@ -217,6 +217,11 @@ def bucket_by_length(per_token, per_example, lengths, batch_size, shuffle=True, 
         bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
         pad_to_bucket_boundary=True,
     )
+    if shuffle:
+        # Buckets fill at different rates, so batches come out grouped by length; mix them.
+        # Same seed every pass: the order still changes with the epoch's example order, and
+        # a resumed run sees the same batches (reshuffling would draw from a hidden counter).
+        ds = ds.shuffle(64, seed=seed, reshuffle_each_iteration=False)
     # Known size lets Keras show progress and avoids its "ran out of data" warning.
     bucket_of = np.searchsorted(np.asarray(boundaries), lengths, side="right")
     batches = int(sum(-(-count // batch_size) for count in np.bincount(bucket_of)))
@@ -241,7 +246,4 @@ def bucketed_dataset(examples, batch_size, shuffle=True, seed=0, boundaries=None
         return tokens, tags, tf.cast(tags > 0, tf.float32)
 
     ds = ds.map(split, num_parallel_calls=tf.data.AUTOTUNE)
-    if shuffle:
-        # Same seed every pass; the order still changes with the epoch's example order.
-        ds = ds.shuffle(64, seed=seed, reshuffle_each_iteration=False)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -151,7 +151,4 @@ def text_dataset(encoded, targets, batch_size, shuffle=True, seed=0):
     ds = bucket_by_length({"ids": np.concatenate([np.asarray(ids, np.int32) for ids in encoded])},
                           {"target": np.asarray(targets)}, lengths, batch_size, shuffle, seed)
     ds = ds.map(lambda tokens, rows: (tokens["ids"], rows["target"]))
-    if shuffle:
-        # Same seed every pass; the order still changes with the epoch's example order.
-        ds = ds.shuffle(64, seed=seed, reshuffle_each_iteration=False)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -108,6 +108,4 @@ def translation_dataset(sources, targets, batch_size, shuffle=True, seed=0):
                 tf.cast(target_out > 0, tf.float32))
 
     ds = ds.map(split, num_parallel_calls=tf.data.AUTOTUNE)
-    if shuffle:
-        ds = ds.shuffle(64, seed=seed)
     return ds.prefetch(tf.data.AUTOTUNE)
