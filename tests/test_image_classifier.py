@@ -191,6 +191,28 @@ def test_augmentation_only_in_training():
     assert not np.allclose(model(images, training=True), model(images, training=True))
 
 
+@pytest.mark.parametrize("flip,axes", [("horizontal", [2]), ("horizontal_and_vertical", [1, 2])])
+def test_test_time_flip_scores_mirror_images_alike(flip, axes):
+    config = ImageClassifierConfig(augment_flip=flip, augment_translation=0.0,
+                                   augment_rotation=0.0, dropout=0.0,
+                                   encoder={"name": "cnn", "filters": [4], "dropout": 0.0})
+    meta = ImageMetadata(28, 28, 1, ["a", "b"], ["a", "b"], 10)
+    plain = ImageClassifier(config.to_dict(), meta.get_config())
+    images = generate_shapes(4, seed=5)[0]
+    mirrored = [np.flip(images, axis) for axis in axes]
+    # Without it a mirror image scores differently; with it (same weights) the scores are the
+    # mean over the image and its mirror images, so every mirror image scores the same.
+    assert not np.allclose(plain(images), plain(mirrored[0]), atol=1e-6)
+    config.test_time_flip = True
+    averaged = ImageClassifier(config.to_dict(), meta.get_config())
+    averaged(images)
+    averaged.set_weights(plain.get_weights())
+    expected = np.mean([plain(images)] + [plain(m) for m in mirrored], axis=0)
+    np.testing.assert_allclose(averaged(images), expected, rtol=1e-5, atol=1e-6)
+    if len(axes) == 1:
+        np.testing.assert_allclose(averaged(mirrored[0]), averaged(images), rtol=1e-5, atol=1e-6)
+
+
 IDX_DAMAGE = [
     ("short_header", lambda b: b[:3], "truncated IDX header"),
     ("cut_dims", lambda b: b[:10], "truncated IDX header"),
@@ -234,7 +256,7 @@ def test_count_mismatch_unreadable_image_and_empty_class(trained, shapes, tmp_pa
 def test_usage_errors(trained, shapes, tmp_path):
     images, labels = shapes["train_idx"]
     for argv in (["--freeze-encoder"], ["--set", "augment_flip=diagonal"],
-                 ["--init-from", tmp_path / "nothing"]):
+                 ["--set", "test_time_flip=true"], ["--init-from", tmp_path / "nothing"]):
         code, _, err = cli(APP, "train", "--train", images, "--train-labels", labels,
                            "--out", tmp_path / "x", *argv)
         assert code == 2 and len(err.strip().splitlines()) == 1, err

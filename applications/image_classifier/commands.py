@@ -191,6 +191,8 @@ def _check_options(config):
     if config.augment_flip not in FLIPS:
         raise UsageError(f"augment_flip must be one of {', '.join(map(repr, FLIPS))}, "
                          f"not {config.augment_flip!r}")
+    if config.test_time_flip and not config.augment_flip:
+        raise UsageError("test_time_flip needs augment_flip (the mirror images it averages over)")
     if config.lr_schedule not in SCHEDULES:
         raise UsageError(f"lr_schedule must be one of {', '.join(SCHEDULES)}")
     for name in ("augment_translation", "augment_rotation", "augment_zoom", "dropout"):

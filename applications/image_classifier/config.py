@@ -26,6 +26,8 @@ class ImageClassifierConfig(TrainConfig):
         augment_rotation: random rotation, as a fraction of a full turn (0.03 = ±11°).
         augment_zoom: random zoom in or out by up to this fraction.
         augment_flip: ``""``, ``horizontal``, ``vertical`` or ``horizontal_and_vertical``.
+        test_time_flip: at inference (evaluate, predict, the export) average the class
+            scores of each image and its mirror images along the axes ``augment_flip`` names.
         lr_schedule: ``cosine`` (decay to 0 over ``epochs``) or ``constant``.
         warmup_epochs: linear warm-up from ``learning_rate / 10`` before the cosine decay.
         weight_decay: decoupled weight decay passed to the optimizer (0 = none).
@@ -51,6 +53,7 @@ class ImageClassifierConfig(TrainConfig):
     augment_rotation: float = 0.02
     augment_zoom: float = 0.0
     augment_flip: str = ""
+    test_time_flip: bool = False
     lr_schedule: str = "cosine"
     warmup_epochs: float = 0.0
     weight_decay: float = 0.0

@@ -51,6 +51,15 @@ def make_image_optimizer(model, rate):
     return optimizer.__class__(**kwargs)
 
 
+def inference_mirror_axes(config):
+    """Image axes (of ``[B, H, W, C]``) to mirror at inference: those ``augment_flip`` trains
+    with, when ``test_time_flip`` is on."""
+    if not config.get("test_time_flip"):
+        return []
+    flip = config["augment_flip"]
+    return [axis for axis, name in ((2, "horizontal"), (1, "vertical")) if name in flip]
+
+
 @keras.saving.register_keras_serializable(package="encore")
 class ImageClassifier(Application):
     """Classifies images: the notes' CNN with augmentation, batch norm and dropout.
@@ -58,7 +67,8 @@ class ImageClassifier(Application):
     The model takes ``uint8`` pixels ``[B, H, W, C]`` and scales them in its own graph, so
     the input pipeline moves bytes, not floats. In training, the ``augment_*`` layers shift,
     rotate, zoom and flip each batch; the ``CNN_Encoder`` (``small`` preset by default)
-    summarises the image; dense layers with dropout give one logit per class.
+    summarises the image; dense layers with dropout give one logit per class. With
+    ``test_time_flip``, inference averages the logits of each image and its mirror images.
 
     With ``freeze_encoder`` the encoder (batch-norm statistics included) stays as it was
     loaded from ``init_from`` and only the dense head trains.
@@ -92,6 +102,15 @@ class ImageClassifier(Application):
 
     def call(self, inputs, training=False):
         x = keras.ops.cast(inputs, "float32") / 255.0
+        mirror_axes = inference_mirror_axes(self.config)
+        if training or not mirror_axes:
+            return self.classify(x, training)
+        # Test-time augmentation: the mean of the scores of the image and its mirror images.
+        scores = [self.classify(x)]
+        scores += [self.classify(keras.ops.flip(x, axis)) for axis in mirror_axes]
+        return keras.ops.mean(keras.ops.stack(scores), axis=0)
+
+    def classify(self, x, training=False):
         for layer in self.augment:
             x = layer(x, training=training)
         # A frozen encoder runs in inference mode: its batch-norm statistics stay fixed.
