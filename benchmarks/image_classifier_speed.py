@@ -23,18 +23,14 @@ wall time when other jobs share the machine), peak RSS, and the ratios ours / pl
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.pos_tagger_speed import peak_rss_mb  # noqa: E402
 MNIST = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..",
                      "shared", "data", "mnist")
-
-
-def peak_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def load(args):
