@@ -29,11 +29,11 @@ class DetectorConfig(TrainConfig):
 
     timestamp_column: str = ""
     value_columns: list = dataclasses.field(default_factory=list)
-    window: int = 64
+    window: int = 24
     stride: int = 4
     train_fraction: float = 1.0
-    threshold: str = "quantile:0.999"
-    threshold_margin: float = 1.0
+    threshold: str = "max"
+    threshold_margin: float = 2.0
     merge_gap: int = 0
     encoder: dict = dataclasses.field(default_factory=lambda: {
         "name": "rnn", "cell": "lstm", "nodes": [32], "bidirectional": False})
