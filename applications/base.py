@@ -47,11 +47,14 @@ class Application(keras.Model):
         return []
 
     def make_optimizer(self):
-        config = self.config
-        kwargs = {"learning_rate": config["learning_rate"]}
-        if config.get("clipnorm"):
-            kwargs["global_clipnorm"] = config["clipnorm"]
-        return keras.optimizers.get({"class_name": config["optimizer"], "config": kwargs})
+        return keras.optimizers.get({"class_name": self.config["optimizer"],
+                                     "config": optimizer_options(self.config)})
+
+    def averaging_callbacks(self):
+        """With ``ema_momentum``: evaluate on the averaged weights (swapped in and back)."""
+        if getattr(self.optimizer, "use_ema", False):
+            return [keras.callbacks.SwapEMAWeights()]
+        return []
 
     def compile_for_training(self, jit_compile=None):
         if jit_compile is None:
@@ -137,8 +140,8 @@ class Application(keras.Model):
             validation_data=dev_data,
             verbose=verbose,
             shuffle=False,  # the datasets shuffle themselves
-            callbacks=[state, keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")),
-                       *callbacks],
+            callbacks=[*self.averaging_callbacks(), state,
+                       keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")), *callbacks],
         )
         best_path = os.path.join(out_dir, MODEL_FILE)
         if os.path.exists(best_path):
@@ -166,6 +169,17 @@ class ServingModule(tf.Module):
 
     def endpoints(self):
         return {"serve": self.serve}
+
+
+def optimizer_options(config, learning_rate=None):
+    """Optimizer keyword arguments from the shared options: rate, clipping, averaging."""
+    options = {"learning_rate": config["learning_rate"] if learning_rate is None
+               else learning_rate}
+    if config.get("clipnorm"):
+        options["global_clipnorm"] = config["clipnorm"]
+    if config.get("ema_momentum"):
+        options.update(use_ema=True, ema_momentum=config["ema_momentum"])
+    return options
 
 
 def resolve_jit_compile(setting):

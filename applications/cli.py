@@ -166,6 +166,8 @@ def run_train(app, args):
     # Resuming: the architecture and vocabularies are the ones the checkpoint was made with.
     saved = read_json(state_path) if os.path.exists(state_path) else None
     config = training_config(app, args, saved["config"] if saved else None)
+    if mode != "none" and config.ema_momentum:
+        raise UsageError("ema_momentum is not supported with --distribute; set it to 0")
     # Before any other TensorFlow work: a multi-worker runtime is configured at start-up.
     strategy = distributed.create_strategy(mode)
     if args.deterministic:

@@ -20,6 +20,9 @@ class TrainConfig:
     reach the encoder directly. ``time_budget_minutes`` (0 = none) stops training before
     the epoch that would overrun the budget. ``save_every_steps`` (0 = at epoch ends only)
     also checkpoints every N training batches, so a killed run resumes mid-epoch.
+    ``ema_momentum`` (0 = off; e.g. 0.99) keeps an exponential moving average of the
+    weights (Polyak averaging): dev scores, the best model and its exports use the average,
+    while training steps go on with the raw weights.
     """
 
     batch_size: int = 32
@@ -32,6 +35,7 @@ class TrainConfig:
     jit_compile: str = "auto"
     time_budget_minutes: float = 0.0
     save_every_steps: int = 0
+    ema_momentum: float = 0.0
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -46,6 +50,9 @@ class TrainConfig:
         config = cls(**values)
         for field in dataclasses.fields(cls):
             _check_type(field, getattr(config, field.name), source)
+        if not 0.0 <= config.ema_momentum < 1.0:
+            raise UsageError(f"{source}: ema_momentum must be in [0, 1), not "
+                             f"{config.ema_momentum}")
         return config
 
 

@@ -178,6 +178,21 @@ class TrainingState(keras.callbacks.Callback):
         value = self.best.numpy() * self.sign
         return None if math.isinf(value) else float(value)
 
+    def _save_best(self):
+        """The best model file, holding the averaged weights when the optimizer keeps them
+        (the dev score was measured on those); training goes on from the raw weights."""
+        model, path = self.model, os.path.join(self.out_dir, MODEL_FILE)
+        if not getattr(model.optimizer, "use_ema", False):
+            save_model_atomically(model, path)
+            return
+        raw = [v.numpy() for v in model.trainable_variables]
+        model.optimizer.finalize_variable_values(model.trainable_variables)
+        try:
+            save_model_atomically(model, path)
+        finally:
+            for variable, value in zip(model.trainable_variables, raw):
+                variable.assign(value)
+
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
         if value is None or np.isnan(value):
@@ -185,7 +200,7 @@ class TrainingState(keras.callbacks.Callback):
         elif self.sign * value > self.best.numpy():
             self.best.assign(self.sign * value)
             self.wait.assign(0)
-            save_model_atomically(self.model, os.path.join(self.out_dir, MODEL_FILE))
+            self._save_best()
         else:
             self.wait.assign_add(1)
         self.epoch.assign(epoch + 1)

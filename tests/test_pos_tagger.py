@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from applications.pos_tagger.commands import TaggerCommands
@@ -165,3 +166,24 @@ def test_usage_errors_exit_2(trained):
     assert code == 2 and "different encoder" in err
     code, _, err = cli(APP, "frobnicate")
     assert code == 2 and err.startswith("error: ")
+    code, _, err = cli(APP, "train", "--out", trained, "--set", "ema_momentum=1.0")
+    assert code == 2 and "ema_momentum must be in [0, 1)" in err
+
+
+def test_weight_averaging_saves_the_weights_dev_scored(corpus, tmp_path):
+    train, dev = corpus
+    weights = {}
+    for momentum in (0.0, 0.9):
+        out = tmp_path / f"ema{momentum}"
+        assert cli(APP, "train", "--train", train, "--dev", dev, "--out", out, "--epochs", 2,
+                   "--seed", 3, "--set", f"ema_momentum={momentum}", "--set", "patience=5",
+                   *TINY)[0] == 0
+        best = json.loads((out / "metrics.json").read_text())["best"]
+        code, text, _ = cli(APP, "evaluate", "--model", out, "--data", dev, "--json")
+        # The saved model is the one the dev score was measured on: averaged or raw.
+        assert code == 0 and json.loads(text)["accuracy"] == pytest.approx(best, abs=1e-6)
+        from applications.base import load_model
+
+        weights[momentum] = load_model(out).get_weights()
+    # Same seed, so the same raw trajectory: only the averaging makes the weights differ.
+    assert any(not np.allclose(a, b) for a, b in zip(weights[0.0], weights[0.9]))

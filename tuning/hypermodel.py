@@ -89,7 +89,8 @@ class ApplicationHyperModel(keras_tuner.HyperModel):
         stop = keras.callbacks.EarlyStopping(monitor=monitor, mode=mode,
                                              patience=config.patience)
         history = model.fit(train_ds, validation_data=dev_ds, epochs=epochs,
-                            initial_epoch=initial_epoch, callbacks=[*callbacks, stop],
+                            initial_epoch=initial_epoch,
+                            callbacks=[*model.averaging_callbacks(), *callbacks, stop],
                             verbose=verbose, shuffle=False)
         scores = [float(v) for v in history.history.get(monitor, [])]
         if not scores:

@@ -4,7 +4,7 @@ import math
 
 import keras
 
-from applications.base import Application
+from applications.base import Application, optimizer_options
 from applications.image_classifier.pipeline import ImageMetadata
 from encoders import build_encoder
 
@@ -42,9 +42,8 @@ def schedule_or_rate(config, rate, train_examples):
 
 def make_image_optimizer(model, rate):
     config = model.config
-    kwargs = {"learning_rate": schedule_or_rate(config, rate, model.metadata["train_examples"])}
-    if config.get("clipnorm"):
-        kwargs["global_clipnorm"] = config["clipnorm"]
+    kwargs = optimizer_options(config, schedule_or_rate(config, rate,
+                                                        model.metadata["train_examples"]))
     if config.get("weight_decay"):
         kwargs["weight_decay"] = config["weight_decay"]
     optimizer = keras.optimizers.get(config["optimizer"])
