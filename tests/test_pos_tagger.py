@@ -187,3 +187,30 @@ def test_weight_averaging_saves_the_weights_dev_scored(corpus, tmp_path):
         weights[momentum] = load_model(out).get_weights()
     # Same seed, so the same raw trajectory: only the averaging makes the weights differ.
     assert any(not np.allclose(a, b) for a, b in zip(weights[0.0], weights[0.9]))
+
+
+@pytest.mark.parametrize("char_encoder", [
+    {"name": "rnn", "cell": "lstm", "nodes": [8], "bidirectional": True},
+    {"name": "cnn", "mode": "1d", "filters": [8], "kernel_sizes": [3]}])
+def test_char_vectors_equal_encoding_every_word(char_encoder):
+    """Encoding each distinct spelling once (grouped by length) changes no word's vector."""
+    import keras
+
+    from applications.pos_tagger.config import TaggerConfig
+    from applications.pos_tagger.model import PosTagger
+    from data import TaggedSentence, TaggingMetadata
+
+    meta = TaggingMetadata.from_sentences([TaggedSentence(["abcdefghijklmnop"], ["X"], [1])])
+    config = TaggerConfig(char_dim=4, char_encoder=char_encoder).to_dict()
+    model = PosTagger(config, meta.get_config())
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(0, 17, size=(3, 9))  # 0 = a padding word; 16 = the longest
+    lengths[0, :4] = [3, 3, 16, 1]
+    chars = np.zeros((3, 9, 16), "int32")
+    for (b, t), n in np.ndenumerate(lengths):
+        chars[b, t, :n] = rng.integers(2, 5, size=n)  # few letters: repeated spellings
+    chars[1, 2] = chars[0, 0]
+    fast = model.char_vectors(keras.ops.convert_to_tensor(chars))
+    flat = chars.reshape(-1, 16)
+    plain = model.char_encoder(model.char_embedding(flat), mask=flat > 0)["pooled"]
+    np.testing.assert_allclose(np.asarray(fast).reshape(27, -1), np.asarray(plain), atol=1e-5)
