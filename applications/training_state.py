@@ -151,6 +151,10 @@ class TrainingState(keras.callbacks.Callback):
             start += 1
             if model.stop_training:
                 return history
+            if getattr(model.optimizer, "use_ema", False):
+                # fit() ended by copying the averaged weights into the model; the next
+                # epochs go on from the raw ones, as saved when this epoch ended.
+                self.checkpoint.restore(self.manager.latest_checkpoint).expect_partial()
         if start < epochs:
             rest = model.fit(train_data, epochs=epochs, initial_epoch=start, **fit_kwargs)
             for key, values in rest.history.items():

@@ -103,6 +103,23 @@ def test_resume_mid_epoch_matches_the_uninterrupted_run(corpus, uninterrupted, t
         np.testing.assert_array_equal(a, b)
 
 
+def test_resume_mid_epoch_with_weight_averaging_matches(corpus, tmp_path):
+    # fit() ends by copying the averaged weights into the model; epochs after a resumed
+    # half epoch must still go on from the raw weights, as the uninterrupted run does.
+    args = {name: train_args(corpus, tmp_path / name, epochs=3) + ["--set", "ema_momentum=0.9"]
+            for name in ("whole", "resumed")}
+    assert cli(APP, *args["whole"])[0] == 0
+    with interrupted_after(7):  # in epoch 1, after batch 7
+        assert cli(APP, *args["resumed"])[0] == 130
+    assert cli(APP, *args["resumed"])[0] == 0
+    whole, resumed = (json.loads((tmp_path / name / "metrics.json").read_text())
+                      for name in ("whole", "resumed"))
+    assert resumed["history"]["val_accuracy"] == whole["history"]["val_accuracy"]
+    for a, b in zip(load_model(tmp_path / "resumed").get_weights(),
+                    load_model(tmp_path / "whole").get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.fixture(scope="module")
 def three_checkpoints(tmp_path_factory, uninterrupted):
     """A checkpoint folder holding ckpt-10 (epoch 1) and ckpt-20 (epoch 2), plus a model."""
