@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from applications.distributed import replica_loss_scale
 from applications.training_state import (MODEL_FILE, TimeBudget, TrainingState,
-                                         save_model_atomically)
+                                         averages_weights, save_model_atomically)
 from data.errors import InputError
 
 
@@ -52,7 +52,7 @@ class Application(keras.Model):
 
     def averaging_callbacks(self):
         """With ``ema_momentum``: evaluate on the averaged weights (swapped in and back)."""
-        if getattr(self.optimizer, "use_ema", False):
+        if averages_weights(self):
             return [keras.callbacks.SwapEMAWeights()]
         return []
 

@@ -30,6 +30,11 @@ def save_model_atomically(model, path):
             os.unlink(tmp)
 
 
+def averages_weights(model):
+    """Whether the model's optimizer keeps a moving average of its weights (``ema_momentum``)."""
+    return bool(getattr(model.optimizer, "use_ema", False))
+
+
 class TimeBudget(keras.callbacks.Callback):
     """Stop after the epoch when another epoch of the same length would overrun the budget."""
 
@@ -151,7 +156,7 @@ class TrainingState(keras.callbacks.Callback):
             start += 1
             if model.stop_training:
                 return history
-            if getattr(model.optimizer, "use_ema", False):
+            if averages_weights(model):
                 # fit() ended by copying the averaged weights into the model; the next
                 # epochs go on from the raw ones, as saved when this epoch ended.
                 self.checkpoint.restore(self.manager.latest_checkpoint).expect_partial()
@@ -186,7 +191,7 @@ class TrainingState(keras.callbacks.Callback):
         """The best model file, holding the averaged weights when the optimizer keeps them
         (the dev score was measured on those); training goes on from the raw weights."""
         model, path = self.model, os.path.join(self.out_dir, MODEL_FILE)
-        if not getattr(model.optimizer, "use_ema", False):
+        if not averages_weights(model):
             save_model_atomically(model, path)
             return
         raw = [v.numpy() for v in model.trainable_variables]

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from applications.base import load_model
 from applications.pos_tagger.commands import TaggerCommands
 from applications.pos_tagger.sample_corpus import generate_sentences, write_two_column
 from tests.helpers import (assert_input_error, check_bad_input_keeps_model, cli, cli_subprocess,
@@ -182,8 +183,6 @@ def test_weight_averaging_saves_the_weights_dev_scored(corpus, tmp_path):
         code, text, _ = cli(APP, "evaluate", "--model", out, "--data", dev, "--json")
         # The saved model is the one the dev score was measured on: averaged or raw.
         assert code == 0 and json.loads(text)["accuracy"] == pytest.approx(best, abs=1e-6)
-        from applications.base import load_model
-
         weights[momentum] = load_model(out).get_weights()
     # Same seed, so the same raw trajectory: only the averaging makes the weights differ.
     assert any(not np.allclose(a, b) for a, b in zip(weights[0.0], weights[0.9]))
