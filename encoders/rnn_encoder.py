@@ -5,6 +5,19 @@ import keras
 from encoders.registry import register
 
 _CELLS = {"simple": keras.layers.SimpleRNN, "gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
+_POOLINGS = ("last", "max", "mean")
+
+
+def _pool_over_time(sequence, mask, how):
+    """Max or mean of ``sequence`` [B, T, H] over the positions where ``mask`` [B, T] is True."""
+    real = keras.ops.expand_dims(mask, -1)
+    if how == "max":
+        largest = keras.ops.max(keras.ops.where(real, sequence, float("-inf")), axis=1)
+        # A sequence with no real position pools to zeros rather than -inf.
+        return keras.ops.where(keras.ops.any(real, axis=1), largest, 0.0)
+    keep = keras.ops.cast(real, sequence.dtype)
+    return keras.ops.sum(sequence * keep, axis=1) / keras.ops.maximum(
+        keras.ops.sum(keep, axis=1), 1.0)
 
 
 @keras.saving.register_keras_serializable(package="encore")
@@ -17,6 +30,8 @@ class RNN_Encoder(keras.Model):
         nodes: units per stacked layer, one entry per layer (per direction when bidirectional).
         bidirectional: run each layer forwards and backwards and concatenate.
         dropout: dropout rate applied to each layer's output.
+        pooling: how ``pooled`` summarises the sequence: ``"last"`` (the final states),
+            ``"max"`` or ``"mean"`` (over the last layer's outputs at real positions).
 
     Call arguments:
         inputs: ``[B, T, D]`` floats.
@@ -24,8 +39,8 @@ class RNN_Encoder(keras.Model):
 
     Returns:
         ``{"sequence": [B, T, H], "pooled": [B, H], "mask": [B, T]}`` where H is
-        ``nodes[-1]`` (doubled when bidirectional) and ``pooled`` is the final state of the
-        last layer (forward and backward concatenated): the many-to-one summary.
+        ``nodes[-1]`` (doubled when bidirectional) and ``pooled`` is the many-to-one summary:
+        by default the last layer's final states (forward and backward concatenated).
 
     Example:
         >>> import numpy as np
@@ -35,11 +50,14 @@ class RNN_Encoder(keras.Model):
         ((2, 5, 16), (2, 16))
     """
 
-    def __init__(self, cell="lstm", nodes=(128,), bidirectional=True, dropout=0.0, **kwargs):
+    def __init__(self, cell="lstm", nodes=(128,), bidirectional=True, dropout=0.0, pooling="last",
+                 **kwargs):
         super().__init__(**kwargs)
         self.supports_masking = True
         if cell not in _CELLS:
             raise ValueError(f"cell must be one of {sorted(_CELLS)}, not {cell!r}")
+        if pooling not in _POOLINGS:
+            raise ValueError(f"pooling must be one of {list(_POOLINGS)}, not {pooling!r}")
         nodes = [int(n) for n in nodes]
         if not nodes or min(nodes) < 1:
             raise ValueError(f"nodes must be a non-empty list of positive sizes, not {nodes!r}")
@@ -47,6 +65,7 @@ class RNN_Encoder(keras.Model):
         self.nodes = nodes
         self.bidirectional = bool(bidirectional)
         self.dropout = float(dropout)
+        self.pooling = pooling
         # Both directions are built here rather than with keras.layers.Bidirectional: its
         # constructor serialises the wrapped layer twice, and inside load_model's object-sharing
         # scope a reused Python id can hand back the forward layer as the backward one.
@@ -77,10 +96,14 @@ class RNN_Encoder(keras.Model):
         for i in range(len(self.nodes) - 1):
             x = self.output_dropout(self._layer(i, x, mask, training)[0], training=training)
         sequence, forward_h, backward_h = self._layer(len(self.nodes) - 1, x, mask, training)
-        pooled = forward_h if backward_h is None else keras.ops.concatenate(
-            [forward_h, backward_h], axis=-1)
         if mask is None:
             mask = keras.ops.ones(keras.ops.shape(inputs)[:2], dtype="bool")
+        if self.pooling != "last":
+            pooled = _pool_over_time(sequence, mask, self.pooling)
+        elif backward_h is None:
+            pooled = forward_h
+        else:
+            pooled = keras.ops.concatenate([forward_h, backward_h], axis=-1)
         return {
             "sequence": self.output_dropout(sequence, training=training),
             "pooled": self.output_dropout(pooled, training=training),
@@ -90,5 +113,5 @@ class RNN_Encoder(keras.Model):
     def get_config(self):
         config = super().get_config()
         config.update(cell=self.cell, nodes=self.nodes, bidirectional=self.bidirectional,
-                      dropout=self.dropout)
+                      dropout=self.dropout, pooling=self.pooling)
         return config

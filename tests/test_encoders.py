@@ -29,11 +29,25 @@ def test_rnn_pooled_is_final_state_at_last_real_position():
                                atol=1e-5)
 
 
+@pytest.mark.parametrize("pooling", ["max", "mean"])
+def test_rnn_max_and_mean_pooling_use_only_real_positions(pooling):
+    encoder = RNN_Encoder(cell="lstm", nodes=[4], bidirectional=True, pooling=pooling)
+    out = encoder(SEQ, mask=MASK)
+    sequence, pooled = np.asarray(out["sequence"]), np.asarray(out["pooled"])
+    reduce = np.max if pooling == "max" else np.mean
+    for row, length in enumerate(MASK.sum(axis=1)):
+        np.testing.assert_allclose(pooled[row], reduce(sequence[row, :length], axis=0), atol=1e-6)
+    rebuilt = RNN_Encoder.from_config(encoder.get_config())
+    assert rebuilt.pooling == pooling
+
+
 def test_rnn_encoder_rejects_bad_arguments():
     with pytest.raises(ValueError, match="cell"):
         RNN_Encoder(cell="transformer")
     with pytest.raises(ValueError, match="nodes"):
         RNN_Encoder(nodes=[])
+    with pytest.raises(ValueError, match="pooling"):
+        RNN_Encoder(pooling="attention")
 
 
 def test_cnn_encoder_1d_is_mask_aware():
