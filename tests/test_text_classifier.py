@@ -167,7 +167,7 @@ def test_multiclass_tsv_with_named_columns_and_held_out_dev(tmp_path):
     out = tmp_path / "topics"
     code, _, err = cli(APP, "train", "--train", path, "--out", out, "--text-column", "body",
                        "--label-columns", "topic", "--set", "dev_split=0.2", "--epochs", 3,
-                       "--set", "ensemble_size=2", *TINY)
+                       *TINY)
     assert code == 0, err
     code, text, err = cli(APP, "evaluate", "--model", out, "--data", path, "--held-out",
                           "--json")
@@ -175,45 +175,6 @@ def test_multiclass_tsv_with_named_columns_and_held_out_dev(tmp_path):
     result = json.loads(text)
     assert result["task"] == "multiclass" and result["examples"] == 30
     assert result["accuracy"] > 0.7, result
-
-
-def test_ensemble_members_train_on_their_own_losses():
-    import keras
-    import tensorflow as tf
-
-    from applications.text_classifier.config import ClassifierConfig
-    from applications.text_classifier.model import TextClassifier
-    from applications.text_classifier.pipeline import TextMetadata
-    from data import Vocabulary
-
-    meta = TextMetadata(Vocabulary([f"w{i}" for i in range(20)]), ["neg", "pos"], "binary",
-                        "text", ["label"], 8)
-    config = ClassifierConfig(ensemble_size=3, embedding_dim=8, dropout=0.0,
-                              embedding_dropout=0.0, encoder={"name": "cnn", "preset": "text",
-                                                              "filters": [4]})
-    model = TextClassifier(config.to_dict(), meta.get_config())
-    model.compile(loss=model.make_loss())
-    rng = np.random.default_rng(0)
-    x = rng.integers(1, 22, size=(6, 8)).astype("int32")
-    y = rng.integers(0, 2, size=(6, 1)).astype("float32")
-    members = np.asarray(model.member_logits(x))
-    assert members.shape == (6, 3, 1) and np.ptp(members, axis=1).max() > 1e-3
-    np.testing.assert_allclose(np.asarray(model(x)), members.mean(axis=1), atol=1e-6)
-
-    # The ensemble's loss gives member 0 exactly 1/3 of the gradient it gets trained alone.
-    alone = keras.losses.BinaryCrossentropy(from_logits=True)
-    head = model.heads[0].kernel
-    with tf.GradientTape(persistent=True) as tape:
-        joint = model.compute_loss(x=x, y=y, y_pred=model.training_outputs(x))
-        single = alone(y, model.member_logits(x, training=True)[:, 0])
-    np.testing.assert_allclose(np.asarray(tape.gradient(joint, head)),
-                               np.asarray(tape.gradient(single, head)) / 3, atol=1e-6)
-
-
-def test_ensemble_size_below_one_is_a_usage_error(tmp_path):
-    code, _, err = cli(APP, "train", "--out", tmp_path / "run", "--set", "ensemble_size=0")
-    assert code == 2 and "ensemble_size must be at least 1" in err
-    assert not (tmp_path / "run" / "model.keras").exists()
 
 
 def test_text_table_reader_lines_and_detection(tmp_path):

@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from applications.config import TrainConfig, UsageError
+from applications.config import TrainConfig
 
 
 @dataclasses.dataclass
@@ -23,8 +23,6 @@ class ClassifierConfig(TrainConfig):
         encoder: ``{"name": "cnn", "preset": "text"}`` (Kim 2014: widths 3, 4, 5 with
             max-over-time pooling) or e.g. ``{"name": "rnn", "cell": "lstm", "nodes": [64]}``
             (a BiLSTM whose final states are the summary).
-        ensemble_size: train this many independently initialised classifiers side by side
-            (each on its own loss) and predict with their mean logits; N times the cost.
         dev_split: without ``--dev``, hold out this seeded fraction of ``--train`` as dev.
     """
 
@@ -38,16 +36,7 @@ class ClassifierConfig(TrainConfig):
     embedding_dropout: float = 0.2
     dropout: float = 0.5
     encoder: dict = dataclasses.field(default_factory=lambda: {"name": "cnn", "preset": "text"})
-    ensemble_size: int = 1
     dev_split: float = 0.0
     batch_size: int = 32
     epochs: int = 10
     patience: int = 3
-
-    @classmethod
-    def from_dict(cls, values, source="config"):
-        config = super().from_dict(values, source)
-        if config.ensemble_size < 1:
-            raise UsageError(f"{source}: ensemble_size must be at least 1, not "
-                             f"{config.ensemble_size}")
-        return config

@@ -16,8 +16,6 @@ class TextClassifier(Application):
     output. The task decides the output and loss: binary has one sigmoid logit (binary
     cross-entropy), multi-class a softmax over the classes (sparse categorical
     cross-entropy), multi-label one sigmoid per label column (binary cross-entropy).
-    With ``ensemble_size`` N > 1 it holds N such members, each initialised apart and
-    trained on its own loss over the same batches; predictions use their mean logits.
 
     The model takes word ids ``[B, T]`` (0 = padding) and returns logits; its serving
     module (:class:`~applications.text_classifier.serving.ClassifierServer`) takes raw text.
@@ -41,53 +39,22 @@ class TextClassifier(Application):
         meta = TextMetadata.from_config(metadata)
         self.task = meta.task
         self.num_outputs = 1 if meta.task == "binary" else len(meta.labels)
-        members = range(config.get("ensemble_size", 1))
-        self.embeddings = [keras.layers.Embedding(len(meta.words), config["embedding_dim"])
-                           for _ in members]
-        self.encoders = [build_encoder(config["encoder"], layer_name=f"encoder_{i}")
-                         for i in members]
-        self.heads = [keras.layers.Dense(self.num_outputs, name=f"label_scores_{i}")
-                      for i in members]
-        # Dropout layers hold no weights; each call draws fresh masks, so members share them.
+        self.embedding = keras.layers.Embedding(len(meta.words), config["embedding_dim"])
         self.embedding_dropout = keras.layers.Dropout(config["embedding_dropout"])
+        self.encoder = build_encoder(config["encoder"], layer_name="encoder")
         self.dropout = keras.layers.Dropout(config["dropout"])
+        self.head = keras.layers.Dense(self.num_outputs, name="label_scores")
 
     @property
     def monitor(self):
         # Multi-label accuracy is dominated by the many all-zero columns; the loss is not.
         return ("val_loss", "min") if self.task == "multilabel" else ("val_accuracy", "max")
 
-    def member_logits(self, inputs, training=False):
-        """Every ensemble member's logits, ``[B, members, outputs]``."""
-        mask = inputs > 0
-        logits = []
-        for embedding, encoder, head in zip(self.embeddings, self.encoders, self.heads):
-            x = self.embedding_dropout(embedding(inputs), training=training)
-            pooled = encoder(x, mask=mask, training=training)["pooled"]
-            logits.append(head(self.dropout(pooled, training=training)))
-        return keras.ops.stack(logits, axis=1)
-
     def call(self, inputs, training=False):
-        # An ensemble predicts with its members' mean logits.
-        return keras.ops.mean(self.member_logits(inputs, training), axis=1)
-
-    def training_outputs(self, x):
-        return self.member_logits(x, training=True)
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        if len(y_pred.shape) == 2:  # the mean, from test_step
-            return super().compute_loss(x, y, y_pred, sample_weight, training)
-        # Each member is fitted on its own loss, as if trained alone: an ensemble, not one
-        # wider model fitted through its mean.
-        losses = [super(TextClassifier, self).compute_loss(x, y, y_pred[:, i], sample_weight,
-                                                           training)
-                  for i in range(y_pred.shape[1])]
-        return keras.ops.mean(keras.ops.stack(losses))
-
-    def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        if len(y_pred.shape) == 3:
-            y_pred = keras.ops.mean(y_pred, axis=1)
-        return super().compute_metrics(x, y, y_pred, sample_weight)
+        mask = inputs > 0
+        x = self.embedding_dropout(self.embedding(inputs), training=training)
+        pooled = self.encoder(x, mask=mask, training=training)["pooled"]
+        return self.head(self.dropout(pooled, training=training))
 
     def make_loss(self):
         if self.task == "multiclass":
