@@ -1,10 +1,10 @@
 """The part-of-speech tagger: a many-to-many application on the shared base."""
 
 import keras
-import numpy as np
 
 from applications.base import Application
 from applications.metrics import TokenAccuracy
+from applications.word_dropout import drop_words, word_drop_probabilities
 from data.sequence_batches import TaggingMetadata
 from encoders import build_encoder
 from encoders.rnn_encoder import RNN_Encoder
@@ -36,11 +36,7 @@ class PosTagger(Application):
         super().__init__(config, metadata, **kwargs)
         meta = TaggingMetadata.from_config(metadata)
         self.num_tags = len(meta.tags)
-        alpha = config["word_dropout"]
-        counts = np.asarray(meta.words.counts or [1] * len(meta.words), "float32")
-        # Padding and <unk> are never dropped (count 0 gives probability 1, so mask them).
-        self.drop_probability = np.where(np.arange(len(counts)) < meta.words.specials, 0.0,
-                                         alpha / (alpha + np.maximum(counts, 1e-6)))
+        self.drop_probability = word_drop_probabilities(meta.words, config["word_dropout"])
         self.word_embedding = keras.layers.Embedding(len(meta.words), config["word_dim"])
         self.char_embedding = keras.layers.Embedding(len(meta.chars), config["char_dim"])
         self.char_encoder = build_encoder(config["char_encoder"], layer_name="char_encoder")
@@ -54,9 +50,7 @@ class PosTagger(Application):
         words, chars = inputs["words"], inputs["chars"]
         mask = words > 0
         if training and self.config["word_dropout"] > 0:
-            threshold = ops.take(ops.convert_to_tensor(self.drop_probability, "float32"), words)
-            drop = keras.random.uniform(ops.shape(words), seed=self.word_dropout_seed) < threshold
-            words = ops.where(drop, ops.ones_like(words), words)
+            words = drop_words(words, self.drop_probability, self.word_dropout_seed)
         x = ops.concatenate([self.word_embedding(words), self.char_vectors(chars, training)],
                             axis=-1)
         x = self.embedding_dropout(x, training=training)

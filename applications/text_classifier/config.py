@@ -19,6 +19,9 @@ class ClassifierConfig(TrainConfig):
         min_word_count: words seen fewer times in training become ``<unk>``.
         embedding_dim: word embedding size.
         embedding_dropout: dropout on the word vectors.
+        word_dropout: alpha of frequency-based word dropout: a training word seen c times
+            is replaced by ``<unk>`` with probability alpha / (alpha + c), which trains the
+            vector that words unseen in training get (0 = off).
         dropout: dropout on the encoder's pooled vector, before the output layer.
         encoder: ``{"name": "cnn", "preset": "text"}`` (Kim 2014: widths 3, 4, 5 with
             max-over-time pooling) or e.g. ``{"name": "rnn", "cell": "lstm", "nodes": [64]}``
@@ -34,6 +37,7 @@ class ClassifierConfig(TrainConfig):
     min_word_count: int = 1
     embedding_dim: int = 128
     embedding_dropout: float = 0.2
+    word_dropout: float = 0.0
     dropout: float = 0.5
     encoder: dict = dataclasses.field(default_factory=lambda: {"name": "cnn", "preset": "text"})
     dev_split: float = 0.0

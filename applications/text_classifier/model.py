@@ -4,6 +4,7 @@ import keras
 
 from applications.base import Application
 from applications.text_classifier.pipeline import TextMetadata
+from applications.word_dropout import drop_words, word_drop_probabilities
 from encoders import build_encoder
 
 
@@ -44,6 +45,9 @@ class TextClassifier(Application):
         self.encoder = build_encoder(config["encoder"], layer_name="encoder")
         self.dropout = keras.layers.Dropout(config["dropout"])
         self.head = keras.layers.Dense(self.num_outputs, name="label_scores")
+        self.drop_probability = word_drop_probabilities(meta.words,
+                                                        config.get("word_dropout", 0.0))
+        self.word_dropout_seed = keras.random.SeedGenerator(config["seed"])
 
     @property
     def monitor(self):
@@ -52,6 +56,8 @@ class TextClassifier(Application):
 
     def call(self, inputs, training=False):
         mask = inputs > 0
+        if training and self.config.get("word_dropout", 0) > 0:
+            inputs = drop_words(inputs, self.drop_probability, self.word_dropout_seed)
         x = self.embedding_dropout(self.embedding(inputs), training=training)
         pooled = self.encoder(x, mask=mask, training=training)["pooled"]
         return self.head(self.dropout(pooled, training=training))
