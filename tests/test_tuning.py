@@ -197,8 +197,9 @@ def test_apply_values_expands_shorthands():
 
     base = ClassifierConfig()
     rnn = apply_values(base, {"encoder.name": "rnn", "encoder.cell": "gru", "encoder.units": 32,
-                              "dropout": 0.2})
-    assert rnn.encoder == {"name": "rnn", "cell": "gru", "nodes": [32]} and rnn.dropout == 0.2
+                              "encoder.pooling": "max", "dropout": 0.2})
+    assert rnn.encoder == {"name": "rnn", "cell": "gru", "nodes": [32], "pooling": "max"}
+    assert rnn.dropout == 0.2
     cnn = apply_values(base, {"encoder.name": "cnn", "encoder.filters": 50})
     assert cnn.encoder == {"name": "cnn", "preset": "text", "filters": [50]}
     assert base.encoder == {"name": "cnn", "preset": "text"}  # the base is not changed

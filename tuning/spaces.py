@@ -68,6 +68,7 @@ SPACES = {
         "encoder.filters": Choice((50, 100, 200), when=("encoder.name", ("cnn",))),
         "encoder.cell": Choice(("lstm", "gru"), when=("encoder.name", ("rnn",))),
         "encoder.units": Choice((32, 64, 128), when=("encoder.name", ("rnn",))),
+        "encoder.pooling": Choice(("last", "max"), when=("encoder.name", ("rnn",))),
         "embedding_dim": Choice((64, 128, 256)),
         "dropout": Range(0.0, 0.6, step=0.1),
         "learning_rate": LEARNING_RATE,
