@@ -2,6 +2,7 @@
 
 import keras
 
+from encoders.pooling import masked_pool
 from encoders.registry import register
 
 PRESETS = {
@@ -129,11 +130,7 @@ class CNN_Encoder(keras.Model):
             x = x * keep
             x = ops.concatenate([conv(x) for conv in block], axis=-1)
             x = self.drop(x, training=training)
-        floor = ops.min(x) - 1.0
-        pooled = ops.max(ops.where(ops.cast(keep, "bool"), x, floor), axis=1)
-        any_real = ops.any(mask, axis=1, keepdims=True)
-        pooled = ops.where(any_real, pooled, ops.zeros_like(pooled))
-        return {"sequence": x * keep, "pooled": pooled, "mask": mask}
+        return {"sequence": x * keep, "pooled": masked_pool(x, mask), "mask": mask}
 
     def get_config(self):
         config = super().get_config()

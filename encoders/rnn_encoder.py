@@ -2,22 +2,11 @@
 
 import keras
 
+from encoders.pooling import masked_pool
 from encoders.registry import register
 
 _CELLS = {"simple": keras.layers.SimpleRNN, "gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
 _POOLINGS = ("last", "max", "mean")
-
-
-def _pool_over_time(sequence, mask, how):
-    """Max or mean of ``sequence`` [B, T, H] over the positions where ``mask`` [B, T] is True."""
-    real = keras.ops.expand_dims(mask, -1)
-    if how == "max":
-        largest = keras.ops.max(keras.ops.where(real, sequence, float("-inf")), axis=1)
-        # A sequence with no real position pools to zeros rather than -inf.
-        return keras.ops.where(keras.ops.any(real, axis=1), largest, 0.0)
-    keep = keras.ops.cast(real, sequence.dtype)
-    return keras.ops.sum(sequence * keep, axis=1) / keras.ops.maximum(
-        keras.ops.sum(keep, axis=1), 1.0)
 
 
 @keras.saving.register_keras_serializable(package="encore")
@@ -99,7 +88,7 @@ class RNN_Encoder(keras.Model):
         if mask is None:
             mask = keras.ops.ones(keras.ops.shape(inputs)[:2], dtype="bool")
         if self.pooling != "last":
-            pooled = _pool_over_time(sequence, mask, self.pooling)
+            pooled = masked_pool(sequence, mask, self.pooling)
         elif backward_h is None:
             pooled = forward_h
         else:
