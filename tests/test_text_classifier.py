@@ -6,7 +6,9 @@ import json
 import numpy as np
 import pytest
 
+from applications.config import UsageError
 from applications.text_classifier.commands import ClassifierCommands
+from applications.text_classifier.ensemble import build_ensemble
 from applications.text_classifier.sample_data import (generate_reviews, generate_toxic_comments,
                                                       write_csv)
 from applications.text_classifier.scores import classification_scores, roc_auc
@@ -105,6 +107,70 @@ def test_mc_dropout_reports_mean_and_spread(trained):
     values = np.array([[float(v) for v in row[1:]] for row in rows])
     np.testing.assert_allclose(values[:, :2].sum(axis=1), 1.0, atol=1e-5)
     assert (values[:, 2:] >= 0).all() and values[:, 2:].max() > 0, "dropout was not on"
+
+
+@pytest.fixture(scope="module")
+def members(trained, corpus, tmp_path_factory):
+    """``trained`` and a second classifier that differs from it only by its seed."""
+    train, dev = corpus
+    out = tmp_path_factory.mktemp("member") / "seed2"
+    code, _, err = cli(APP, "train", "--train", train, "--dev", dev, "--out", out,
+                       "--epochs", 3, "--seed", 2, *TINY)
+    assert code == 0, err
+    return [trained, out]
+
+
+def test_ensemble_predicts_with_the_members_mean_logit(members, corpus, tmp_path):
+    from applications.base import load_model
+
+    _, dev = corpus
+    dirs = members
+    out = tmp_path / "both"
+    code, _, err = cli(APP, "ensemble", "--models", *dirs, "--out", out)
+    assert code == 0, err
+    assert json.loads((out / "config.json").read_text())["ensemble_size"] == 2
+    assert len(json.loads((out / "ensemble.json").read_text())["members"]) == 2
+
+    ensemble, singles = load_model(out), [load_model(d) for d in dirs]
+    ids = np.random.default_rng(0).integers(1, 40, size=(5, 9)).astype("int32")
+    logits = [np.asarray(m(ids)) for m in singles]
+    assert np.abs(logits[0] - logits[1]).max() > 1e-3  # the members do differ
+    np.testing.assert_allclose(np.asarray(ensemble(ids)), (logits[0] + logits[1]) / 2,
+                               atol=1e-5)
+
+    # The shared verbs work on it unchanged.
+    code, text, err = cli(APP, "evaluate", "--model", out, "--data", dev, "--json")
+    assert code == 0, err
+    assert json.loads(text)["examples"] == 60
+    code, text, err = cli(APP, "predict", "--model", out, stdin="a wonderful film\n")
+    assert code == 0 and len(text.strip().splitlines()) == 2, err
+
+
+def test_ensemble_refuses_bad_members(members, tmp_path):
+    from applications.base import load_model
+    from applications.text_classifier.model import TextClassifier
+
+    dirs = members
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "model.keras").write_text("an earlier model")
+    code, _, err = cli(APP, "ensemble", "--models", dirs[0], "--out", kept)
+    assert code == 2 and "at least two" in err
+    assert (kept / "model.keras").read_text() == "an earlier model"
+    code, _, err = cli(APP, "ensemble", "--models", *dirs, "--out", dirs[1])
+    assert code == 2 and "is one of the members" in err
+
+    first = load_model(dirs[0])
+    words = first.metadata["words"]
+    other_vocab = dict(first.metadata, words=dict(words, items=words["items"][:-1]))
+    with pytest.raises(UsageError, match="different vocabulary"):
+        build_ensemble([first, TextClassifier(first.config, other_vocab)])
+    wider = TextClassifier(dict(first.config, embedding_dim=8), first.metadata)
+    with pytest.raises(UsageError, match="embedding_dim differs"):
+        build_ensemble([first, wider])
+    pair = build_ensemble([first, load_model(dirs[1])])
+    with pytest.raises(UsageError, match="already an ensemble"):
+        build_ensemble([pair, first])
 
 
 def test_roc_auc_matches_hand_computed_values():

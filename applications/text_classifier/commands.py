@@ -42,6 +42,11 @@ class ClassifierCommands(AppCommands):
                                 help="Monte-Carlo dropout: average N passes with dropout on "
                                      "and report the standard deviation too")
 
+    def extra_verbs(self):
+        from applications.text_classifier import ensemble
+
+        return {"ensemble": (ensemble.add_arguments, ensemble.run_ensemble)}
+
     def read_training_data(self, args, config, metadata=None):
         if args.text_column:
             config.text_column = args.text_column

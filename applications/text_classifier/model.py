@@ -17,6 +17,9 @@ class TextClassifier(Application):
     output. The task decides the output and loss: binary has one sigmoid logit (binary
     cross-entropy), multi-class a softmax over the classes (sparse categorical
     cross-entropy), multi-label one sigmoid per label column (binary cross-entropy).
+    An ensemble (``config["ensemble_size"]`` N > 1, built by
+    :func:`~applications.text_classifier.ensemble.build_ensemble` from N trained
+    classifiers) holds N such members and predicts with their mean logits.
 
     The model takes word ids ``[B, T]`` (0 = padding) and returns logits; its serving
     module (:class:`~applications.text_classifier.serving.ClassifierServer`) takes raw text.
@@ -40,11 +43,16 @@ class TextClassifier(Application):
         meta = TextMetadata.from_config(metadata)
         self.task = meta.task
         self.num_outputs = 1 if meta.task == "binary" else len(meta.labels)
-        self.embedding = keras.layers.Embedding(len(meta.words), config["embedding_dim"])
+        members = range(int(config.get("ensemble_size", 1)))
+        self.embeddings = [keras.layers.Embedding(len(meta.words), config["embedding_dim"])
+                           for _ in members]
+        self.encoders = [build_encoder(config["encoder"], layer_name=f"encoder_{i}")
+                         for i in members]
+        self.heads = [keras.layers.Dense(self.num_outputs, name=f"label_scores_{i}")
+                      for i in members]
+        # Dropout layers hold no weights; each call draws fresh masks, so members share them.
         self.embedding_dropout = keras.layers.Dropout(config["embedding_dropout"])
-        self.encoder = build_encoder(config["encoder"], layer_name="encoder")
         self.dropout = keras.layers.Dropout(config["dropout"])
-        self.head = keras.layers.Dense(self.num_outputs, name="label_scores")
         self.drop_probability = word_drop_probabilities(meta.words,
                                                         config.get("word_dropout", 0.0))
         self.word_dropout_seed = keras.random.SeedGenerator(config["seed"])
@@ -54,13 +62,21 @@ class TextClassifier(Application):
         # Multi-label accuracy is dominated by the many all-zero columns; the loss is not.
         return ("val_loss", "min") if self.task == "multilabel" else ("val_accuracy", "max")
 
-    def call(self, inputs, training=False):
+    def member_logits(self, inputs, training=False):
+        """Every ensemble member's logits, ``[B, members, outputs]``."""
         mask = inputs > 0
         if training and self.config.get("word_dropout", 0) > 0:
             inputs = drop_words(inputs, self.drop_probability, self.word_dropout_seed)
-        x = self.embedding_dropout(self.embedding(inputs), training=training)
-        pooled = self.encoder(x, mask=mask, training=training)["pooled"]
-        return self.head(self.dropout(pooled, training=training))
+        logits = []
+        for embedding, encoder, head in zip(self.embeddings, self.encoders, self.heads):
+            x = self.embedding_dropout(embedding(inputs), training=training)
+            pooled = encoder(x, mask=mask, training=training)["pooled"]
+            logits.append(head(self.dropout(pooled, training=training)))
+        return keras.ops.stack(logits, axis=1)
+
+    def call(self, inputs, training=False):
+        # An ensemble predicts with its members' mean logits.
+        return keras.ops.mean(self.member_logits(inputs, training), axis=1)
 
     def make_loss(self):
         if self.task == "multiclass":
