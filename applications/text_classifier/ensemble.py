@@ -84,4 +84,3 @@ def run_ensemble(args):
     print(f"saved {os.path.join(args.out, 'model.keras')} ({len(members)} members)",
           file=sys.stderr)
     return 0
-
