@@ -68,12 +68,20 @@ class Application(keras.Model):
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
-            y_pred = self(x, training=True)
-            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
-                                     training=True)
+            y_pred, loss = self.training_loss(x, y, sample_weight)
         gradients = tape.gradient(loss, self.trainable_variables)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
         return self._update_metrics(loss, x, y, y_pred, sample_weight)
+
+    def training_loss(self, x, y, sample_weight):
+        """``(y_pred, loss)`` of one training batch, run inside the train step's tape.
+
+        The loss is what the step minimises and logs. Applications that train on more than
+        the plain forward pass (the text classifier's adversarial word vectors) override it.
+        """
+        y_pred = self(x, training=True)
+        return y_pred, self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                         training=True)
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)

@@ -173,6 +173,60 @@ def test_ensemble_refuses_bad_members(members, tmp_path):
         build_ensemble([pair, first])
 
 
+def test_adversarial_loss_moves_word_vectors_uphill_by_epsilon():
+    import keras
+    import tensorflow as tf
+
+    from applications.text_classifier.config import ClassifierConfig
+    from applications.text_classifier.model import TextClassifier
+    from applications.text_classifier.pipeline import TextMetadata
+    from data import Vocabulary
+
+    meta = TextMetadata(Vocabulary([f"w{i}" for i in range(30)]), ["neg", "pos"], "binary",
+                        "text", ["label"], 50)
+    config = ClassifierConfig(embedding_dim=8, dropout=0.0, embedding_dropout=0.0,
+                              encoder={"name": "rnn", "cell": "gru", "nodes": [6]})
+    model = TextClassifier(config.to_dict(), meta.get_config())
+    model.compile(loss=model.make_loss())
+    rng = np.random.default_rng(3)
+    x = tf.constant(rng.integers(1, 30, size=(4, 7)), tf.int32) * tf.constant(
+        [[1] * 7, [1] * 5 + [0] * 2, [1] * 3 + [0] * 4, [1] * 7], tf.int32)
+    y = tf.constant([[0.0], [1.0], [1.0], [0.0]])
+    _, clean = model.training_loss(x, y, None)
+
+    # Each text moves by epsilon along its own gradient, so to first order the loss grows
+    # by epsilon times the sum over texts of their gradient norms.
+    vectors, mask = model.word_vectors(x)
+    with tf.GradientTape() as tape:
+        tape.watch(vectors)
+        y_pred = keras.ops.mean(model.logits_from_vectors(vectors, mask), axis=1)
+        loss = model.compute_loss(x=x, y=y, y_pred=y_pred)
+    grad = tape.gradient(loss, vectors)[0].numpy() * mask.numpy()[..., None]
+    assert np.all(grad[1, 5:] == 0)  # padding is never moved
+    rise = np.sqrt((grad ** 2).sum(axis=(1, 2))).sum()
+    epsilon = 1e-3
+    model.config["adversarial_epsilon"] = epsilon
+    _, both = model.training_loss(x, y, None)
+    adversarial = float(both) - float(clean)
+    np.testing.assert_allclose(adversarial - float(clean), epsilon * rise, rtol=0.05)
+    assert adversarial > float(clean)
+
+
+def test_adversarial_training_from_the_command_line(corpus, tmp_path):
+    train, dev = corpus
+    out = tmp_path / "adversarial"
+    code, _, err = cli(APP, "train", "--train", train, "--dev", dev, "--out", out,
+                       "--epochs", 3, "--seed", 1, "--set", "adversarial_epsilon=0.5", *TINY)
+    assert code == 0, err
+    code, text, err = cli(APP, "evaluate", "--model", out, "--data", dev, "--json")
+    assert code == 0, err
+    assert json.loads(text)["accuracy"] > 0.7
+    code, _, err = cli(APP, "train", "--train", train, "--out", tmp_path / "bad",
+                       "--set", "adversarial_epsilon=-1")
+    assert code == 2 and "adversarial_epsilon must be 0 or more" in err
+    assert not (tmp_path / "bad" / "model.keras").exists()
+
+
 def test_roc_auc_matches_hand_computed_values():
     # Positives score 0.35 and 0.8, negatives 0.1 and 0.4: 3 of 4 pairs ordered -> 0.75.
     assert roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.75)

@@ -23,6 +23,9 @@ class ClassifierConfig(TrainConfig):
             is replaced by ``<unk>`` with probability alpha / (alpha + c), which trains the
             vector that words unseen in training get (0 = off).
         dropout: dropout on the encoder's pooled vector, before the output layer.
+        adversarial_epsilon: size (L2 norm over a text's word vectors) of the adversarial
+            move of the word vectors whose loss is added in training (0 = off; about 0.3
+            for word vectors of norm ~0.5). Each step costs about two plain ones.
         encoder: ``{"name": "cnn", "preset": "text"}`` (Kim 2014: widths 3, 4, 5 with
             max-over-time pooling) or e.g. ``{"name": "rnn", "cell": "lstm", "nodes": [64]}``
             (a BiLSTM whose final states are the summary).
@@ -39,6 +42,7 @@ class ClassifierConfig(TrainConfig):
     embedding_dropout: float = 0.2
     word_dropout: float = 0.0
     dropout: float = 0.5
+    adversarial_epsilon: float = 0.0
     encoder: dict = dataclasses.field(default_factory=lambda: {"name": "cnn", "preset": "text"})
     dev_split: float = 0.0
     batch_size: int = 32

@@ -1,6 +1,7 @@
 """The text classifier: a many-to-one application on the shared base."""
 
 import keras
+import tensorflow as tf
 
 from applications.base import Application
 from applications.text_classifier.pipeline import TextMetadata
@@ -64,15 +65,53 @@ class TextClassifier(Application):
 
     def member_logits(self, inputs, training=False):
         """Every ensemble member's logits, ``[B, members, outputs]``."""
+        vectors, mask = self.word_vectors(inputs, training)
+        return self.logits_from_vectors(vectors, mask, training)
+
+    def word_vectors(self, inputs, training=False):
+        """Each member's word vectors ``[B, T, D]`` (before dropout), and the token mask."""
         mask = inputs > 0
         if training and self.config.get("word_dropout", 0) > 0:
             inputs = drop_words(inputs, self.drop_probability, self.word_dropout_seed)
+        return [embedding(inputs) for embedding in self.embeddings], mask
+
+    def logits_from_vectors(self, vectors, mask, training=False):
+        """``[B, members, outputs]`` logits from each member's word vectors."""
         logits = []
-        for embedding, encoder, head in zip(self.embeddings, self.encoders, self.heads):
-            x = self.embedding_dropout(embedding(inputs), training=training)
+        for x, encoder, head in zip(vectors, self.encoders, self.heads):
+            x = self.embedding_dropout(x, training=training)
             pooled = encoder(x, mask=mask, training=training)["pooled"]
             logits.append(head(self.dropout(pooled, training=training)))
         return keras.ops.stack(logits, axis=1)
+
+    def training_loss(self, x, y, sample_weight):
+        """With ``adversarial_epsilon`` > 0, adds the loss on adversarially moved word vectors.
+
+        Adversarial training on embeddings (Miyato et al. 2017): each text's word vectors
+        are moved by ``epsilon`` (L2 norm over the whole text) along the gradient of the
+        loss, the direction that hurts the model most to first order, and the loss there is
+        added to the clean loss. The returned (logged) loss is the sum of the two.
+        """
+        epsilon = float(self.config.get("adversarial_epsilon", 0.0))
+        if epsilon <= 0:
+            return super().training_loss(x, y, sample_weight)
+        vectors, mask = self.word_vectors(x, training=True)
+
+        def loss_at(points):
+            y_pred = keras.ops.mean(self.logits_from_vectors(points, mask, True), axis=1)
+            return y_pred, self.compute_loss(x=x, y=y, y_pred=y_pred,
+                                             sample_weight=sample_weight, training=True)
+
+        with tf.GradientTape() as tape:
+            tape.watch(vectors)
+            y_pred, loss = loss_at(vectors)
+        keep = tf.cast(mask, vectors[0].dtype)[..., None]
+        moved = []
+        for v, g in zip(vectors, tape.gradient(loss, vectors)):
+            g = tf.stop_gradient(g) * keep
+            norm = tf.sqrt(tf.reduce_sum(tf.square(g), axis=[1, 2], keepdims=True))
+            moved.append(v + epsilon * g / (norm + 1e-12))
+        return y_pred, loss + loss_at(moved)[1]
 
     def call(self, inputs, training=False):
         # An ensemble predicts with its members' mean logits.
