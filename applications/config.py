@@ -53,6 +53,9 @@ class TrainConfig:
         if not 0.0 <= config.ema_momentum < 1.0:
             raise UsageError(f"{source}: ema_momentum must be in [0, 1), not "
                              f"{config.ema_momentum}")
+        if getattr(config, "adversarial_epsilon", 0.0) < 0:
+            raise UsageError(f"{source}: adversarial_epsilon must be 0 or more, not "
+                             f"{config.adversarial_epsilon}")
         return config
 
 

@@ -117,3 +117,32 @@ def check_bad_input_keeps_model(commands, model_dir, path, content, line, train_
                        path, line)
     assert (model_dir / "model.keras").read_bytes() == before
     assert_input_error(commands, ["evaluate", "--model", model_dir, "--data", path], path, line)
+
+
+def check_adversarial_loss(model, x, y, vectors_of, loss_from):
+    """``model.training_loss`` with a small ``adversarial_epsilon`` adds the right loss.
+
+    Each example moves by epsilon along its own gradient, so to first order the added loss
+    exceeds the clean one by epsilon times the sum over examples of their gradient norms.
+    The model must have every dropout off. ``vectors_of(x)`` returns ``(vectors, mask)``
+    (a list of ``[B, T, D]`` tensors); ``loss_from(vectors, mask)`` the batch loss.
+    """
+    import tensorflow as tf
+
+    model.config["adversarial_epsilon"] = 0.0
+    _, clean = model.training_loss(x, y, None)
+    vectors, mask = vectors_of(x)
+    with tf.GradientTape() as tape:
+        tape.watch(vectors)
+        loss = loss_from(vectors, mask)
+    np.testing.assert_allclose(float(loss), float(clean), rtol=1e-5)
+    grads = [np.asarray(g) for g in tape.gradient(loss, vectors)]
+    # Padding does not reach the loss, so nothing moves there.
+    assert all(np.all(g[~np.asarray(mask)] == 0) for g in grads)
+    rise = sum(np.sqrt((g ** 2).sum(axis=(1, 2))).sum() for g in grads)
+    epsilon = 1e-3
+    model.config["adversarial_epsilon"] = epsilon
+    _, both = model.training_loss(x, y, None)
+    adversarial = float(both) - float(clean)
+    assert adversarial > float(clean)
+    np.testing.assert_allclose(adversarial - float(clean), epsilon * rise, rtol=0.05)

@@ -8,8 +8,8 @@ import pytest
 from applications.base import load_model
 from applications.pos_tagger.commands import TaggerCommands
 from applications.pos_tagger.sample_corpus import generate_sentences, write_two_column
-from tests.helpers import (assert_input_error, check_bad_input_keeps_model, cli, cli_subprocess,
-                           load_saved_model_without_package)
+from tests.helpers import (assert_input_error, check_adversarial_loss, check_bad_input_keeps_model,
+                           cli, cli_subprocess, load_saved_model_without_package)
 
 APP = TaggerCommands()
 TINY = ["--set", "word_dim=16", "--set", "char_dim=8", "--set", "encoder.nodes=[24]",
@@ -213,3 +213,42 @@ def test_char_vectors_equal_encoding_every_word(char_encoder):
     flat = chars.reshape(-1, 16)
     plain = model.char_encoder(model.char_embedding(flat), mask=flat > 0)["pooled"]
     np.testing.assert_allclose(np.asarray(fast).reshape(27, -1), np.asarray(plain), atol=1e-5)
+
+
+def test_adversarial_loss_moves_word_and_char_vectors_uphill(corpus, tmp_path):
+    import tensorflow as tf
+
+    from applications.pos_tagger.config import TaggerConfig
+    from applications.pos_tagger.model import PosTagger
+    from data import TaggedSentence, TaggingMetadata
+
+    meta = TaggingMetadata.from_sentences([TaggedSentence(["ab", "ba", "c"], ["X", "Y", "Z"],
+                                                          [1, 2, 3])])
+    config = TaggerConfig(word_dim=6, char_dim=4, embedding_dropout=0.0, word_dropout=0.0,
+                          char_encoder={"name": "rnn", "cell": "gru", "nodes": [5]},
+                          encoder={"name": "rnn", "cell": "gru", "nodes": [7]})
+    model = PosTagger(config.to_dict(), meta.get_config())
+    model.compile(loss=model.make_loss())
+    rng = np.random.default_rng(4)
+    words = rng.integers(1, 5, size=(3, 6)).astype("int32")
+    words[1, 4:] = words[2, 2:] = 0
+    chars = (rng.integers(1, 5, size=(3, 6, 3)) * (words[..., None] > 0)).astype("int32")
+    x = {"words": tf.constant(words), "chars": tf.constant(chars)}
+    y = tf.constant(rng.integers(0, model.num_tags, size=(3, 6)))
+
+    def vectors_of(inputs):
+        vectors, mask = model.token_vectors(inputs)
+        return [vectors], mask
+
+    def loss_from(vectors, mask):
+        return model.compute_loss(x=x, y=y, y_pred=model.tag_scores(vectors[0], mask))
+
+    check_adversarial_loss(model, x, y, vectors_of, loss_from)
+
+    # And it trains from the command line.
+    train, dev = corpus
+    out = tmp_path / "adversarial"
+    code, _, err = cli(APP, "train", "--train", train, "--dev", dev, "--out", out, "--epochs", 2,
+                       "--set", "adversarial_epsilon=0.5", *TINY)
+    assert code == 0, err
+    assert json.loads((out / "metrics.json").read_text())["epochs_completed"] == 2

@@ -14,8 +14,8 @@ from applications.text_classifier.sample_data import (generate_reviews, generate
 from applications.text_classifier.scores import classification_scores, roc_auc
 from data.errors import InputError
 from data.text_table import read_text_table
-from tests.helpers import (assert_input_error, check_bad_input_keeps_model, cli, cli_subprocess,
-                           load_saved_model_without_package)
+from tests.helpers import (assert_input_error, check_adversarial_loss, check_bad_input_keeps_model,
+                           cli, cli_subprocess, load_saved_model_without_package)
 
 APP = ClassifierCommands()
 TINY = ["--set", "embedding_dim=16", "--set", "encoder.filters=[16]",
@@ -188,28 +188,15 @@ def test_adversarial_loss_moves_word_vectors_uphill_by_epsilon():
                               encoder={"name": "rnn", "cell": "gru", "nodes": [6]})
     model = TextClassifier(config.to_dict(), meta.get_config())
     model.compile(loss=model.make_loss())
-    rng = np.random.default_rng(3)
-    x = tf.constant(rng.integers(1, 30, size=(4, 7)), tf.int32) * tf.constant(
-        [[1] * 7, [1] * 5 + [0] * 2, [1] * 3 + [0] * 4, [1] * 7], tf.int32)
-    y = tf.constant([[0.0], [1.0], [1.0], [0.0]])
-    _, clean = model.training_loss(x, y, None)
+    ids = np.random.default_rng(3).integers(1, 30, size=(4, 7))
+    ids[1, 5:] = ids[2, 3:] = 0
+    x, y = tf.constant(ids, tf.int32), tf.constant([[0.0], [1.0], [1.0], [0.0]])
 
-    # Each text moves by epsilon along its own gradient, so to first order the loss grows
-    # by epsilon times the sum over texts of their gradient norms.
-    vectors, mask = model.word_vectors(x)
-    with tf.GradientTape() as tape:
-        tape.watch(vectors)
+    def loss_from(vectors, mask):
         y_pred = keras.ops.mean(model.logits_from_vectors(vectors, mask), axis=1)
-        loss = model.compute_loss(x=x, y=y, y_pred=y_pred)
-    grad = tape.gradient(loss, vectors)[0].numpy() * mask.numpy()[..., None]
-    assert np.all(grad[1, 5:] == 0)  # padding is never moved
-    rise = np.sqrt((grad ** 2).sum(axis=(1, 2))).sum()
-    epsilon = 1e-3
-    model.config["adversarial_epsilon"] = epsilon
-    _, both = model.training_loss(x, y, None)
-    adversarial = float(both) - float(clean)
-    np.testing.assert_allclose(adversarial - float(clean), epsilon * rise, rtol=0.05)
-    assert adversarial > float(clean)
+        return model.compute_loss(x=x, y=y, y_pred=y_pred)
+
+    check_adversarial_loss(model, x, y, model.word_vectors, loss_from)
 
 
 def test_adversarial_training_from_the_command_line(corpus, tmp_path):

@@ -20,6 +20,8 @@ class TaggerConfig(TrainConfig):
             replaced by ``<unk>`` with probability alpha / (alpha + c), so the unknown-word
             vector is learned and rare words lean on their characters (Kiperwasser &
             Goldberg 2016; Plank et al. 2016).
+        adversarial_epsilon: L2 length (over a sentence's token vectors) of the adversarial
+            move whose loss is added in training (0 = off); each step costs about two.
     """
 
     tag_column: str = "upos"
@@ -32,6 +34,7 @@ class TaggerConfig(TrainConfig):
         "dropout": 0.3})
     embedding_dropout: float = 0.3
     word_dropout: float = 0.25
+    adversarial_epsilon: float = 0.0
     min_word_count: int = 1
     batch_size: int = 64
     learning_rate: float = 2e-3

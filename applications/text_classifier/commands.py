@@ -54,9 +54,6 @@ class ClassifierCommands(AppCommands):
             config.label_columns = _names(args.label_columns)
         if not 0.0 <= config.dev_split < 1.0:
             raise UsageError(f"dev_split must be in [0, 1), not {config.dev_split}")
-        if config.adversarial_epsilon < 0:
-            raise UsageError(f"adversarial_epsilon must be 0 or more, not "
-                             f"{config.adversarial_epsilon}")
         train_path = args.train or sample_paths()["train"]
         dev_path = args.dev or (None if args.train else sample_paths()["dev"])
         if metadata is not None:  # resuming: the columns and vocabulary of the first run

@@ -1,8 +1,8 @@
 """The text classifier: a many-to-one application on the shared base."""
 
 import keras
-import tensorflow as tf
 
+from applications.adversarial import adversarial_loss
 from applications.base import Application
 from applications.text_classifier.pipeline import TextMetadata
 from applications.word_dropout import drop_words, word_drop_probabilities
@@ -85,12 +85,9 @@ class TextClassifier(Application):
         return keras.ops.stack(logits, axis=1)
 
     def training_loss(self, x, y, sample_weight):
-        """With ``adversarial_epsilon`` > 0, adds the loss on adversarially moved word vectors.
+        """With ``adversarial_epsilon`` > 0, adds the loss at adversarially moved word vectors.
 
-        Adversarial training on embeddings (Miyato et al. 2017): each text's word vectors
-        are moved by ``epsilon`` (L2 norm over the whole text) along the gradient of the
-        loss, the direction that hurts the model most to first order, and the loss there is
-        added to the clean loss. The returned (logged) loss is the sum of the two.
+        See :mod:`applications.adversarial`; the returned (logged) loss is the sum of the two.
         """
         epsilon = float(self.config.get("adversarial_epsilon", 0.0))
         if epsilon <= 0:
@@ -102,16 +99,7 @@ class TextClassifier(Application):
             return y_pred, self.compute_loss(x=x, y=y, y_pred=y_pred,
                                              sample_weight=sample_weight, training=True)
 
-        with tf.GradientTape() as tape:
-            tape.watch(vectors)
-            y_pred, loss = loss_at(vectors)
-        keep = tf.cast(mask, vectors[0].dtype)[..., None]
-        moved = []
-        for v, g in zip(vectors, tape.gradient(loss, vectors)):
-            g = tf.stop_gradient(g) * keep
-            norm = tf.sqrt(tf.reduce_sum(tf.square(g), axis=[1, 2], keepdims=True))
-            moved.append(v + epsilon * g / (norm + 1e-12))
-        return y_pred, loss + loss_at(moved)[1]
+        return adversarial_loss(loss_at, vectors, mask, epsilon)
 
     def call(self, inputs, training=False):
         # An ensemble predicts with its members' mean logits.
