@@ -10,6 +10,7 @@ import sys
 import keras
 import tensorflow as tf
 
+from applications.adversarial import adversarial_loss
 from applications.distributed import replica_loss_scale
 from applications.training_state import (MODEL_FILE, TimeBudget, TrainingState,
                                          averages_weights, save_model_atomically)
@@ -76,12 +77,22 @@ class Application(keras.Model):
     def training_loss(self, x, y, sample_weight):
         """``(y_pred, loss)`` of one training batch, run inside the train step's tape.
 
-        The loss is what the step minimises and logs. Applications that train on more than
-        the plain forward pass (the text classifier's adversarial word vectors) override it.
+        The loss is what the step minimises and logs. With ``adversarial_epsilon`` > 0 (an
+        application that defines ``input_vectors`` and ``scores_from_vectors``), it is the
+        clean loss plus the loss at adversarially moved input vectors
+        (:mod:`applications.adversarial`).
         """
-        y_pred = self(x, training=True)
-        return y_pred, self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
-                                         training=True)
+        def scored(y_pred):
+            return y_pred, self.compute_loss(x=x, y=y, y_pred=y_pred,
+                                             sample_weight=sample_weight, training=True)
+
+        epsilon = float(self.config.get("adversarial_epsilon", 0.0))
+        if epsilon <= 0:
+            return scored(self(x, training=True))
+        vectors, mask = self.input_vectors(x, training=True)
+        return adversarial_loss(
+            lambda points: scored(self.scores_from_vectors(points, mask, training=True)),
+            vectors, mask, epsilon)
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)

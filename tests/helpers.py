@@ -119,22 +119,21 @@ def check_bad_input_keeps_model(commands, model_dir, path, content, line, train_
     assert_input_error(commands, ["evaluate", "--model", model_dir, "--data", path], path, line)
 
 
-def check_adversarial_loss(model, x, y, vectors_of, loss_from):
+def check_adversarial_loss(model, x, y):
     """``model.training_loss`` with a small ``adversarial_epsilon`` adds the right loss.
 
     Each example moves by epsilon along its own gradient, so to first order the added loss
     exceeds the clean one by epsilon times the sum over examples of their gradient norms.
-    The model must have every dropout off. ``vectors_of(x)`` returns ``(vectors, mask)``
-    (a list of ``[B, T, D]`` tensors); ``loss_from(vectors, mask)`` the batch loss.
+    The model must have every dropout off and be compiled with its loss.
     """
     import tensorflow as tf
 
     model.config["adversarial_epsilon"] = 0.0
     _, clean = model.training_loss(x, y, None)
-    vectors, mask = vectors_of(x)
+    vectors, mask = model.input_vectors(x)
     with tf.GradientTape() as tape:
         tape.watch(vectors)
-        loss = loss_from(vectors, mask)
+        loss = model.compute_loss(x=x, y=y, y_pred=model.scores_from_vectors(vectors, mask))
     np.testing.assert_allclose(float(loss), float(clean), rtol=1e-5)
     grads = [np.asarray(g) for g in tape.gradient(loss, vectors)]
     # Padding does not reach the loss, so nothing moves there.

@@ -2,7 +2,6 @@
 
 import keras
 
-from applications.adversarial import adversarial_loss
 from applications.base import Application
 from applications.metrics import TokenAccuracy
 from applications.word_dropout import drop_words, word_drop_probabilities
@@ -47,40 +46,26 @@ class PosTagger(Application):
         self.word_dropout_seed = keras.random.SeedGenerator(config["seed"])
 
     def call(self, inputs, training=False):
-        vectors, mask = self.token_vectors(inputs, training)
-        return self.tag_scores(vectors, mask, training)
+        vectors, mask = self.input_vectors(inputs, training)
+        return self.scores_from_vectors(vectors, mask, training)
 
-    def token_vectors(self, inputs, training=False):
-        """Each token's word and character vectors, concatenated ``[B, T, D]``, and the mask."""
+    def input_vectors(self, inputs, training=False):
+        """``([word and character vectors concatenated, [B, T, D]], token mask)``.
+
+        With ``adversarial_epsilon``, a sentence's word and character vectors move together
+        (as in Yasunaga et al. 2018).
+        """
         words, chars = inputs["words"], inputs["chars"]
         mask = words > 0
         if training and self.config["word_dropout"] > 0:
             words = drop_words(words, self.drop_probability, self.word_dropout_seed)
-        return keras.ops.concatenate([self.word_embedding(words),
-                                      self.char_vectors(chars, training)], axis=-1), mask
+        return [keras.ops.concatenate([self.word_embedding(words),
+                                       self.char_vectors(chars, training)], axis=-1)], mask
 
-    def tag_scores(self, vectors, mask, training=False):
-        """``[B, T, tags]`` logits from the token vectors."""
-        x = self.embedding_dropout(vectors, training=training)
+    def scores_from_vectors(self, vectors, mask, training=False):
+        """``[B, T, tags]`` logits from :meth:`input_vectors`' vectors."""
+        x = self.embedding_dropout(vectors[0], training=training)
         return self.head(self.encoder(x, mask=mask, training=training)["sequence"])
-
-    def training_loss(self, x, y, sample_weight):
-        """With ``adversarial_epsilon`` > 0, adds the loss at adversarially moved token vectors.
-
-        The word and character vectors of each sentence move together (Yasunaga et al.
-        2018); see :mod:`applications.adversarial`. The returned loss is the sum of the two.
-        """
-        epsilon = float(self.config.get("adversarial_epsilon", 0.0))
-        if epsilon <= 0:
-            return super().training_loss(x, y, sample_weight)
-        vectors, mask = self.token_vectors(x, training=True)
-
-        def loss_at(points):
-            y_pred = self.tag_scores(points[0], mask, True)
-            return y_pred, self.compute_loss(x=x, y=y, y_pred=y_pred,
-                                             sample_weight=sample_weight, training=True)
-
-        return adversarial_loss(loss_at, [vectors], mask, epsilon)
 
     def char_vectors(self, chars, training=False):
         """The character encoder's pooled vector for every word: ``[B, T, C]`` -> ``[B, T, H]``.

@@ -2,7 +2,6 @@
 
 import keras
 
-from applications.adversarial import adversarial_loss
 from applications.base import Application
 from applications.text_classifier.pipeline import TextMetadata
 from applications.word_dropout import drop_words, word_drop_probabilities
@@ -65,17 +64,17 @@ class TextClassifier(Application):
 
     def member_logits(self, inputs, training=False):
         """Every ensemble member's logits, ``[B, members, outputs]``."""
-        vectors, mask = self.word_vectors(inputs, training)
-        return self.logits_from_vectors(vectors, mask, training)
+        vectors, mask = self.input_vectors(inputs, training)
+        return self.member_logits_from_vectors(vectors, mask, training)
 
-    def word_vectors(self, inputs, training=False):
+    def input_vectors(self, inputs, training=False):
         """Each member's word vectors ``[B, T, D]`` (before dropout), and the token mask."""
         mask = inputs > 0
         if training and self.config.get("word_dropout", 0) > 0:
             inputs = drop_words(inputs, self.drop_probability, self.word_dropout_seed)
         return [embedding(inputs) for embedding in self.embeddings], mask
 
-    def logits_from_vectors(self, vectors, mask, training=False):
+    def member_logits_from_vectors(self, vectors, mask, training=False):
         """``[B, members, outputs]`` logits from each member's word vectors."""
         logits = []
         for x, encoder, head in zip(vectors, self.encoders, self.heads):
@@ -84,22 +83,9 @@ class TextClassifier(Application):
             logits.append(head(self.dropout(pooled, training=training)))
         return keras.ops.stack(logits, axis=1)
 
-    def training_loss(self, x, y, sample_weight):
-        """With ``adversarial_epsilon`` > 0, adds the loss at adversarially moved word vectors.
-
-        See :mod:`applications.adversarial`; the returned (logged) loss is the sum of the two.
-        """
-        epsilon = float(self.config.get("adversarial_epsilon", 0.0))
-        if epsilon <= 0:
-            return super().training_loss(x, y, sample_weight)
-        vectors, mask = self.word_vectors(x, training=True)
-
-        def loss_at(points):
-            y_pred = keras.ops.mean(self.logits_from_vectors(points, mask, True), axis=1)
-            return y_pred, self.compute_loss(x=x, y=y, y_pred=y_pred,
-                                             sample_weight=sample_weight, training=True)
-
-        return adversarial_loss(loss_at, vectors, mask, epsilon)
+    def scores_from_vectors(self, vectors, mask, training=False):
+        """The model's output (mean member logits) from :meth:`input_vectors`' vectors."""
+        return keras.ops.mean(self.member_logits_from_vectors(vectors, mask, training), axis=1)
 
     def call(self, inputs, training=False):
         # An ensemble predicts with its members' mean logits.
