@@ -62,11 +62,6 @@ class TextClassifier(Application):
         # Multi-label accuracy is dominated by the many all-zero columns; the loss is not.
         return ("val_loss", "min") if self.task == "multilabel" else ("val_accuracy", "max")
 
-    def member_logits(self, inputs, training=False):
-        """Every ensemble member's logits, ``[B, members, outputs]``."""
-        vectors, mask = self.input_vectors(inputs, training)
-        return self.member_logits_from_vectors(vectors, mask, training)
-
     def input_vectors(self, inputs, training=False):
         """Each member's word vectors ``[B, T, D]`` (before dropout), and the token mask."""
         mask = inputs > 0
@@ -74,7 +69,7 @@ class TextClassifier(Application):
             inputs = drop_words(inputs, self.drop_probability, self.word_dropout_seed)
         return [embedding(inputs) for embedding in self.embeddings], mask
 
-    def member_logits_from_vectors(self, vectors, mask, training=False):
+    def member_logits(self, vectors, mask, training=False):
         """``[B, members, outputs]`` logits from each member's word vectors."""
         logits = []
         for x, encoder, head in zip(vectors, self.encoders, self.heads):
@@ -84,12 +79,13 @@ class TextClassifier(Application):
         return keras.ops.stack(logits, axis=1)
 
     def scores_from_vectors(self, vectors, mask, training=False):
-        """The model's output (mean member logits) from :meth:`input_vectors`' vectors."""
-        return keras.ops.mean(self.member_logits_from_vectors(vectors, mask, training), axis=1)
+        """The model's output from :meth:`input_vectors`' vectors: an ensemble predicts with
+        its members' mean logits."""
+        return keras.ops.mean(self.member_logits(vectors, mask, training), axis=1)
 
     def call(self, inputs, training=False):
-        # An ensemble predicts with its members' mean logits.
-        return keras.ops.mean(self.member_logits(inputs, training), axis=1)
+        vectors, mask = self.input_vectors(inputs, training)
+        return self.scores_from_vectors(vectors, mask, training)
 
     def make_loss(self):
         if self.task == "multiclass":
