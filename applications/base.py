@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from applications.adversarial import adversarial_loss
 from applications.distributed import replica_loss_scale
+from applications.memory import ReleaseFreeMemory
 from applications.training_state import (MODEL_FILE, TimeBudget, TrainingState,
                                          averages_weights, save_model_atomically)
 from data.errors import InputError
@@ -159,7 +160,7 @@ class Application(keras.Model):
             validation_data=dev_data,
             verbose=verbose,
             shuffle=False,  # the datasets shuffle themselves
-            callbacks=[*self.averaging_callbacks(), state,
+            callbacks=[*self.averaging_callbacks(), state, ReleaseFreeMemory(),
                        keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")), *callbacks],
         )
         best_path = os.path.join(out_dir, MODEL_FILE)

@@ -16,12 +16,27 @@ MODEL_FILE = "model.keras"
 
 
 def save_model_atomically(model, path):
-    """``model.save`` writes in place; save beside the target and rename over it instead."""
+    """Save the model alone, beside ``path``, then rename it over ``path``.
+
+    ``model.save`` writes in place, hence the rename. The file leaves out the optimizer
+    (moments, moving averages, compile settings): the checkpoints keep those for resuming,
+    and without them the file is a quarter of the size (the tagger's: 10 MB, not 40) and
+    Keras, which builds it in memory, needs a quarter of the memory to write it.
+    """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     tmp = os.path.join(folder, f".tmp-{os.getpid()}-{os.path.basename(path)}")
+    compiled, optimizer = model.compiled, getattr(model, "optimizer", None)
     try:
-        model.save(tmp)
+        model.compiled = False
+        if optimizer is not None:
+            model.optimizer = None
+        try:
+            model.save(tmp)
+        finally:
+            model.compiled = compiled
+            if optimizer is not None:
+                model.optimizer = optimizer
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)

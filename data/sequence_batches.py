@@ -175,7 +175,7 @@ def default_boundaries(max_length):
 
 
 def bucket_by_length(per_token, per_example, lengths, batch_size, shuffle=True, seed=0,
-                     boundaries=None):
+                     boundaries=None, max_tokens=0):
     """Length-bucketed ``tf.data`` batches from flat arrays; the one batching path for training.
 
     Args:
@@ -183,6 +183,9 @@ def bucket_by_length(per_token, per_example, lengths, batch_size, shuffle=True, 
             (``sum(lengths)`` rows); each example gets its own slice, padded with zeros.
         per_example: dict of arrays with one row per example (e.g. a class label).
         lengths: tokens per example.
+        max_tokens: if > 0, a bucket padded to length L holds at most ``max_tokens // L``
+            examples (and at least one), so batches of long examples are no larger in
+            tokens than a full batch of short ones: the peak memory of a step is bounded.
 
     Examples of similar length are batched together and padded to their bucket's edge, so
     few positions are padding and only ``len(boundaries) + 1`` batch shapes ever occur (one
@@ -213,10 +216,11 @@ def bucket_by_length(per_token, per_example, lengths, batch_size, shuffle=True, 
     ds = epoch_permutation(len(lengths), seed) if shuffle else tf.data.Dataset.range(len(lengths))
     ds = ds.map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     first = next(iter(per_token))
+    sizes_per_bucket = bucket_batch_sizes(boundaries, int(lengths.max()), batch_size, max_tokens)
     ds = ds.bucket_by_sequence_length(
         element_length_func=lambda tokens, _: tf.shape(tokens[first])[0],
         bucket_boundaries=boundaries,
-        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+        bucket_batch_sizes=sizes_per_bucket,
         pad_to_bucket_boundary=True,
     )
     if shuffle:
@@ -226,13 +230,26 @@ def bucket_by_length(per_token, per_example, lengths, batch_size, shuffle=True, 
         ds = ds.shuffle(64, seed=seed, reshuffle_each_iteration=False)
     # Known size lets Keras show progress and avoids its "ran out of data" warning.
     bucket_of = np.searchsorted(np.asarray(boundaries), lengths, side="right")
-    batches = int(sum(-(-count // batch_size) for count in np.bincount(bucket_of)))
+    batches = int(sum(-(-count // size) for count, size
+                      in zip(np.bincount(bucket_of), sizes_per_bucket)))
     ds = ds.apply(tf.data.experimental.assert_cardinality(batches))
     # tf.data's default graph rewrites (fusions this pipeline has nothing for) serialise the
     # dataset and so copy every array above into each iterator: 15 MB more on UD English.
     options = tf.data.Options()
     options.experimental_optimization.apply_default_optimizations = False
     return ds.with_options(options)
+
+
+def bucket_batch_sizes(boundaries, max_length, batch_size, max_tokens=0):
+    """Examples per batch in each of the ``len(boundaries) + 1`` buckets.
+
+    ``batch_size`` everywhere, or with ``max_tokens`` > 0 as many as fit in ``max_tokens``
+    once padded to the bucket's edge (the last bucket's edge is the longest example).
+    """
+    edges = [edge - 1 for edge in boundaries] + [max(max_length, boundaries[-1])]
+    if max_tokens <= 0:
+        return [batch_size] * len(edges)
+    return [max(1, min(batch_size, max_tokens // edge)) for edge in edges]
 
 
 def _compact(values):
@@ -250,10 +267,12 @@ def _compact(values):
     return tf.constant(values), original
 
 
-def bucketed_dataset(examples, batch_size, shuffle=True, seed=0, boundaries=None):
+def bucketed_dataset(examples, batch_size, shuffle=True, seed=0, boundaries=None,
+                     max_tokens=0):
     """The tagger's training path: ``(features, tag ids, weights)`` batches.
 
-    Built on :func:`bucket_by_length`; weights are 1 at real tokens and 0 at padding.
+    Built on :func:`bucket_by_length` (``max_tokens`` caps a batch's padded tokens);
+    weights are 1 at real tokens and 0 at padding.
     """
     import tensorflow as tf
 
@@ -261,7 +280,8 @@ def bucketed_dataset(examples, batch_size, shuffle=True, seed=0, boundaries=None
     per_token = {name: np.concatenate([feats[name] for feats, _ in examples]) for name in names}
     per_token["_tags"] = np.concatenate([labels for _, labels in examples])
     lengths = [len(labels) for _, labels in examples]
-    ds = bucket_by_length(per_token, {}, lengths, batch_size, shuffle, seed, boundaries)
+    ds = bucket_by_length(per_token, {}, lengths, batch_size, shuffle, seed, boundaries,
+                          max_tokens)
 
     def split(tokens, _):
         tags = tokens.pop("_tags")

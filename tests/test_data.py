@@ -141,3 +141,28 @@ def test_load_all_data_and_batches_agree_with_tf_data(tmp_path):
             assert (words[n:] == 0).all()
             fast.add((tuple(words[:n]), tuple(tags[:n])))
     assert plain == fast and len(plain) > 20
+
+
+def test_token_cap_bounds_batches_and_keeps_every_sentence(tmp_path):
+    rng = np.random.default_rng(1)
+    lines = []
+    for i in range(120):
+        lines += [f"w{i}_{j}\tX" for j in range(int(rng.integers(1, 60)))] + [""]
+    examples = encode_sentences(read_two_column(write(tmp_path, "l.tsv", "\n".join(lines))),
+                                TaggingMetadata.from_sentences(
+                                    read_two_column(tmp_path / "l.tsv")))
+
+    def batches(max_tokens):
+        ds = bucketed_dataset(examples, 8, seed=3, max_tokens=max_tokens)
+        shapes, firsts = [], []
+        for xb, _, _ in ds:
+            shapes.append(xb["words"].shape)
+            firsts += [int(row[0]) for row in xb["words"].numpy()]
+        assert len(shapes) == int(ds.cardinality())
+        assert sorted(firsts) == sorted(int(feats["words"][0]) for feats, _ in examples)
+        return shapes
+
+    capped = batches(64)
+    assert all(rows * width <= 64 for rows, width in capped)
+    assert max(rows for rows, _ in capped) == 8  # short sentences still fill a batch
+    assert max(rows * width for rows, width in batches(0)) > 64

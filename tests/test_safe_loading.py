@@ -27,7 +27,8 @@ TINY = {"word_dim": 8, "char_dim": 4, "encoder": {"name": "rnn", "cell": "gru", 
 
 @pytest.fixture(scope="module")
 def tagger_file(tmp_path_factory):
-    """A real (untrained) tagger saved the way training saves it."""
+    """A real (untrained) tagger saved by Keras' own ``save``: with its compile settings and
+    optimizer, which training leaves out of its files but a file from elsewhere may carry."""
     meta = TaggingMetadata.from_sentences([TaggedSentence(["The", "dog"], ["DET", "NOUN"], [1, 2])])
     config = {**TaggerConfig().to_dict(), **TINY}
     model = PosTagger(config, meta.get_config())
@@ -35,7 +36,7 @@ def tagger_file(tmp_path_factory):
     features = meta.encode_tokens(["The", "dog"])
     model.build_from_batch(({k: v[None] for k, v in features.items()}, None, None))
     path = tmp_path_factory.mktemp("tagger") / "model.keras"
-    save_model_atomically(model, path)
+    model.save(path)
     return path
 
 
@@ -80,9 +81,18 @@ def refused(path, *words):
     return message
 
 
-def test_the_package_own_file_loads(tagger_file):
+def test_the_package_own_file_loads(tagger_file, tmp_path):
     model = load_model(tagger_file)
     assert isinstance(model, PosTagger) and model.config["word_dim"] == 8
+    assert model.compiled and model.optimizer.built
+    # Training's own files: the model alone, no optimizer state or compile settings.
+    save_model_atomically(model, tmp_path / "model.keras")
+    with zipfile.ZipFile(tmp_path / "model.keras") as archive:
+        assert not json.loads(archive.read("config.json")).get("compile_config")
+    again = load_model(tmp_path / "model.keras")
+    assert not again.compiled and model.compiled and model.optimizer.built
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), again.get_weights()))
+    assert (tmp_path / "model.keras").stat().st_size < tagger_file.stat().st_size
 
 
 def test_lambda_model_is_refused_and_its_code_never_runs(lambda_file):

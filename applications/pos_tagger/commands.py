@@ -31,11 +31,12 @@ class TaggerCommands(AppCommands):
         meta = (TaggingMetadata.from_config(metadata) if metadata is not None
                 else TaggingMetadata.from_sentences(train, config.min_word_count))
         train_ds = bucketed_dataset(encode_sentences(train, meta, train_path), config.batch_size,
-                                    shuffle=True, seed=config.seed)
+                                    shuffle=True, seed=config.seed, max_tokens=config.batch_tokens)
         dev_ds = None
         if dev_path:
             dev = encode_sentences(read_tagged(dev_path, config.tag_column), meta, dev_path)
-            dev_ds = bucketed_dataset(dev, config.batch_size * 4, shuffle=False)
+            dev_ds = bucketed_dataset(dev, config.batch_size * 4, shuffle=False,
+                                      max_tokens=config.batch_tokens * 2)
         return meta.get_config(), train_ds, dev_ds
 
     def evaluate(self, model, args):

@@ -20,6 +20,10 @@ class TaggerConfig(TrainConfig):
             replaced by ``<unk>`` with probability alpha / (alpha + c), so the unknown-word
             vector is learned and rare words lean on their characters (Kiperwasser &
             Goldberg 2016; Plank et al. 2016).
+        batch_tokens: cap on a training batch's tokens, padding included (0 = none): a
+            bucket of sentences padded to length L takes ``min(batch_size, batch_tokens // L)``
+            of them, so a batch of long sentences needs no more memory than a full batch of
+            32-token ones (development batches: four times the sentences, twice the tokens).
         adversarial_epsilon: L2 length (over a sentence's token vectors) of the adversarial
             move whose loss is added in training (0 = off); each step costs about two.
     """
@@ -37,6 +41,7 @@ class TaggerConfig(TrainConfig):
     adversarial_epsilon: float = 0.0
     min_word_count: int = 1
     batch_size: int = 64
+    batch_tokens: int = 2048
     learning_rate: float = 2e-3
     epochs: int = 20
     patience: int = 4

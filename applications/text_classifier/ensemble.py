@@ -58,8 +58,7 @@ def build_ensemble(members, sources=None):
                                  f"({model.config.get(key)!r} vs {first.config.get(key)!r})")
     config = dict(first.config, ensemble_size=len(members))
     ensemble = TextClassifier(config, first.metadata)
-    ensemble.compile_for_training()  # saved like a trained model, optimizer included
-    ensemble.build_from_batch((keras.ops.ones((1, 4), "int32"),))
+    ensemble(keras.ops.ones((1, 4), "int32"))  # creates the variables
     for i, model in enumerate(members):
         for mine, theirs in ((ensemble.embeddings[i], model.embeddings[0]),
                              (ensemble.encoders[i], model.encoders[0]),

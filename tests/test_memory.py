@@ -1,0 +1,45 @@
+import ctypes
+import platform
+
+import pytest
+
+from applications import memory
+
+glibc_only = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
+
+
+def resident_mb():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+
+
+@glibc_only
+def test_free_heap_pages_go_back_to_the_system():
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+    # 64 KB blocks come from the heap (below malloc's mmap threshold); the last one stays
+    # allocated, so free() alone cannot shrink the heap from its top.
+    blocks = [libc.malloc(64 * 1024) for _ in range(2000)]
+    for block in blocks:
+        ctypes.memset(block, 1, 64 * 1024)
+    for block in blocks[:-1]:
+        libc.free(block)
+    before = resident_mb()
+    assert memory.release_free_memory() is True
+    after = resident_mb()
+    libc.free(blocks[-1])
+    assert before - after > 80, (before, after)
+
+
+def test_callback_releases_at_most_every_interval_and_before_evaluation(monkeypatch):
+    calls, now = [], [100.0]
+    monkeypatch.setattr(memory, "release_free_memory", lambda: calls.append(now[0]))
+    monkeypatch.setattr(memory.time, "monotonic", lambda: now[0])
+    callback = memory.ReleaseFreeMemory(interval=0.5)
+    for batch in range(10):  # a batch every 0.2 s
+        callback.on_train_batch_end(batch)
+        now[0] += 0.2
+    assert calls == pytest.approx([100.0, 100.6, 101.2, 101.8])
+    callback.on_test_begin()
+    assert len(calls) == 5
