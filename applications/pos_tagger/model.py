@@ -88,7 +88,9 @@ class PosTagger(Application):
         spellings, which = ops.unique(flat, sorted=False, return_inverse=True, axis=0)
         widths = [chars.shape[2]]
         if isinstance(self.char_encoder, RNN_Encoder) and widths[0] is not None:
-            while widths[0] >= 8:
+            # Two groups, words of up to 8 and up to 16 characters: each group is a loop of
+            # its own in the traced graph, and a third (up to 4) cost ~65 MB of peak memory.
+            while widths[0] >= 16:
                 widths.insert(0, widths[0] // 2)
         lengths = ops.sum(ops.cast(spellings > 0, "int32"), axis=1)
         order = ops.argsort(lengths)
