@@ -5,25 +5,7 @@ import os
 # TensorFlow's C++ start-up chatter is not for users; real warnings still show.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-
-def limit_malloc_arenas(count=2):
-    """Cap glibc's per-thread malloc arenas (as ``MALLOC_ARENA_MAX`` would), unless set.
-
-    TensorFlow's many pool threads each get an arena of their own by default (up to 8 per
-    core), and memory freed in one arena is not reused by threads on another: training the
-    tagger on UD English peaked ~90 MB higher that way, at the same speed. A no-op off glibc.
-    """
-    import sys
-
-    if os.environ.get("MALLOC_ARENA_MAX") or not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).mallopt(-8, count)  # M_ARENA_MAX
-    except (OSError, AttributeError):
-        pass
-
+from applications.memory import limit_malloc_arenas  # noqa: E402
 
 # Before TensorFlow starts its threads, so they share the capped arenas.
 limit_malloc_arenas()

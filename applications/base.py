@@ -12,9 +12,9 @@ import tensorflow as tf
 
 from applications.adversarial import adversarial_loss
 from applications.distributed import replica_loss_scale
-from applications.memory import ReleaseFreeMemory
-from applications.training_state import (MODEL_FILE, TimeBudget, TrainingState,
-                                         averages_weights, save_model_atomically)
+from applications.training_state import (MODEL_FILE, ReleaseFreeMemory, TimeBudget,
+                                         TrainingState, averages_weights,
+                                         save_model_atomically)
 from data.errors import InputError
 
 
