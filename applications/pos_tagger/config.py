@@ -19,7 +19,9 @@ class TaggerConfig(TrainConfig):
         word_dropout: alpha of frequency-based word dropout: a training word seen c times is
             replaced by ``<unk>`` with probability alpha / (alpha + c), so the unknown-word
             vector is learned and rare words lean on their characters (Kiperwasser &
-            Goldberg 2016; Plank et al. 2016).
+            Goldberg 2016; Plank et al. 2016). With 1.0 a word seen once is dropped half the
+            time and one seen 9 times a tenth; on UD English EWT this lifted dev accuracy
+            from 94.96 % (0.25) to 95.36 %, mostly on unseen words (README results).
         batch_tokens: cap on a training batch's tokens, padding included (0 = none): a
             bucket of sentences padded to length L takes ``min(batch_size, batch_tokens // L)``
             of them, so a batch of long sentences needs no more memory than a full batch of
@@ -37,7 +39,7 @@ class TaggerConfig(TrainConfig):
         "name": "rnn", "cell": "lstm", "nodes": [128, 128], "bidirectional": True,
         "dropout": 0.3})
     embedding_dropout: float = 0.3
-    word_dropout: float = 0.25
+    word_dropout: float = 1.0
     adversarial_epsilon: float = 0.0
     min_word_count: int = 1
     batch_size: int = 64
