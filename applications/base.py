@@ -12,9 +12,9 @@ import tensorflow as tf
 
 from applications.adversarial import adversarial_loss
 from applications.distributed import replica_loss_scale
-from applications.schedules import schedule_callbacks
-from applications.training_state import (MODEL_FILE, ReleaseFreeMemory, TrainingState,
-                                         averages_weights, save_model_atomically)
+from applications.training_state import (MODEL_FILE, ReleaseFreeMemory, TimeBudget,
+                                         TrainingState, averages_weights,
+                                         save_model_atomically)
 from data.errors import InputError
 
 
@@ -150,6 +150,9 @@ class Application(keras.Model):
             return {}
         if verbose is None:
             verbose = 1 if sys.stdout.isatty() else 2
+        callbacks = list(callbacks)
+        if self.config.get("time_budget_minutes"):
+            callbacks.append(TimeBudget(60 * self.config["time_budget_minutes"]))
         # The rest of an interrupted epoch first, if a step-level save left one.
         history = state.fit_remaining(
             train_data,
@@ -157,9 +160,7 @@ class Application(keras.Model):
             validation_data=dev_data,
             verbose=verbose,
             shuffle=False,  # the datasets shuffle themselves
-            # The schedules before TensorBoard, which then logs the learning rate too.
             callbacks=[*self.averaging_callbacks(), state, ReleaseFreeMemory(),
-                       *schedule_callbacks(self.config),
                        keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")), *callbacks],
         )
         best_path = os.path.join(out_dir, MODEL_FILE)

@@ -7,9 +7,6 @@ from data.errors import InputError
 from data.files import read_json
 
 
-DECAYS = ("none", "linear", "cosine")  # lr_decay's choices (applications/schedules.py)
-
-
 class UsageError(Exception):
     """A bad flag or option value; reported as one line, exit code 2."""
 
@@ -25,10 +22,7 @@ class TrainConfig:
     also checkpoints every N training batches, so a killed run resumes mid-epoch.
     ``ema_momentum`` (0 = off; e.g. 0.99) keeps an exponential moving average of the
     weights (Polyak averaging): dev scores, the best model and its exports use the average,
-    while training steps go on with the raw weights. ``lr_decay`` (``none``, ``linear`` or
-    ``cosine``) lowers the learning rate before every batch from ``learning_rate`` towards
-    zero: over the time budget when one is set (so the lowest rates fall in the last epochs
-    that fit, on any machine), otherwise over ``epochs``.
+    while training steps go on with the raw weights.
     """
 
     batch_size: int = 32
@@ -42,7 +36,6 @@ class TrainConfig:
     time_budget_minutes: float = 0.0
     save_every_steps: int = 0
     ema_momentum: float = 0.0
-    lr_decay: str = "none"
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -60,9 +53,6 @@ class TrainConfig:
         if not 0.0 <= config.ema_momentum < 1.0:
             raise UsageError(f"{source}: ema_momentum must be in [0, 1), not "
                              f"{config.ema_momentum}")
-        if config.lr_decay not in DECAYS:
-            raise UsageError(f"{source}: lr_decay must be one of {', '.join(DECAYS)}, not "
-                             f"{config.lr_decay!r}")
         if getattr(config, "adversarial_epsilon", 0.0) < 0:
             raise UsageError(f"{source}: adversarial_epsilon must be 0 or more, not "
                              f"{config.adversarial_epsilon}")

@@ -28,8 +28,7 @@ from applications.checkpoints import checkpoints_on_disk
 from applications.config import UsageError
 from applications.distributed import (any_worker, clip_after_all_reduce, distribute_dataset,
                                       gather_from_workers, replica_step, share_rule)
-from applications.schedules import schedule_callbacks
-from applications.training_state import MODEL_FILE, TrainingState
+from applications.training_state import MODEL_FILE, TimeBudget, TrainingState
 
 RESTART_EXIT_CODE = 42
 
@@ -97,7 +96,8 @@ class _Loop:
         if verbose is None:
             verbose = 1 if sys.stdout.isatty() else 2
         callbacks = [self.state, *callbacks]
-        callbacks.extend(schedule_callbacks(model.config, decay_by_time=False))
+        if model.config.get("time_budget_minutes"):
+            callbacks.append(TimeBudget(60 * model.config["time_budget_minutes"]))
         if role.chief:  # the others would write copies of the same summaries
             callbacks.append(keras.callbacks.TensorBoard(log_dir))
         history = keras.callbacks.History()

@@ -49,6 +49,26 @@ def averages_weights(model):
     return bool(getattr(model.optimizer, "use_ema", False))
 
 
+class TimeBudget(keras.callbacks.Callback):
+    """Stop after the epoch when another epoch of the same length would overrun the budget."""
+
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds = seconds
+
+    def on_train_begin(self, logs=None):
+        self.started = time.monotonic()
+        self.epoch_started = self.started
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_started = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.monotonic()
+        if now - self.started + (now - self.epoch_started) > self.seconds:
+            self.model.stop_training = True
+
+
 class ReleaseFreeMemory(keras.callbacks.Callback):
     """:func:`~applications.memory.release_free_memory` after a batch when ``interval``
     seconds have passed since the last time, and before each evaluation: at most ~1 % of
