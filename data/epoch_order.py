@@ -56,3 +56,17 @@ def epoch_permutation(count, seed):
         return tf.data.Dataset.from_tensor_slices(order)
 
     return per_epoch(one_pass).apply(tf.data.experimental.assert_cardinality(count))
+
+
+def epoch_pipeline_options():
+    """``tf.data.Options`` for a training pipeline that Keras iterates afresh every epoch.
+
+    Autotuning is off: its background thread made the destructor of the last epoch's
+    iterator wait 5-15 s, with the process idle, at the start of about every other epoch
+    of tagger training (seen as idle CPU in ``vmstat`` and as
+    ``RootDataset::Iterator::~Iterator`` waiting in a native stack dump). Without it,
+    parallel maps keep their starting parallelism (the number of cores, at most 16).
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return options

@@ -193,7 +193,7 @@ def bucket_by_length(per_token, per_example, lengths, batch_size, shuffle=True, 
     """
     import tensorflow as tf
 
-    from data.epoch_order import epoch_permutation
+    from data.epoch_order import epoch_permutation, epoch_pipeline_options
 
     lengths = np.asarray(lengths, np.int64)
     if boundaries is None:
@@ -235,7 +235,7 @@ def bucket_by_length(per_token, per_example, lengths, batch_size, shuffle=True, 
     ds = ds.apply(tf.data.experimental.assert_cardinality(batches))
     # tf.data's default graph rewrites (fusions this pipeline has nothing for) serialise the
     # dataset and so copy every array above into each iterator: 15 MB more on UD English.
-    options = tf.data.Options()
+    options = epoch_pipeline_options()
     options.experimental_optimization.apply_default_optimizations = False
     return ds.with_options(options)
 

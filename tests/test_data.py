@@ -166,3 +166,16 @@ def test_token_cap_bounds_batches_and_keeps_every_sentence(tmp_path):
     assert all(rows * width <= 64 for rows, width in capped)
     assert max(rows for rows, _ in capped) == 8  # short sentences still fill a batch
     assert max(rows * width for rows, width in batches(0)) > 64
+
+
+def test_training_pipelines_run_without_autotuning(tmp_path):
+    # Autotuning's thread stalled the start of epochs (data.epoch_order.epoch_pipeline_options).
+    from applications.language_model.pipeline import window_dataset
+
+    path = write(tmp_path, "a.conllu", CONLLU)
+    examples = encode_sentences(read_conllu(path), TaggingMetadata.from_sentences(
+        read_conllu(path)))
+    for ds in (bucketed_dataset(examples, 4, seed=1),
+               window_dataset(np.arange(50), window=5, batch_size=2, shuffle=True)):
+        assert ds.options().autotune.enabled is False
+        assert len(list(ds)) == int(ds.cardinality())

@@ -8,7 +8,7 @@ about where a word ends. Characters are Unicode code points, newlines included.
 import numpy as np
 import tensorflow as tf
 
-from data.epoch_order import pass_seed, per_epoch
+from data.epoch_order import epoch_pipeline_options, pass_seed, per_epoch
 from data.errors import InputError
 from data.files import iter_lines
 from data.vocabulary import Vocabulary
@@ -157,4 +157,5 @@ def window_dataset(ids, window, batch_size, shuffle=False, seed=0):
         return x, y, tf.ensure_shape(weights, [batch_size, window])
 
     return (starts.map(cut, num_parallel_calls=tf.data.AUTOTUNE)
-            .batch(batch_size).map(fill).prefetch(tf.data.AUTOTUNE))
+            .batch(batch_size).map(fill).prefetch(tf.data.AUTOTUNE)
+            .with_options(epoch_pipeline_options()))
