@@ -171,11 +171,13 @@ def test_token_cap_bounds_batches_and_keeps_every_sentence(tmp_path):
 def test_training_pipelines_run_without_autotuning(tmp_path):
     # Autotuning's thread stalled the start of epochs (data.epoch_order.epoch_pipeline_options).
     from applications.language_model.pipeline import window_dataset
+    from data.image_batches import image_batches
 
     path = write(tmp_path, "a.conllu", CONLLU)
     examples = encode_sentences(read_conllu(path), TaggingMetadata.from_sentences(
         read_conllu(path)))
     for ds in (bucketed_dataset(examples, 4, seed=1),
-               window_dataset(np.arange(50), window=5, batch_size=2, shuffle=True)):
+               window_dataset(np.arange(50), window=5, batch_size=2, shuffle=True),
+               image_batches(np.zeros((6, 4, 4, 1), np.uint8), np.arange(6), 4)):
         assert ds.options().autotune.enabled is False
         assert len(list(ds)) == int(ds.cardinality())

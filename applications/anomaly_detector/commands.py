@@ -14,7 +14,7 @@ from applications.anomaly_detector.windows import (choose_threshold, flagged_run
                                                    series_metadata, sliding_windows)
 from applications.cli import AppCommands
 from applications.config import UsageError
-from data.epoch_order import epoch_permutation
+from data.epoch_order import epoch_permutation, epoch_pipeline_options
 from data.errors import InputError
 from data.time_series import read_time_series
 
@@ -70,7 +70,8 @@ class DetectorCommands(AppCommands):
         # The order depends only on (seed, epoch), so a resumed run repeats it.
         windows = tf.constant(train)
         train_ds = (epoch_permutation(len(train), config.seed).batch(config.batch_size)
-                    .map(lambda ids: (tf.gather(windows, ids), tf.gather(windows, ids))))
+                    .map(lambda ids: (tf.gather(windows, ids), tf.gather(windows, ids)))
+                    .with_options(epoch_pipeline_options()))
         dev_ds = None
         if args.dev:
             dev = read_time_series(args.dev, meta["columns"], meta["timestamp_column"])
