@@ -12,8 +12,8 @@ import tensorflow as tf
 
 from applications.adversarial import adversarial_loss
 from applications.distributed import replica_loss_scale
-from applications.training_state import (MODEL_FILE, ReleaseFreeMemory, TimeBudget,
-                                         TrainingState, averages_weights,
+from applications.training_state import (MODEL_FILE, ReleaseFreeMemory, TrainingState,
+                                         averages_weights, budget_callbacks,
                                          save_model_atomically)
 from data.errors import InputError
 
@@ -150,9 +150,6 @@ class Application(keras.Model):
             return {}
         if verbose is None:
             verbose = 1 if sys.stdout.isatty() else 2
-        callbacks = list(callbacks)
-        if self.config.get("time_budget_minutes"):
-            callbacks.append(TimeBudget(60 * self.config["time_budget_minutes"]))
         # The rest of an interrupted epoch first, if a step-level save left one.
         history = state.fit_remaining(
             train_data,
@@ -161,7 +158,8 @@ class Application(keras.Model):
             verbose=verbose,
             shuffle=False,  # the datasets shuffle themselves
             callbacks=[*self.averaging_callbacks(), state, ReleaseFreeMemory(),
-                       keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")), *callbacks],
+                       keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")), *callbacks,
+                       *budget_callbacks(self.config)],
         )
         best_path = os.path.join(out_dir, MODEL_FILE)
         if os.path.exists(best_path):

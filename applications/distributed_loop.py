@@ -28,7 +28,7 @@ from applications.checkpoints import checkpoints_on_disk
 from applications.config import UsageError
 from applications.distributed import (any_worker, clip_after_all_reduce, distribute_dataset,
                                       gather_from_workers, replica_step, share_rule)
-from applications.training_state import MODEL_FILE, TimeBudget, TrainingState
+from applications.training_state import MODEL_FILE, TrainingState, budget_callbacks
 
 RESTART_EXIT_CODE = 42
 
@@ -96,8 +96,7 @@ class _Loop:
         if verbose is None:
             verbose = 1 if sys.stdout.isatty() else 2
         callbacks = [self.state, *callbacks]
-        if model.config.get("time_budget_minutes"):
-            callbacks.append(TimeBudget(60 * model.config["time_budget_minutes"]))
+        callbacks.extend(budget_callbacks(model.config))
         if role.chief:  # the others would write copies of the same summaries
             callbacks.append(keras.callbacks.TensorBoard(log_dir))
         history = keras.callbacks.History()

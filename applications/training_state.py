@@ -69,6 +69,12 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def budget_callbacks(config):
+    """``[TimeBudget]`` when the config sets ``time_budget_minutes``, else ``[]``."""
+    minutes = config.get("time_budget_minutes", 0.0)
+    return [TimeBudget(60 * minutes)] if minutes else []
+
+
 class ReleaseFreeMemory(keras.callbacks.Callback):
     """:func:`~applications.memory.release_free_memory` after a batch when ``interval``
     seconds have passed since the last time, and before each evaluation.

@@ -43,3 +43,10 @@ def test_callback_releases_at_most_every_interval_and_before_evaluation(monkeypa
     assert calls == pytest.approx([100.0, 100.6, 101.2, 101.8])
     callback.on_test_begin()
     assert len(calls) == 5
+
+
+def test_time_budget_callback_only_when_a_budget_is_set():
+    assert training_state.budget_callbacks({"time_budget_minutes": 0.0}) == []
+    assert training_state.budget_callbacks({}) == []
+    (budget,) = training_state.budget_callbacks({"time_budget_minutes": 1.5})
+    assert isinstance(budget, training_state.TimeBudget) and budget.seconds == 90
