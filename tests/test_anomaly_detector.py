@@ -74,6 +74,21 @@ def test_detection_scores_by_hand():
     assert empty["false_positive_events"] == 0
 
 
+def test_training_and_dev_pipelines_run_without_autotuning(series):
+    # data.epoch_order.epoch_pipeline_options: autotuning's thread stalled epoch starts.
+    import argparse
+
+    from applications.anomaly_detector.config import DetectorConfig
+
+    train, test, _ = series
+    args = argparse.Namespace(train=str(train), dev=str(test), timestamp_column=None,
+                              value_columns=None)
+    _, train_ds, dev_ds = APP.read_training_data(args, DetectorConfig(window=WINDOW))
+    for ds in (train_ds, dev_ds):
+        assert ds.options().autotune.enabled is False
+        assert next(iter(ds))[0].shape[1:] == (WINDOW, 1)
+
+
 def test_train_writes_threshold_and_statistics(trained):
     from applications.base import load_model
 

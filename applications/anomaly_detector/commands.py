@@ -77,7 +77,8 @@ class DetectorCommands(AppCommands):
             dev = read_time_series(args.dev, meta["columns"], meta["timestamp_column"])
             _check_length(dev, config.window, args.dev)
             dev = _normalised_windows(dev.values, meta, config.window, config.stride)
-            dev_ds = tf.data.Dataset.from_tensor_slices((dev, dev)).batch(config.batch_size * 4)
+            dev_ds = (tf.data.Dataset.from_tensor_slices((dev, dev)).batch(config.batch_size * 4)
+                      .with_options(epoch_pipeline_options()))
         return meta, train_ds, dev_ds
 
     def after_training(self, model, args, config):
