@@ -19,6 +19,7 @@ MODEL_MODULES = [
     "applications.image_classifier.model",
     "applications.autoencoder.model",
     "applications.translator.model",
+    "applications.ensemble",
 ]
 
 

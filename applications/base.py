@@ -190,9 +190,11 @@ class ServingModule(tf.Module):
 
 
 def optimizer_options(config, learning_rate=None):
-    """Optimizer keyword arguments from the shared options: rate, clipping, averaging."""
+    """Optimizer keyword arguments from the shared options: rate, beta_2, clipping, averaging."""
     options = {"learning_rate": config["learning_rate"] if learning_rate is None
                else learning_rate}
+    if config.get("beta_2"):
+        options["beta_2"] = config["beta_2"]
     if config.get("clipnorm"):
         options["global_clipnorm"] = config["clipnorm"]
     if config.get("ema_momentum"):

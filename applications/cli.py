@@ -85,6 +85,8 @@ def build_parser(app):
     train.add_argument("--seed", type=int)
     train.add_argument("--deterministic", action="store_true",
                        help="use TensorFlow's deterministic ops (slower)")
+    train.add_argument("--threads", type=int, metavar="N",
+                       help="CPU threads for TensorFlow's ops (default: all cores)")
     train.add_argument("--distribute", choices=["none", "mirrored", "multi_worker"],
                        default="none",
                        help="data-parallel tf.distribute training: mirrored = this host's "
@@ -146,8 +148,10 @@ def training_config(app, args, saved=None):
         if getattr(args, flag, None) is not None:
             setattr(config, flag, getattr(args, flag))
     if saved:
+        # Against the saved run's config with today's defaults for options it predates.
+        before = base.to_dict()
         changed = sorted(k for k, v in config.to_dict().items()
-                         if k not in RESUMABLE_CHANGES and saved.get(k) != v)
+                         if k not in RESUMABLE_CHANGES and before.get(k) != v)
         if changed:
             raise UsageError(f"{args.out} holds a run with different {', '.join(changed)}; "
                              "resume it with the same options or train into a new --out")
@@ -160,6 +164,7 @@ def run_train(app, args):
 
     from applications import distributed
 
+    set_cpu_threads(getattr(args, "threads", None))
     mode = getattr(args, "distribute", "none")
     role = distributed.worker_role(mode)  # a non-chief worker writes under a private folder
     state_path = os.path.join(role.private_dir(args.out), "checkpoints", APP_STATE)
@@ -205,6 +210,28 @@ def run_train(app, args):
     atomic_write_json(os.path.join(args.out, "metrics.json"), metrics)
     print(f"saved {os.path.join(args.out, 'model.keras')} "
           f"(best {state.monitor} = {state.best_score})", file=sys.stderr)
+
+
+def set_cpu_threads(threads):
+    """Limit TensorFlow's intra- and inter-op thread pools to ``threads`` (None: no limit).
+
+    Must run before TensorFlow's runtime starts, as ``train`` does first thing.
+    """
+    if threads is None:
+        return
+    if threads < 1:
+        raise UsageError(f"--threads must be 1 or more, not {threads}")
+    import tensorflow as tf
+
+    threading = tf.config.threading
+    try:
+        threading.set_intra_op_parallelism_threads(threads)
+        threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        if (threading.get_intra_op_parallelism_threads(),
+                threading.get_inter_op_parallelism_threads()) != (threads, threads):
+            raise UsageError("--threads: TensorFlow has already started in this process; "
+                             "run the command in a new process") from None
 
 
 def run_evaluate(app, args):

@@ -11,6 +11,10 @@ class UsageError(Exception):
     """A bad flag or option value; reported as one line, exit code 2."""
 
 
+# Keras optimizers that take ``beta_2``.
+ADAM_FAMILY = ("adam", "adamw", "adamax", "nadam")
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """Options every application shares; applications subclass it and add their own.
@@ -22,7 +26,9 @@ class TrainConfig:
     also checkpoints every N training batches, so a killed run resumes mid-epoch.
     ``ema_momentum`` (0 = off; e.g. 0.99) keeps an exponential moving average of the
     weights (Polyak averaging): dev scores, the best model and its exports use the average,
-    while training steps go on with the raw weights.
+    while training steps go on with the raw weights. ``beta_2`` (0 = the optimizer's own
+    default, 0.999 for Adam) is the decay of an Adam-family optimizer's second-moment
+    estimate; Dozat & Manning's taggers and parsers use 0.9.
     """
 
     batch_size: int = 32
@@ -36,6 +42,7 @@ class TrainConfig:
     time_budget_minutes: float = 0.0
     save_every_steps: int = 0
     ema_momentum: float = 0.0
+    beta_2: float = 0.0
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -53,6 +60,11 @@ class TrainConfig:
         if not 0.0 <= config.ema_momentum < 1.0:
             raise UsageError(f"{source}: ema_momentum must be in [0, 1), not "
                              f"{config.ema_momentum}")
+        if not 0.0 <= config.beta_2 < 1.0:
+            raise UsageError(f"{source}: beta_2 must be in [0, 1), not {config.beta_2}")
+        if config.beta_2 and config.optimizer.lower() not in ADAM_FAMILY:
+            raise UsageError(f"{source}: beta_2 needs an Adam-family optimizer "
+                             f"({', '.join(ADAM_FAMILY)}), not {config.optimizer}")
         if getattr(config, "adversarial_epsilon", 0.0) < 0:
             raise UsageError(f"{source}: adversarial_epsilon must be 0 or more, not "
                              f"{config.adversarial_epsilon}")

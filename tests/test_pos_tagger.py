@@ -169,6 +169,33 @@ def test_usage_errors_exit_2(trained):
     assert code == 2 and err.startswith("error: ")
     code, _, err = cli(APP, "train", "--out", trained, "--set", "ema_momentum=1.0")
     assert code == 2 and "ema_momentum must be in [0, 1)" in err
+    code, _, err = cli(APP, "train", "--out", trained, "--set", "beta_2=1.0")
+    assert code == 2 and "beta_2 must be in [0, 1)" in err
+    code, _, err = cli(APP, "train", "--out", trained, "--set", "optimizer=sgd",
+                       "--set", "beta_2=0.9")
+    assert code == 2 and "beta_2 needs an Adam-family optimizer" in err
+
+
+def test_beta_2_reaches_adam_and_runs_older_than_an_option_resume(corpus, tmp_path):
+    from applications.cli import APP_STATE
+
+    train, dev = corpus
+    out = tmp_path / "tagger"
+    args = ["train", "--train", train, "--dev", dev, "--out", out, "--seed", 4, *TINY]
+    assert cli(APP, *args, "--epochs", 1, "--set", "beta_2=0.9")[0] == 0
+    assert float(load_model(out).make_optimizer().beta_2) == 0.9
+    # A run saved before an option existed has no such key; resuming it takes the option's
+    # default and does not count it as a changed option.
+    older = tmp_path / "older"
+    args = ["train", "--train", train, "--dev", dev, "--out", older, "--seed", 4, *TINY]
+    assert cli(APP, *args, "--epochs", 1)[0] == 0
+    state = older / "checkpoints" / APP_STATE
+    saved = json.loads(state.read_text())
+    del saved["config"]["beta_2"]
+    state.write_text(json.dumps(saved))
+    code, _, err = cli(APP, *args, "--epochs", 2)
+    assert code == 0, err
+    assert json.loads((older / "metrics.json").read_text())["epochs_completed"] == 2
 
 
 def test_weight_averaging_saves_the_weights_dev_scored(corpus, tmp_path):

@@ -24,6 +24,14 @@ class TaggerCommands(AppCommands):
                 help="input format: raw text, one sentence a line, or CoNLL-U "
                      "(default: by file name, .conllu is CoNLL-U)")
 
+    def extra_verbs(self):
+        from applications.ensemble import build_ensemble, ensemble_verb
+
+        # Options that shape a member's weights; the vocabularies are checked as metadata.
+        shape = ("word_dim", "char_dim", "char_encoder", "encoder")
+        return {"ensemble": ensemble_verb(
+            lambda members, sources: build_ensemble(members, sources, PosTagger, shape))}
+
     def read_training_data(self, args, config, metadata=None):
         train_path = args.train or sample_paths()["train"]
         dev_path = args.dev or (None if args.train else sample_paths()["dev"])
