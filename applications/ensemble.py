@@ -45,7 +45,6 @@ class Ensemble(Application):
             raise ValueError(f"unknown application class {member_class!r}")
         self.member_class = member_class
         self.members = [cls(config, metadata, name=f"member_{i}") for i in range(size)]
-        self.member_input_shape = None
 
     @property
     def monitor(self):
@@ -56,16 +55,9 @@ class Ensemble(Application):
         return keras.ops.mean(keras.ops.stack(logits, axis=0), axis=0)
 
     def build(self, input_shape):
+        # Keras records input_shape for get_build_config, so a loaded ensemble builds too.
         for member in self.members:
             member.build_from_config({"input_shape": input_shape})
-        self.member_input_shape = input_shape
-        self.built = True
-
-    def get_build_config(self):
-        return {"input_shape": self.member_input_shape}
-
-    def build_from_config(self, config):
-        self.build(config["input_shape"])
 
     def get_config(self):
         base = super().get_config()

@@ -119,6 +119,19 @@ def check_bad_input_keeps_model(commands, model_dir, path, content, line, train_
     assert_input_error(commands, ["evaluate", "--model", model_dir, "--data", path], path, line)
 
 
+def check_ensemble_verb_refusals(commands, members, tmp_path):
+    """``ensemble`` with one member, or with ``--out`` naming a member, exits 2, and a model
+    already in ``--out`` stays as it was."""
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "model.keras").write_text("an earlier model")
+    code, _, err = cli(commands, "ensemble", "--models", members[0], "--out", kept)
+    assert code == 2 and "at least two" in err
+    assert (kept / "model.keras").read_text() == "an earlier model"
+    code, _, err = cli(commands, "ensemble", "--models", *members, "--out", members[1])
+    assert code == 2 and "is one of the members" in err
+
+
 def check_adversarial_loss(model, x, y):
     """``model.training_loss`` with a small ``adversarial_epsilon`` adds the right loss.
 

@@ -14,7 +14,8 @@ from applications.ensemble import Ensemble, build_ensemble
 from applications.pos_tagger.model import PosTagger
 from data.sequence_batches import TaggingMetadata, stack_examples
 from data.tagged_text import read_tagged
-from tests.helpers import REPO, cli, load_saved_model_without_package
+from tests.helpers import (REPO, check_ensemble_verb_refusals, cli,
+                           load_saved_model_without_package)
 # The tagger tests' tiny network and corpus (a module-scoped fixture, written again here).
 from tests.test_pos_tagger import APP, TINY, corpus  # noqa: F401
 
@@ -70,14 +71,7 @@ def test_tagger_ensemble_averages_members_and_serves_like_one(members, corpus, t
 
 
 def test_ensemble_refuses_bad_members(members, tmp_path):
-    kept = tmp_path / "kept"
-    kept.mkdir()
-    (kept / "model.keras").write_text("an earlier model")
-    code, _, err = cli(APP, "ensemble", "--models", members[0], "--out", kept)
-    assert code == 2 and "at least two" in err
-    assert (kept / "model.keras").read_text() == "an earlier model"
-    code, _, err = cli(APP, "ensemble", "--models", *members, "--out", members[1])
-    assert code == 2 and "is one of the members" in err
+    check_ensemble_verb_refusals(APP, members, tmp_path)
 
     first, second = load_model(members[0]), load_model(members[1])
     words = first.metadata["words"]

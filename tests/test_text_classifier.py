@@ -15,7 +15,8 @@ from applications.text_classifier.scores import classification_scores, roc_auc
 from data.errors import InputError
 from data.text_table import read_text_table
 from tests.helpers import (assert_input_error, check_adversarial_loss, check_bad_input_keeps_model,
-                           cli, cli_subprocess, load_saved_model_without_package)
+                           check_ensemble_verb_refusals, cli, cli_subprocess,
+                           load_saved_model_without_package)
 
 APP = ClassifierCommands()
 TINY = ["--set", "embedding_dim=16", "--set", "encoder.filters=[16]",
@@ -151,14 +152,7 @@ def test_ensemble_refuses_bad_members(members, tmp_path):
     from applications.text_classifier.model import TextClassifier
 
     dirs = members
-    kept = tmp_path / "kept"
-    kept.mkdir()
-    (kept / "model.keras").write_text("an earlier model")
-    code, _, err = cli(APP, "ensemble", "--models", dirs[0], "--out", kept)
-    assert code == 2 and "at least two" in err
-    assert (kept / "model.keras").read_text() == "an earlier model"
-    code, _, err = cli(APP, "ensemble", "--models", *dirs, "--out", dirs[1])
-    assert code == 2 and "is one of the members" in err
+    check_ensemble_verb_refusals(APP, dirs, tmp_path)
 
     first = load_model(dirs[0])
     words = first.metadata["words"]

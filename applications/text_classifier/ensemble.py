@@ -30,7 +30,7 @@ def build_ensemble(members, sources=None):
     """
     sources = sources or [f"member {i + 1}" for i in range(len(members))]
     check_members(members, sources, TextClassifier, MUST_MATCH,
-                  is_ensemble=lambda model: len(getattr(model, "heads", ())) != 1)
+                  is_ensemble=lambda model: len(model.heads) != 1)
     first = members[0]
     config = dict(first.config, ensemble_size=len(members))
     ensemble = TextClassifier(config, first.metadata)
