@@ -140,8 +140,11 @@ def ensemble_verb(build):
         os.makedirs(args.out, exist_ok=True)
         ensemble.save_to(args.out)
         atomic_write_json(os.path.join(args.out, "config.json"), ensemble.config)
+        # config.json is the first member's; each member's own options (seed, optimizer
+        # settings, ...) are kept beside the member list.
         atomic_write_json(os.path.join(args.out, "ensemble.json"),
-                          {"members": [os.path.abspath(m) for m in args.models]})
+                          {"members": [os.path.abspath(m) for m in args.models],
+                           "member_configs": [m.config for m in members]})
         print(f"saved {os.path.join(args.out, 'model.keras')} ({len(members)} members)",
               file=sys.stderr)
         return 0

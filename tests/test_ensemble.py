@@ -39,8 +39,9 @@ def test_tagger_ensemble_averages_members_and_serves_like_one(members, corpus, t
     out = tmp_path / "both"
     code, _, err = cli(APP, "ensemble", "--models", *members, "--out", out)
     assert code == 0, err
-    assert json.loads((out / "ensemble.json").read_text())["members"] == [
-        str(m) for m in members]
+    record = json.loads((out / "ensemble.json").read_text())
+    assert record["members"] == [str(m) for m in members]
+    assert [c["seed"] for c in record["member_configs"]] == [1, 2]
     ensemble, singles = load_model(out), [load_model(m) for m in members]
     assert isinstance(ensemble, Ensemble) and len(ensemble.members) == 2
 
