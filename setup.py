@@ -27,7 +27,9 @@ setup(
         "sacrebleu>=2",
     ],
     extras_require={
-        "test": ["pytest>=7"],
+        # pytest-xdist runs the suite in two worker processes: most of a test's time is
+        # single-threaded graph tracing, so two workers halve the suite on 2 cores.
+        "test": ["pytest>=7", "pytest-xdist>=3"],
         # `tune --tuner bayesian` (Keras Tuner's Gaussian-process oracle).
         "bayesian": ["scipy", "scikit-learn"],
         # GPU users replace the CPU wheel with the CUDA build of TensorFlow.
