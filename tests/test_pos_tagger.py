@@ -180,20 +180,23 @@ def test_beta_2_reaches_adam_and_runs_older_than_an_option_resume(corpus, tmp_pa
     from applications.cli import APP_STATE
 
     train, dev = corpus
-    older = tmp_path / "tagger"
-    args = ["train", "--train", train, "--dev", dev, "--out", older, "--seed", 4, *TINY]
+    out = tmp_path / "tagger"
+    args = ["train", "--train", train, "--dev", dev, "--out", out, "--seed", 4, *TINY]
     assert cli(APP, *args, "--epochs", 1, "--set", "beta_2=0.9")[0] == 0
-    assert float(load_model(older).make_optimizer().beta_2) == 0.9
-    # A run saved before an option existed has no such key; resuming it takes the option's
-    # default and does not count it as a changed option. (The key is removed from this
-    # run's saved state to make it such a run.)
-    state = older / "checkpoints" / APP_STATE
+    assert float(load_model(out).make_optimizer().beta_2) == 0.9
+    # Resuming with another beta_2 is refused as a changed option ...
+    code, _, err = cli(APP, *args, "--epochs", 2, "--set", "beta_2=0.95")
+    assert code == 2 and "different beta_2" in err, err
+    # ... but a run saved before an option existed has no such key; resuming it takes the
+    # option's default and does not count it as a changed option. (The key is removed from
+    # this run's saved state to make it such a run.)
+    state = out / "checkpoints" / APP_STATE
     saved = json.loads(state.read_text())
     del saved["config"]["beta_2"]
     state.write_text(json.dumps(saved))
     code, _, err = cli(APP, *args, "--epochs", 2)
     assert code == 0, err
-    assert json.loads((older / "metrics.json").read_text())["epochs_completed"] == 2
+    assert json.loads((out / "metrics.json").read_text())["epochs_completed"] == 2
 
 
 def test_weight_averaging_saves_the_weights_dev_scored(corpus, tmp_path):
