@@ -79,7 +79,7 @@ def check_members(members, sources, member_class, must_match=(), is_ensemble=Non
 
     Args:
         members: loaded models.
-        sources: their directories (for messages).
+        sources: their directories, for messages (None: ``member 1``, ...).
         member_class: the class every member must be.
         must_match: config options that shape weights; members must agree on them.
         is_ensemble: ``model -> bool``, True for a ``member_class`` model that is already an
@@ -87,6 +87,7 @@ def check_members(members, sources, member_class, must_match=(), is_ensemble=Non
     """
     if len(members) < 2:
         raise UsageError("an ensemble needs at least two models")
+    sources = sources or [f"member {i + 1}" for i in range(len(members))]
     first = members[0]
     for model, source in zip(members, sources):
         if isinstance(model, Ensemble) or (isinstance(model, member_class) and is_ensemble
@@ -105,7 +106,6 @@ def check_members(members, sources, member_class, must_match=(), is_ensemble=Non
 
 def build_ensemble(members, sources=None, member_class=None, must_match=()):
     """An :class:`Ensemble` holding copies of ``members``' weights (see :func:`check_members`)."""
-    sources = sources or [f"member {i + 1}" for i in range(len(members))]
     member_class = member_class or type(members[0])
     check_members(members, sources, member_class, must_match)
     first = members[0]

@@ -28,7 +28,6 @@ def build_ensemble(members, sources=None):
             text classifier, or members that differ in vocabulary, labels, columns or in
             an option of ``MUST_MATCH``.
     """
-    sources = sources or [f"member {i + 1}" for i in range(len(members))]
     check_members(members, sources, TextClassifier, MUST_MATCH,
                   is_ensemble=lambda model: len(model.heads) != 1)
     first = members[0]
