@@ -9,6 +9,7 @@ from applications.anomaly_detector.config import DetectorConfig
 from applications.anomaly_detector.model import AnomalyDetector
 from applications.anomaly_detector.sample_data import sample_paths
 from applications.anomaly_detector.scoring import detection_scores, read_label_windows
+from applications.anomaly_detector.season import SETTINGS, fit_season, season_offsets
 from applications.anomaly_detector.windows import (choose_threshold, flagged_runs,
                                                    parse_threshold_rule, point_scores,
                                                    series_metadata, sliding_windows)
@@ -64,9 +65,9 @@ class DetectorCommands(AppCommands):
                                       config.timestamp_column or None)
         part = series.head(int(round(len(series.values) * config.train_fraction)))
         _check_length(part, config.window, path, config.train_fraction)
-        meta = metadata or series_metadata(part)
+        meta = metadata or series_metadata(part, fit_season(part, config.season))
         self.training_series = part
-        train = _normalised_windows(part.values, meta, config.window, config.stride)
+        train = _normalised_windows(part, meta, config.window, config.stride)
         # The order depends only on (seed, epoch), so a resumed run repeats it.
         windows = tf.constant(train)
         train_ds = (epoch_permutation(len(train), config.seed).batch(config.batch_size)
@@ -76,7 +77,7 @@ class DetectorCommands(AppCommands):
         if args.dev:
             dev = read_time_series(args.dev, meta["columns"], meta["timestamp_column"])
             _check_length(dev, config.window, args.dev)
-            dev = _normalised_windows(dev.values, meta, config.window, config.stride)
+            dev = _normalised_windows(dev, meta, config.window, config.stride)
             dev_ds = (tf.data.Dataset.from_tensor_slices((dev, dev)).batch(config.batch_size * 4)
                       .with_options(epoch_pipeline_options()))
         return meta, train_ds, dev_ds
@@ -134,8 +135,12 @@ def score_points(model, series):
 
     server = model.serving_module()
     windows, starts = sliding_windows(series.values, model.window, stride=1)
+    inputs = [windows]
+    if model.metadata.get("season"):  # the exported model takes each point's time too
+        inputs.append(sliding_windows(np.asarray(series.times, np.float64)[:, None],
+                                      model.window, stride=1)[0][..., 0])
     window_scores = np.concatenate([
-        server.serve(tf.constant(windows[i:i + CHUNK]))["scores"].numpy()
+        server.serve(*(tf.constant(x[i:i + CHUNK]) for x in inputs))["scores"].numpy()
         for i in range(0, len(windows), CHUNK)])
     return point_scores(window_scores, starts, model.window, len(series.values))
 
@@ -194,6 +199,8 @@ def _detect_arguments(parser):
 
 def _check_config(config):
     parse_threshold_rule(config.threshold)
+    if config.season not in SETTINGS:
+        raise UsageError(f"season must be one of {', '.join(SETTINGS)}, not {config.season!r}")
     if config.window < 2:
         raise UsageError(f"window must be at least 2, not {config.window}")
     if config.stride < 1:
@@ -211,7 +218,8 @@ def _check_length(series, window, path, fraction=1.0):
                          f"window of {window}; use a longer series or --set window=N", path)
 
 
-def _normalised_windows(values, meta, window, stride):
+def _normalised_windows(series, meta, window, stride):
+    values = series.values - season_offsets(series.times, meta)
     normalised = (values - np.asarray(meta["mean"], np.float32)) / np.asarray(meta["std"],
                                                                               np.float32)
     return sliding_windows(normalised.astype(np.float32), window, stride)[0]

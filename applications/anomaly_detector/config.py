@@ -20,6 +20,10 @@ class DetectorConfig(TrainConfig):
         threshold: ``quantile:Q`` (the Q quantile of the training points' scores) or
             ``max`` (their maximum).
         threshold_margin: the chosen threshold is multiplied by this factor.
+        season: ``none``, ``day``, ``week`` or ``auto``: with a season the model sees each
+            value less the training part's mean at the same time of day or week (see
+            :mod:`applications.anomaly_detector.season`); ``auto`` picks the cycle the
+            training part follows, if it follows one, and needs dated timestamps.
         merge_gap: flagged runs separated by at most this many unflagged points are merged
             into one anomaly window.
         encoder: the window encoder; its pooled vector is the window's code, e.g.
@@ -34,6 +38,7 @@ class DetectorConfig(TrainConfig):
     train_fraction: float = 1.0
     threshold: str = "max"
     threshold_margin: float = 2.0
+    season: str = "auto"
     merge_gap: int = 0
     encoder: dict = dataclasses.field(default_factory=lambda: {
         "name": "rnn", "cell": "lstm", "nodes": [32], "bidirectional": False})

@@ -11,8 +11,11 @@ class DetectorServer(ServingModule):
 
     ``serve(windows)`` takes raw windows ``[N, window, F]`` (float32, the value columns in
     the training order) and returns ``scores`` ``[N]``: each window's mean squared
-    reconstruction error in normalised units. ``detect``, ``evaluate`` and ``predict`` turn
-    these into per-point scores; the exported SavedModel serves the same function.
+    reconstruction error in normalised units. A model trained with a season
+    (:mod:`~applications.anomaly_detector.season`) also takes ``times`` ``[N, window]``
+    (float64 seconds since 1970-01-01 UTC, one per value) and subtracts the season's
+    profile at those times first. ``detect``, ``evaluate`` and ``predict`` turn the scores
+    into per-point scores; the exported SavedModel serves the same function.
 
     Args:
         model: a trained :class:`AnomalyDetector`.
@@ -27,12 +30,21 @@ class DetectorServer(ServingModule):
         super().__init__(model)
         self.mean = np.asarray(model.metadata["mean"], np.float32)
         self.std = np.asarray(model.metadata["std"], np.float32)
-        spec = tf.TensorSpec([None, model.window, model.features], tf.float32, name="windows")
+        specs = [tf.TensorSpec([None, model.window, model.features], tf.float32, name="windows")]
+        meta = model.metadata
+        if meta.get("season"):
+            self.profile = tf.constant(meta["season_profile"], tf.float32)
+            self.period, self.step = float(meta["season_seconds"]), float(meta["season_step"])
+            specs.append(tf.TensorSpec([None, model.window], tf.float64, name="times"))
         # The window length and feature count come from the model, so the signature is
         # built here rather than in a class-level decorator.
-        self.serve = tf.function(self._serve, input_signature=[spec])
+        self.serve = tf.function(self._serve, input_signature=specs)
 
-    def _serve(self, windows):
+    def _serve(self, windows, times=None):
+        if times is not None:  # the same phases as season.phase_bins
+            bins = tf.math.floormod(tf.floor(tf.math.floormod(times, self.period) / self.step),
+                                    float(self.profile.shape[0]))
+            windows = windows - tf.gather(self.profile, tf.cast(bins, tf.int32))
         normalised = (windows - tf.constant(self.mean)) / tf.constant(self.std)
         reconstruction = self.model(normalised, training=False)
         return {"scores": tf.reduce_mean(tf.square(normalised - reconstruction), axis=[1, 2])}

@@ -2,17 +2,25 @@
 
 import numpy as np
 
+from applications.anomaly_detector.season import season_offsets
 from applications.config import UsageError
 
 
-def series_metadata(series):
-    """Normalisation statistics and column names of a training series, for the model."""
-    mean = series.values.mean(axis=0).astype(np.float64)
-    std = series.values.std(axis=0).astype(np.float64)
+def series_metadata(series, season=None):
+    """Column names, season and normalisation statistics of a training series, for the model.
+
+    ``season`` holds :func:`~applications.anomaly_detector.season.fit_season`'s entries;
+    the mean and standard deviation are then those of the values less the season profile.
+    """
+    season = season or {}
+    values = series.values - season_offsets(series.times, {"columns": series.columns, **season})
+    mean = values.mean(axis=0).astype(np.float64)
+    std = values.std(axis=0).astype(np.float64)
     # A constant column would divide by zero; leaving it unscaled keeps it harmless.
     std = np.where(std > 1e-8, std, 1.0)
     return {"columns": list(series.columns), "timestamp_column": series.timestamp_column,
-            "mean": mean.tolist(), "std": std.tolist(), "train_points": len(series.values)}
+            "mean": mean.tolist(), "std": std.tolist(), "train_points": len(series.values),
+            **season}
 
 
 def window_starts(length, window, stride=1):
