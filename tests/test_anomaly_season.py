@@ -104,6 +104,11 @@ def test_weekly_season_finds_a_holiday_that_the_plain_model_misses(weeks, tmp_pa
     assert found["auto"]["events_found"] == 1 and found["auto"]["false_positive_events"] == 0
     assert found["auto"]["point_precision"] > 0.8
     assert found["none"]["events_found"] == 0  # a Sunday shape is normal without the week
+    numbers = tmp_path / "numbers.csv"
+    numbers.write_text("timestamp,value\n" + "".join(f"{i},20.0\n" for i in range(50)))
+    message = assert_input_error(APP, ["detect", "--model", tmp_path / "auto", "--data",
+                                       numbers], numbers)
+    assert "trained with season=week and needs dates" in message
 
     # The export takes each value's time beside the window and serves the CLI's scores.
     from applications.base import load_model

@@ -156,6 +156,9 @@ def detect_series(model, path, args):
                          "give one with --threshold")
     series = read_time_series(path, meta["columns"], meta["timestamp_column"])
     _check_length(series, model.window, path)
+    if meta.get("season") and series.time_kind != "datetime":
+        raise InputError(f"the model was trained with season={meta['season']} and needs dates "
+                         "in the timestamp column", path)
     scores = score_points(model, series)
     flags = scores > threshold
     probation = getattr(args, "probation", 0.0) or 0.0
