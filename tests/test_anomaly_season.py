@@ -57,7 +57,7 @@ def test_profile_and_explained_share_by_hand():
     assert phase_bins(times, 40.0, 10.0, 4).tolist() == [0, 1, 2, 3, 0, 1, 2, 3]
     assert profile(times, values, 40.0, 10.0)[:, 0].tolist() == [2.0, 2.0, 4.0, 4.0]
     # A phase never seen takes the overall mean (here 2.0 for phases 2 and 3).
-    assert profile(times[:2], values[:2] * 0 + [[1.0], [3.0]], 40.0, 10.0)[:, 0].tolist() == [
+    assert profile(times[:2], np.array([[1.0], [3.0]]), 40.0, 10.0)[:, 0].tolist() == [
         1.0, 3.0, 2.0, 2.0]
     # First half [1,2,3,4] predicts the second half [3,2,5,4] with errors [2,0,2,0]
     # around a spread of [0.5,-0.5,2.5,1.5] from the first half's mean 2.5: 1 - 8/9.
