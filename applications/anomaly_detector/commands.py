@@ -9,10 +9,11 @@ from applications.anomaly_detector.config import DetectorConfig
 from applications.anomaly_detector.model import AnomalyDetector
 from applications.anomaly_detector.sample_data import sample_paths
 from applications.anomaly_detector.scoring import detection_scores, read_label_windows
-from applications.anomaly_detector.season import SETTINGS, fit_season, season_offsets
+from applications.anomaly_detector import season, transform
 from applications.anomaly_detector.windows import (choose_threshold, flagged_runs,
                                                    parse_threshold_rule, point_scores,
-                                                   series_metadata, sliding_windows)
+                                                   model_values, series_metadata,
+                                                   sliding_windows)
 from applications.cli import AppCommands
 from applications.config import UsageError
 from data.epoch_order import epoch_permutation, epoch_pipeline_options
@@ -65,7 +66,7 @@ class DetectorCommands(AppCommands):
                                       config.timestamp_column or None)
         part = series.head(int(round(len(series.values) * config.train_fraction)))
         _check_length(part, config.window, path, config.train_fraction)
-        meta = metadata or series_metadata(part, fit_season(part, config.season))
+        meta = metadata or series_metadata(part, config.season, config.transform)
         self.training_series = part
         train = _normalised_windows(part, meta, config.window, config.stride)
         # The order depends only on (seed, epoch), so a resumed run repeats it.
@@ -202,8 +203,10 @@ def _detect_arguments(parser):
 
 def _check_config(config):
     parse_threshold_rule(config.threshold)
-    if config.season not in SETTINGS:
-        raise UsageError(f"season must be one of {', '.join(SETTINGS)}, not {config.season!r}")
+    for name, module in (("season", season), ("transform", transform)):
+        if getattr(config, name) not in module.SETTINGS:
+            raise UsageError(f"{name} must be one of {', '.join(module.SETTINGS)}, "
+                             f"not {getattr(config, name)!r}")
     if config.window < 2:
         raise UsageError(f"window must be at least 2, not {config.window}")
     if config.stride < 1:
@@ -222,7 +225,7 @@ def _check_length(series, window, path, fraction=1.0):
 
 
 def _normalised_windows(series, meta, window, stride):
-    values = series.values - season_offsets(series.times, meta)
+    values = model_values(series, meta)
     normalised = (values - np.asarray(meta["mean"], np.float32)) / np.asarray(meta["std"],
                                                                               np.float32)
     return sliding_windows(normalised.astype(np.float32), window, stride)[0]

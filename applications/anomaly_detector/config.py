@@ -20,6 +20,10 @@ class DetectorConfig(TrainConfig):
         threshold: ``quantile:Q`` (the Q quantile of the training points' scores) or
             ``max`` (their maximum).
         threshold_margin: the chosen threshold is multiplied by this factor.
+        transform: ``none``, ``log`` or ``auto``: ``log`` reads every value column as
+            ``log(1 + x)`` (see :mod:`applications.anomaly_detector.transform`); ``auto``
+            does so for columns whose training values are all 0 or more and strongly
+            skewed to the right (counts, latencies).
         season: ``none``, ``day``, ``week`` or ``auto``: with a season the model sees each
             value less the training part's mean at the same time of day or week (see
             :mod:`applications.anomaly_detector.season`); ``auto`` picks the cycle the
@@ -38,6 +42,7 @@ class DetectorConfig(TrainConfig):
     train_fraction: float = 1.0
     threshold: str = "max"
     threshold_margin: float = 2.0
+    transform: str = "auto"
     season: str = "auto"
     merge_gap: int = 0
     encoder: dict = dataclasses.field(default_factory=lambda: {

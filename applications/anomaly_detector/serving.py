@@ -11,7 +11,9 @@ class DetectorServer(ServingModule):
 
     ``serve(windows)`` takes raw windows ``[N, window, F]`` (float32, the value columns in
     the training order) and returns ``scores`` ``[N]``: each window's mean squared
-    reconstruction error in normalised units. A model trained with a season
+    reconstruction error in normalised units. Columns the model reads on a log scale
+    (:mod:`~applications.anomaly_detector.transform`) become ``log(1 + max(x, 0))`` first.
+    A model trained with a season
     (:mod:`~applications.anomaly_detector.season`) also takes ``times`` ``[N, window]``
     (float64 seconds since 1970-01-01 UTC, one per value) and subtracts the season's
     profile at those times first. ``detect``, ``evaluate`` and ``predict`` turn the scores
@@ -32,6 +34,7 @@ class DetectorServer(ServingModule):
         self.std = np.asarray(model.metadata["std"], np.float32)
         specs = [tf.TensorSpec([None, model.window, model.features], tf.float32, name="windows")]
         meta = model.metadata
+        self.log_columns = [bool(c) for c in meta.get("log_columns") or []]
         if meta.get("season"):
             self.profile = tf.constant(meta["season_profile"], tf.float32)
             self.period, self.step = float(meta["season_seconds"]), float(meta["season_step"])
@@ -41,6 +44,9 @@ class DetectorServer(ServingModule):
         self.serve = tf.function(self._serve, input_signature=specs)
 
     def _serve(self, windows, times=None):
+        if any(self.log_columns):  # the same scale as transform.apply_log
+            windows = tf.where(tf.constant(self.log_columns),
+                               tf.math.log1p(tf.maximum(windows, 0.0)), windows)
         if times is not None:  # the same phases as season.phase_bins
             bins = tf.math.floormod(tf.floor(tf.math.floormod(times, self.period) / self.step),
                                     float(self.profile.shape[0]))

@@ -2,25 +2,37 @@
 
 import numpy as np
 
-from applications.anomaly_detector.season import season_offsets
+from applications.anomaly_detector.season import fit_season, season_offsets
+from applications.anomaly_detector.transform import apply_log, choose_log_columns
 from applications.config import UsageError
 
 
-def series_metadata(series, season=None):
-    """Column names, season and normalisation statistics of a training series, for the model.
+def series_metadata(series, season="none", transform="none"):
+    """What the model keeps of its training series: columns, scale, season and statistics.
 
-    ``season`` holds :func:`~applications.anomaly_detector.season.fit_season`'s entries;
-    the mean and standard deviation are then those of the values less the season profile.
+    ``transform`` and ``season`` are the config's settings; the chosen log columns
+    (:mod:`~applications.anomaly_detector.transform`) and season
+    (:mod:`~applications.anomaly_detector.season`) are recorded, and the mean and standard
+    deviation are those of :func:`model_values`.
     """
-    season = season or {}
-    values = series.values - season_offsets(series.times, {"columns": series.columns, **season})
+    meta = {"columns": list(series.columns), "timestamp_column": series.timestamp_column,
+            "train_points": len(series.values),
+            "log_columns": choose_log_columns(series, transform)}
+    meta.update(fit_season(series._replace(values=apply_log(series.values,
+                                                            meta["log_columns"])), season))
+    values = model_values(series, meta)
     mean = values.mean(axis=0).astype(np.float64)
     std = values.std(axis=0).astype(np.float64)
     # A constant column would divide by zero; leaving it unscaled keeps it harmless.
     std = np.where(std > 1e-8, std, 1.0)
-    return {"columns": list(series.columns), "timestamp_column": series.timestamp_column,
-            "mean": mean.tolist(), "std": std.tolist(), "train_points": len(series.values),
-            **season}
+    meta.update(mean=mean.tolist(), std=std.tolist())
+    return meta
+
+
+def model_values(series, meta):
+    """``[N, F]`` values as the model reads them before normalising: log where chosen, less
+    the season profile."""
+    return apply_log(series.values, meta.get("log_columns")) - season_offsets(series.times, meta)
 
 
 def window_starts(length, window, stride=1):
