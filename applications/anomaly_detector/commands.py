@@ -5,11 +5,11 @@ import sys
 
 import numpy as np
 
+from applications.anomaly_detector import season, transform
 from applications.anomaly_detector.config import DetectorConfig
 from applications.anomaly_detector.model import AnomalyDetector
 from applications.anomaly_detector.sample_data import sample_paths
 from applications.anomaly_detector.scoring import detection_scores, read_label_windows
-from applications.anomaly_detector import season, transform
 from applications.anomaly_detector.windows import (choose_threshold, flagged_runs,
                                                    parse_threshold_rule, point_scores,
                                                    model_values, series_metadata,
