@@ -62,13 +62,14 @@ def main():
         print(file, rows[f"realKnownCause/{file[:-4]}"], file=sys.stderr, flush=True)
 
     keys = ["events", "events_found", "event_recall", "false_positive_events", "point_precision",
-            "point_recall", "train_seconds"]
+            "point_recall", "season", "log_columns", "train_seconds"]
     print("| series | " + " | ".join(keys) + " |")
     print("|---" * (len(keys) + 1) + "|")
     for name, scores in rows.items():
         cells = [scores.get(k) for k in keys]
         print(f"| {name} | " + " | ".join(
-            f"{c:.3f}" if isinstance(c, float) else str(c) for c in cells) + " |")
+            f"{c:.3f}" if isinstance(c, float) else ", ".join(c) if isinstance(c, list)
+            else str(c) for c in cells) + " |")
     real = [s for n, s in rows.items() if n.startswith("realKnownCause")]
     found = sum(s["events_found"] for s in real)
     total = sum(s["events"] for s in real)

@@ -102,7 +102,7 @@ def test_weekly_season_finds_a_holiday_that_the_plain_model_misses(weeks, tmp_pa
         assert code == 0, err
         found[setting] = json.loads(text)
     assert found["auto"]["events_found"] == 1 and found["auto"]["false_positive_events"] == 0
-    assert found["auto"]["point_precision"] > 0.8
+    assert found["auto"]["point_precision"] > 0.8 and found["auto"]["season"] == "week"
     assert found["none"]["events_found"] == 0  # a Sunday shape is normal without the week
     numbers = tmp_path / "numbers.csv"
     numbers.write_text("timestamp,value\n" + "".join(f"{i},20.0\n" for i in range(50)))

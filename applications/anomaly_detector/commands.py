@@ -104,6 +104,11 @@ class DetectorCommands(AppCommands):
         windows = read_label_windows(labels, data)
         results = detection_scores(flags, series.times, windows, model.config["merge_gap"])
         results["threshold"] = threshold
+        meta = model.metadata  # what the model chose for itself with the auto settings
+        results["season"] = meta.get("season") or "none"
+        results["log_columns"] = [name for name, log in zip(meta["columns"],
+                                                            meta.get("log_columns") or [])
+                                  if log]
         return results
 
     def predict(self, model, args, out):
