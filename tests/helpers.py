@@ -108,6 +108,17 @@ def load_saved_model_without_package(export_dir, call_source):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def exported_scores(commands, model_dir, export_dir, **inputs):
+    """``export`` ``model_dir``, load the SavedModel without the package and return what its
+    ``serve`` signature gives as ``scores`` for ``inputs`` (name -> NumPy array, dtype kept)."""
+    code, _, err = cli(commands, "export", "--model", model_dir, "--out", export_dir)
+    assert code == 0, err
+    arguments = ", ".join(f"{name}=tf.constant({array.tolist()!r}, tf.{array.dtype.name})"
+                          for name, array in inputs.items())
+    return load_saved_model_without_package(export_dir, (
+        f"print(json.dumps(model.signatures['serve']({arguments})['scores'].numpy().tolist()))"))
+
+
 def check_bad_input_keeps_model(commands, model_dir, path, content, line, train_args=()):
     """Write ``content`` to ``path``; ``train`` into ``model_dir`` and ``evaluate`` on it must
     both exit 2 naming ``path:line``, and the saved model must stay byte for byte the same."""

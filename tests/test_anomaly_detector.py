@@ -12,7 +12,7 @@ from applications.anomaly_detector.windows import (choose_threshold, flagged_run
                                                    point_scores, sliding_windows)
 from data.errors import InputError
 from data.time_series import parse_timestamp, read_time_series
-from tests.helpers import assert_input_error, cli, load_saved_model_without_package
+from tests.helpers import assert_input_error, cli, exported_scores
 
 APP = DetectorCommands()
 WINDOW = 16
@@ -174,13 +174,7 @@ def test_export_serves_the_same_scores(trained, series, tmp_path):
     windows, _ = sliding_windows(read_time_series(test).values, WINDOW)
     windows = windows[[0, 100, 300, JUMP[0] - 4, 700]]  # the fourth one holds the jump
     expected = load_model(trained).serving_module().serve(tf.constant(windows))["scores"].numpy()
-    export_dir = tmp_path / "export"
-    code, _, err = cli(APP, "export", "--model", trained, "--out", export_dir)
-    assert code == 0, err
-    served = load_saved_model_without_package(export_dir, (
-        f"windows = tf.constant({windows.tolist()!r}, tf.float32)\n"
-        "print(json.dumps(model.signatures['serve'](windows=windows)['scores'].numpy()"
-        ".tolist()))"))
+    served = exported_scores(APP, trained, tmp_path / "export", windows=windows)
     np.testing.assert_allclose(served, expected, rtol=1e-5, atol=1e-6)
     assert expected.argmax() == 3 and expected[3] > 10 * np.median(expected)
 

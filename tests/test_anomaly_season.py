@@ -13,7 +13,7 @@ from applications.anomaly_detector.season import (explained_share, fit_season, p
 from applications.anomaly_detector.windows import sliding_windows
 from data.errors import InputError
 from data.time_series import read_time_series
-from tests.helpers import assert_input_error, cli, load_saved_model_without_package
+from tests.helpers import assert_input_error, cli, exported_scores
 
 APP = DetectorCommands()
 WINDOW = 16
@@ -123,13 +123,8 @@ def test_weekly_season_finds_a_holiday_that_the_plain_model_misses(weeks, tmp_pa
     expected = model.serving_module().serve(tf.constant(windows[pick]),
                                             tf.constant(times[pick]))["scores"].numpy()
     assert expected.argmax() == 2
-    code, _, err = cli(APP, "export", "--model", tmp_path / "auto", "--out", tmp_path / "export")
-    assert code == 0, err
-    served = load_saved_model_without_package(tmp_path / "export", (
-        f"windows = tf.constant({windows[pick].tolist()!r}, tf.float32)\n"
-        f"times = tf.constant({times[pick].tolist()!r}, tf.float64)\n"
-        "print(json.dumps(model.signatures['serve'](windows=windows, times=times)['scores']"
-        ".numpy().tolist()))"))
+    served = exported_scores(APP, tmp_path / "auto", tmp_path / "export",
+                             windows=windows[pick], times=times[pick])
     np.testing.assert_allclose(served, expected, rtol=1e-5, atol=1e-6)
 
 

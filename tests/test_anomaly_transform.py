@@ -8,7 +8,7 @@ from applications.anomaly_detector.transform import apply_log, choose_log_column
 from applications.anomaly_detector.windows import sliding_windows
 from data.errors import InputError
 from data.time_series import read_time_series
-from tests.helpers import assert_input_error, cli, load_saved_model_without_package
+from tests.helpers import assert_input_error, cli, exported_scores
 
 APP = DetectorCommands()
 WINDOW = 16
@@ -70,12 +70,7 @@ def test_log_scale_is_saved_and_served_inside_the_export(tmp_path):
     zeroed[2, 3, 0] = 0.0
     np.testing.assert_allclose(server.serve(tf.constant(zeroed))["scores"].numpy(), expected,
                                rtol=1e-6)
-    code, _, err = cli(APP, "export", "--model", out, "--out", tmp_path / "export")
-    assert code == 0, err
-    served = load_saved_model_without_package(tmp_path / "export", (
-        f"windows = tf.constant({windows.tolist()!r}, tf.float32)\n"
-        "print(json.dumps(model.signatures['serve'](windows=windows)['scores']"
-        ".numpy().tolist()))"))
+    served = exported_scores(APP, out, tmp_path / "export", windows=windows)
     np.testing.assert_allclose(served, expected, rtol=1e-5, atol=1e-6)
 
 
