@@ -69,6 +69,12 @@ def test_detection_scores_by_hand():
     # Flagged points 0, 3, 4, 6; inside a window: 3 and 4. Labelled points: 2, 3, 4, 8.
     assert result["point_precision"] == 0.5
     assert result["point_recall"] == 0.5
+    # Scoring from point 5 on: window [2, 4] is unscored, [8, 8] missed; the run {0} is
+    # ignored, {6} stays false.
+    late = detection_scores(flags, np.arange(10.0), [(2.0, 4.0), (8.0, 8.0)], first_scored=5)
+    assert (late["events"], late["events_unscored"], late["event_recall"]) == (1, 1, 0.0)
+    assert (late["false_positive_events"], late["flagged_points"]) == (1, 1)
+    assert late["labelled_points"] == 1 and late["point_recall"] == 0.0
     empty = detection_scores(np.zeros(4, bool), np.arange(4.0), [])
     assert empty["event_recall"] is None and empty["point_precision"] is None
     assert empty["false_positive_events"] == 0
@@ -135,12 +141,14 @@ def test_evaluate_hand_checkable_thresholds(trained, series):
     result = json.loads(out)
     assert (result.pop("season"), result.pop("log_columns")) == ("none", [])  # 800 points
     assert result == pytest.approx({
-        "event_recall": 1.0, "events": 1, "events_found": 1, "false_positive_events": 0,
+        "event_recall": 1.0, "events": 1, "events_found": 1, "events_unscored": 0,
+        "false_positive_events": 0,
         "flagged_runs": 1, "point_precision": 40 / 800, "point_recall": 1.0,
         "flagged_points": 800, "labelled_points": 40, "points": 800, "threshold": -1.0})
     code, out, err = cli(APP, *base, "--threshold", "-1", "--probation", "0.75")
-    result = json.loads(out)  # points 0..599 are never flagged, so 550..589 are missed
-    assert result["event_recall"] == 0.0 and result["false_positive_events"] == 1
+    result = json.loads(out)  # points 0..599 are neither flagged nor scored, as in NAB
+    assert (result["events"], result["events_unscored"], result["event_recall"]) == (0, 1, None)
+    assert result["false_positive_events"] == 1 and result["labelled_points"] == 0
     assert result["point_precision"] == 0.0 and result["flagged_points"] == 200
     code, out, err = cli(APP, *base, "--threshold", "1e9")  # nothing flagged
     result = json.loads(out)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from applications.anomaly_detector.commands import DetectorCommands
-from applications.anomaly_detector.sample_data import write_series
+from applications.anomaly_detector.sample_data import write_labelled_series, write_series
 from applications.anomaly_detector.season import (explained_share, fit_season, phase_bins,
                                                   profile, season_offsets)
 from applications.anomaly_detector.windows import sliding_windows
@@ -43,12 +43,10 @@ def weekly_series(days, seed, holiday=None):
 
 @pytest.fixture(scope="module")
 def weeks(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("weeks")
-    train, test, labels = folder / "train.csv", folder / "test.csv", folder / "labels.json"
-    write_series(train, *weekly_series(35, seed=1))
-    write_series(test, *weekly_series(21, seed=2, holiday=HOLIDAY))
-    labels.write_text(json.dumps({"demand/test.csv": [[stamp(HOLIDAY), stamp(HOLIDAY + 1)]]}))
-    return train, test, labels
+    paths = write_labelled_series(tmp_path_factory.mktemp("weeks"), weekly_series(35, seed=1),
+                                  weekly_series(21, seed=2, holiday=HOLIDAY),
+                                  [[stamp(HOLIDAY), stamp(HOLIDAY + 1)]])
+    return paths["train"], paths["test"], paths["labels"]
 
 
 def test_profile_and_explained_share_by_hand():

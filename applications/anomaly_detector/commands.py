@@ -11,9 +11,9 @@ from applications.anomaly_detector.model import AnomalyDetector
 from applications.anomaly_detector.sample_data import sample_paths
 from applications.anomaly_detector.scoring import detection_scores, read_label_windows
 from applications.anomaly_detector.windows import (choose_threshold, flagged_runs,
-                                                   parse_threshold_rule, point_scores,
-                                                   model_values, series_metadata,
-                                                   sliding_windows)
+                                                   model_values, parse_threshold_rule,
+                                                   point_scores, pooled_windows,
+                                                   series_metadata, sliding_windows)
 from applications.cli import AppCommands
 from applications.config import UsageError
 from data.epoch_order import epoch_permutation, epoch_pipeline_options
@@ -48,6 +48,7 @@ class DetectorCommands(AppCommands):
         if verb == "evaluate":
             parser.add_argument("--labels", help="label windows, NAB combined_windows.json "
                                 "format (default with no --data: the embedded labels)")
+        if verb in ("evaluate", "predict"):
             _add_detection_flags(parser)
 
     def read_training_data(self, args, config, metadata=None):
@@ -65,10 +66,11 @@ class DetectorCommands(AppCommands):
             series = read_time_series(path, config.value_columns or None,
                                       config.timestamp_column or None)
         part = series.head(int(round(len(series.values) * config.train_fraction)))
-        _check_length(part, config.window, path, config.train_fraction)
+        span = config.window * config.pool
+        _check_length(part, span, path, config.train_fraction)
         meta = metadata or series_metadata(part, config.season, config.transform)
         self.training_series = part
-        train = _normalised_windows(part, meta, config.window, config.stride)
+        train = _normalised_windows(part, meta, config)
         # The order depends only on (seed, epoch), so a resumed run repeats it.
         windows = tf.constant(train)
         train_ds = (epoch_permutation(len(train), config.seed).batch(config.batch_size)
@@ -77,8 +79,8 @@ class DetectorCommands(AppCommands):
         dev_ds = None
         if args.dev:
             dev = read_time_series(args.dev, meta["columns"], meta["timestamp_column"])
-            _check_length(dev, config.window, args.dev)
-            dev = _normalised_windows(dev, meta, config.window, config.stride)
+            _check_length(dev, span, args.dev)
+            dev = _normalised_windows(dev, meta, config)
             dev_ds = (tf.data.Dataset.from_tensor_slices((dev, dev)).batch(config.batch_size * 4)
                       .with_options(epoch_pipeline_options()))
         return meta, train_ds, dev_ds
@@ -102,7 +104,8 @@ class DetectorCommands(AppCommands):
             raise UsageError("evaluate needs --labels WINDOWS_JSON with --data")
         series, scores, flags, threshold = detect_series(model, data, args)
         windows = read_label_windows(labels, data)
-        results = detection_scores(flags, series.times, windows, model.config["merge_gap"])
+        results = detection_scores(flags, series.times, windows, model.config["merge_gap"],
+                                   first_scored=_probation_points(len(flags), args))
         results["threshold"] = threshold
         meta = model.metadata  # what the model chose for itself with the auto settings
         results["season"] = meta.get("season") or "none"
@@ -140,38 +143,63 @@ def score_points(model, series):
     import tensorflow as tf
 
     server = model.serving_module()
-    windows, starts = sliding_windows(series.values, model.window, stride=1)
+    windows, starts = sliding_windows(series.values, model.span, stride=1)
     inputs = [windows]
     if model.metadata.get("season"):  # the exported model takes each point's time too
         inputs.append(sliding_windows(np.asarray(series.times, np.float64)[:, None],
-                                      model.window, stride=1)[0][..., 0])
+                                      model.span, stride=1)[0][..., 0])
     window_scores = np.concatenate([
         server.serve(*(tf.constant(x[i:i + CHUNK]) for x in inputs))["scores"].numpy()
         for i in range(0, len(windows), CHUNK)])
-    return point_scores(window_scores, starts, model.window, len(series.values))
+    return point_scores(window_scores, starts, model.span, len(series.values))
 
 
 def detect_series(model, path, args):
-    """Read ``path`` with the model's columns and flag it: ``(series, scores, flags, threshold)``."""
+    """Read ``path`` with the model's columns and flag it: ``(series, scores, flags, threshold)``.
+
+    With ``--with-model DIR`` (repeatable) a point is flagged when any of the models flags
+    it, each above its own threshold; its score is then its highest score-to-threshold
+    ratio over the models, and the threshold 1.
+    """
+    from applications.base import load_model
+
+    extra = getattr(args, "with_model", None) or []
+    models = [model] + [load_model(directory) for directory in extra]
     meta = model.metadata
-    threshold = getattr(args, "threshold", None)
-    if threshold is None:
-        threshold = meta.get("threshold")
-    if threshold is None:
-        raise UsageError("this model has no threshold (its training did not finish); "
-                         "give one with --threshold")
+    thresholds = [getattr(args, "threshold", None)] + [None] * len(extra)
+    for i, other in enumerate(models):
+        name = f"--with-model {extra[i - 1]}: " if i else ""
+        if i and not (isinstance(other, AnomalyDetector)
+                      and other.metadata["columns"] == meta["columns"]):
+            raise UsageError(f"{name}not an anomaly detector of the columns "
+                             f"{', '.join(meta['columns'])}")
+        if thresholds[i] is None:
+            thresholds[i] = other.metadata.get("threshold")
+        if thresholds[i] is None:
+            raise UsageError(f"{name}this model has no threshold (its training did not "
+                             "finish); give one with --threshold")
     series = read_time_series(path, meta["columns"], meta["timestamp_column"])
-    _check_length(series, model.window, path)
-    if meta.get("season") and series.time_kind != "datetime":
-        raise InputError(f"the model was trained with season={meta['season']} and needs dates "
-                         "in the timestamp column", path)
-    scores = score_points(model, series)
-    flags = scores > threshold
+    for other in models:
+        _check_length(series, other.span, path)
+        if other.metadata.get("season") and series.time_kind != "datetime":
+            raise InputError(f"the model was trained with season={other.metadata['season']} "
+                             "and needs dates in the timestamp column", path)
+    scores = [score_points(other, series) for other in models]
+    flags = np.any([s > t for s, t in zip(scores, thresholds)], axis=0)
+    flags[:_probation_points(len(flags), args)] = False
+    if len(models) == 1:
+        return series, scores[0], flags, float(thresholds[0])
+    if min(thresholds) <= 0:
+        raise UsageError("--with-model compares scores to thresholds, which must be positive")
+    return series, np.max([s / t for s, t in zip(scores, thresholds)], axis=0), flags, 1.0
+
+
+def _probation_points(length, args):
+    """How many leading points ``--probation`` keeps unflagged and unscored."""
     probation = getattr(args, "probation", 0.0) or 0.0
     if not 0.0 <= probation < 1.0:
         raise UsageError(f"--probation must be in [0, 1), not {probation}")
-    flags[:int(len(flags) * probation)] = False
-    return series, scores, flags, float(threshold)
+    return int(length * probation)
 
 
 def write_detections(out, fmt, series, scores, flags, runs, threshold):
@@ -194,6 +222,9 @@ def write_detections(out, fmt, series, scores, flags, runs, threshold):
 def _add_detection_flags(parser):
     parser.add_argument("--threshold", type=float,
                         help="flag points scoring above this (default: the trained threshold)")
+    parser.add_argument("--with-model", action="append", metavar="DIR",
+                        help="also flag what this detector flags, e.g. one with a coarser "
+                        "pool (repeatable)")
     parser.add_argument("--probation", type=float, default=0.0, metavar="FRACTION",
                         help="never flag the first FRACTION of the series (NAB: 0.15)")
 
@@ -214,6 +245,8 @@ def _check_config(config):
                              f"not {getattr(config, name)!r}")
     if config.window < 2:
         raise UsageError(f"window must be at least 2, not {config.window}")
+    if config.pool < 1:
+        raise UsageError(f"pool must be at least 1, not {config.pool}")
     if config.stride < 1:
         raise UsageError(f"stride must be at least 1, not {config.stride}")
     if not 0.0 < config.train_fraction <= 1.0:
@@ -226,11 +259,13 @@ def _check_length(series, window, path, fraction=1.0):
     if len(series.values) < window:
         part = f" in its first {fraction:g}" if fraction < 1.0 else ""
         raise InputError(f"the series has {len(series.values)} points{part}, fewer than one "
-                         f"window of {window}; use a longer series or --set window=N", path)
+                         f"window of {window}; use a longer series or a smaller --set window=N "
+                         "(or pool=N)", path)
 
 
-def _normalised_windows(series, meta, window, stride):
+def _normalised_windows(series, meta, config):
     values = model_values(series, meta)
     normalised = (values - np.asarray(meta["mean"], np.float32)) / np.asarray(meta["std"],
                                                                               np.float32)
-    return sliding_windows(normalised.astype(np.float32), window, stride)[0]
+    return pooled_windows(normalised.astype(np.float32), config.window, config.pool,
+                          config.stride)[0]

@@ -15,6 +15,10 @@ class DetectorConfig(TrainConfig):
         value_columns: header names of the value columns ([] = every other column).
         window: points per window, the autoencoder's input length.
         stride: step between training windows (scoring always uses every window).
+        pool: the model reads the means of ``pool`` consecutive points, so one window covers
+            ``window * pool`` points; a coarse model (say ``pool=12``) sees slow changes,
+            such as a quiet day, that a point-level one reconstructs well. ``evaluate``
+            and ``detect`` can flag with both (``--with-model``).
         train_fraction: train on this first fraction of the series (NAB's probationary
             period is 0.15); the threshold is chosen on the same part.
         threshold: ``quantile:Q`` (the Q quantile of the training points' scores) or
@@ -39,6 +43,7 @@ class DetectorConfig(TrainConfig):
     value_columns: list = dataclasses.field(default_factory=list)
     window: int = 24
     stride: int = 4
+    pool: int = 1
     train_fraction: float = 1.0
     threshold: str = "max"
     threshold_margin: float = 2.0

@@ -51,16 +51,31 @@ def jump_labels(first, length, margin, step_minutes=5):
             timestamp(first + length - 1 + margin, step_minutes) + ".000000"]
 
 
+def write_labelled_series(folder, train, test, windows):
+    """Write ``train.csv``, ``test.csv`` and ``labels.json`` (NAB's format, ``windows`` for
+    the test file) into ``folder``; returns their paths as ``train``, ``test``, ``labels``.
+
+    ``train`` and ``test`` are ``(timestamps, values)``; ``windows`` is ``[[start, end]]``.
+    """
+    paths = _labelled_paths(folder)
+    write_series(paths["train"], *train)
+    write_series(paths["test"], *test)
+    atomic_write_json(paths["labels"], {"sample/test.csv": windows})
+    return paths
+
+
 def sample_paths(folder=None):
     """Write (once) and return the embedded ``train``, ``test`` and ``labels`` paths."""
     folder = folder or os.path.join(os.path.expanduser("~"), ".cache", "encore",
                                     "anomaly_sample")
-    paths = {"train": os.path.join(folder, "train.csv"),
-             "test": os.path.join(folder, "test.csv"),
-             "labels": os.path.join(folder, "labels.json")}
+    paths = _labelled_paths(folder)
     if not all(os.path.exists(p) for p in paths.values()):
-        write_series(paths["train"], *generate_series(seed=1))
         jump = (2900, 144, 15.0)
-        write_series(paths["test"], *generate_series(seed=2, jump=jump))
-        atomic_write_json(paths["labels"], {"sample/test.csv": [jump_labels(*jump[:2], 100)]})
+        write_labelled_series(folder, generate_series(seed=1), generate_series(seed=2, jump=jump),
+                              [jump_labels(*jump[:2], 100)])
     return paths
+
+
+def _labelled_paths(folder):
+    return {name: os.path.join(str(folder), file) for name, file in (
+        ("train", "train.csv"), ("test", "test.csv"), ("labels", "labels.json"))}

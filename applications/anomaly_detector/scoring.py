@@ -44,20 +44,27 @@ def read_label_windows(path, data_path):
     return windows
 
 
-def detection_scores(flags, times, windows, merge_gap=0):
+def detection_scores(flags, times, windows, merge_gap=0, first_scored=0):
     """Event and point scores of flagged points against label windows.
+
+    Points before ``first_scored`` (a probation period, never flagged) are not scored: as in
+    NAB's own scorer, a window lying wholly among them is neither found nor missed, and is
+    counted apart as ``events_unscored``.
 
     Args:
         flags: ``[N]`` booleans, True where a point is flagged anomalous.
         times: ``[N]`` point times (seconds), comparable with the windows.
         windows: ``[(start, end)]`` label windows, both ends inclusive.
         merge_gap: flagged runs this close are one event (as ``detect`` reports them).
+        first_scored: index of the first scored point.
 
     Returns:
-        ``event_recall`` (windows holding at least one flagged point, over all windows),
+        ``event_recall`` (windows holding at least one flagged point, over the windows
+        holding a scored point),
         ``false_positive_events`` (flagged runs with no point inside any window),
         ``point_precision`` (flagged points inside a window over flagged points),
-        ``point_recall`` (flagged points inside a window over points inside windows), and
+        ``point_recall`` (flagged points inside a window over scored points inside
+        windows), and
         the counts behind them. A ratio with nothing to divide by is None.
 
     Example:
@@ -68,19 +75,24 @@ def detection_scores(flags, times, windows, merge_gap=0):
     """
     flags = np.asarray(flags, bool)
     times = np.asarray(times, np.float64)
+    scored = np.arange(len(times)) >= first_scored
+    flags = flags & scored
     inside = np.zeros(len(times), bool)
-    found = 0
+    found = unscored = 0
     for start, end in windows:
-        covered = (times >= start) & (times <= end)
+        covered = (times >= start) & (times <= end) & scored
         inside |= covered
         found += bool((flags & covered).any())
+        unscored += not covered.any()
     runs = flagged_runs(flags, merge_gap)
     false_runs = sum(1 for a, b in runs if not inside[a:b + 1].any())
     hits = int((flags & inside).sum())
+    events = len(windows) - unscored
     return {
-        "event_recall": found / len(windows) if windows else None,
-        "events": len(windows),
+        "event_recall": found / events if events else None,
+        "events": events,
         "events_found": found,
+        "events_unscored": unscored,
         "false_positive_events": false_runs,
         "flagged_runs": len(runs),
         "point_precision": hits / int(flags.sum()) if flags.any() else None,

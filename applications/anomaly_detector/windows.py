@@ -52,6 +52,24 @@ def sliding_windows(values, window, stride=1):
     return np.ascontiguousarray(view[starts].transpose(0, 2, 1)), starts
 
 
+def pooled_windows(values, window, pool, stride=1):
+    """``([K, window, F] windows, starts)``: each window holds the means of ``window``
+    consecutive blocks of ``pool`` points, and starts at every ``stride``-th point.
+
+    A window covers ``window * pool`` points; ``pool=1`` gives :func:`sliding_windows`.
+
+    Example:
+        >>> pooled_windows(np.arange(6.0)[:, None], 2, 2, stride=2)[0][..., 0].tolist()
+        [[0.5, 2.5], [2.5, 4.5]]
+    """
+    if pool == 1:
+        return sliding_windows(values, window, stride)
+    sums = np.cumsum(np.concatenate([np.zeros((1, values.shape[1])), values]), axis=0)
+    means = (sums[pool:] - sums[:-pool]) / pool  # means[j]: points j .. j + pool - 1
+    starts = window_starts(len(values), window * pool, stride)
+    return means[starts[:, None] + pool * np.arange(window)].astype(values.dtype), starts
+
+
 def point_scores(window_scores, starts, window, length):
     """Each point's score: the mean score of the windows that cover it.
 
