@@ -25,7 +25,7 @@ class DetectorServer(ServingModule):
 
     Example:
         >>> server = model.serving_module()  # doctest: +SKIP
-        >>> server.serve(tf.zeros([3, 64, 1]))["scores"].shape
+        >>> server.serve(tf.zeros([3, 64, 1]))["scores"].shape  # doctest: +SKIP
         TensorShape([3])
     """
 
