@@ -132,4 +132,7 @@ def test_pool_errors(pair, tmp_path):
                        "--data", test, "--labels", labels)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "load: not an anomaly detector of the columns value" in err
+    code, _, err = cli(APP, "evaluate", "--model", fine, "--with-model", coarse, "--data", test,
+                       "--labels", labels, "--threshold", -1)
+    assert code == 2 and "must be positive" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()

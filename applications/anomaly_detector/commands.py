@@ -178,6 +178,8 @@ def detect_series(model, path, args):
         if thresholds[i] is None:
             raise UsageError(f"{name}this model has no threshold (its training did not "
                              "finish); give one with --threshold")
+    if extra and min(thresholds) <= 0:
+        raise UsageError("--with-model compares scores to thresholds, which must be positive")
     series = read_time_series(path, meta["columns"], meta["timestamp_column"])
     for other in models:
         _check_length(series, other.span, path)
@@ -187,10 +189,8 @@ def detect_series(model, path, args):
     scores = [score_points(other, series) for other in models]
     flags = np.any([s > t for s, t in zip(scores, thresholds)], axis=0)
     flags[:_probation_points(len(flags), args)] = False
-    if len(models) == 1:
+    if not extra:
         return series, scores[0], flags, float(thresholds[0])
-    if min(thresholds) <= 0:
-        raise UsageError("--with-model compares scores to thresholds, which must be positive")
     return series, np.max([s / t for s, t in zip(scores, thresholds)], axis=0), flags, 1.0
 
 

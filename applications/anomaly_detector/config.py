@@ -16,9 +16,10 @@ class DetectorConfig(TrainConfig):
         window: points per window, the autoencoder's input length.
         stride: step between training windows (scoring always uses every window).
         pool: the model reads the means of ``pool`` consecutive points, so one window covers
-            ``window * pool`` points; a coarse model (say ``pool=12``) sees slow changes,
-            such as a quiet day, that a point-level one reconstructs well. ``evaluate``
-            and ``detect`` can flag with both (``--with-model``).
+            ``window * pool`` points; a coarse model (say ``pool=12``) sees a sustained
+            shift that is small against the noise, which a point-level one reconstructs
+            well. ``detect``, ``evaluate`` and ``predict`` flag with both
+            (``--with-model``).
         train_fraction: train on this first fraction of the series (NAB's probationary
             period is 0.15); the threshold is chosen on the same part.
         threshold: ``quantile:Q`` (the Q quantile of the training points' scores) or

@@ -15,7 +15,7 @@ class DetectorServer(ServingModule):
     ``pool`` > 1). Columns the model reads on a log scale
     (:mod:`~applications.anomaly_detector.transform`) become ``log(1 + max(x, 0))`` first.
     A model trained with a season
-    (:mod:`~applications.anomaly_detector.season`) also takes ``times`` ``[N, window]``
+    (:mod:`~applications.anomaly_detector.season`) also takes ``times`` ``[N, window * pool]``
     (float64 seconds since 1970-01-01 UTC, one per value) and subtracts the season's
     profile at those times first. ``detect``, ``evaluate`` and ``predict`` turn the scores
     into per-point scores; the exported SavedModel serves the same function.
