@@ -136,3 +136,30 @@ def test_pool_errors(pair, tmp_path):
                        "--labels", labels, "--threshold", -1)
     assert code == 2 and "must be positive" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()
+
+
+def test_pooled_seasonal_export_takes_the_season_off_each_point(tmp_path):
+    import tensorflow as tf
+
+    from applications.anomaly_detector.sample_data import sample_paths
+    from applications.anomaly_detector.windows import model_values
+    from applications.base import load_model
+
+    out = tmp_path / "daily"  # the embedded series: 5-minute steps, a daily cycle
+    code, _, err = cli(APP, "train", "--out", out, "--epochs", 1, "--set", "pool=4",
+                       "--set", "window=8")
+    assert code == 0, err
+    model = load_model(out)
+    meta = model.metadata
+    assert (meta["season"], model.span) == ("day", 32)
+    series = read_time_series(sample_paths()["test"])
+    pick = [0, 500, 2900, 3900]  # the third starts inside the injected jump
+    raw = sliding_windows(series.values.astype(np.float32), 32)[0][pick]
+    times = sliding_windows(np.asarray(series.times, np.float64)[:, None], 32)[0][pick, :, 0]
+    # The season comes off each point, then the points are normalised and averaged.
+    normalised = (model_values(series, meta) - meta["mean"]) / meta["std"]
+    means = pooled_windows(normalised.astype(np.float32), 8, 4)[0][pick]
+    expected = np.mean((means - model(tf.constant(means)).numpy()) ** 2, axis=(1, 2))
+    served = exported_scores(APP, out, tmp_path / "export", windows=raw, times=times)
+    np.testing.assert_allclose(served, expected, rtol=1e-4)
+    assert np.argmax(served) == 2
