@@ -41,7 +41,8 @@ class AnomalyDetector(Application):
         if config["window"] < 2:
             raise ValueError(f"window must be at least 2, not {config['window']}")
         self.window = int(config["window"])
-        self.span = self.window * int(config.get("pool", 1))  # points one window covers
+        self.pool = int(config.get("pool", 1))  # points averaged into one step
+        self.span = self.window * self.pool  # points one window covers
         self.features = len(metadata["columns"])
         self.encoder = build_encoder(config["encoder"], layer_name="encoder")
         self.repeat = keras.layers.RepeatVector(self.window)

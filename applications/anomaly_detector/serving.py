@@ -33,7 +33,6 @@ class DetectorServer(ServingModule):
         super().__init__(model)
         self.mean = np.asarray(model.metadata["mean"], np.float32)
         self.std = np.asarray(model.metadata["std"], np.float32)
-        self.pool = model.span // model.window
         specs = [tf.TensorSpec([None, model.span, model.features], tf.float32, name="windows")]
         meta = model.metadata
         self.log_columns = [bool(c) for c in meta.get("log_columns") or []]
@@ -54,8 +53,9 @@ class DetectorServer(ServingModule):
                                     float(self.profile.shape[0]))
             windows = windows - tf.gather(self.profile, tf.cast(bins, tf.int32))
         normalised = (windows - tf.constant(self.mean)) / tf.constant(self.std)
-        if self.pool > 1:  # the same block means as windows.pooled_windows
+        if self.model.pool > 1:  # the same block means as windows.pooled_windows
             normalised = tf.reduce_mean(tf.reshape(
-                normalised, [-1, self.model.window, self.pool, self.model.features]), axis=2)
+                normalised, [-1, self.model.window, self.model.pool, self.model.features]),
+                axis=2)
         reconstruction = self.model(normalised, training=False)
         return {"scores": tf.reduce_mean(tf.square(normalised - reconstruction), axis=[1, 2])}
