@@ -5,7 +5,7 @@ import os
 # TensorFlow's C++ start-up chatter is not for users; real warnings still show.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from applications.memory import limit_malloc_arenas  # noqa: E402
+from applications.core.memory import limit_malloc_arenas  # noqa: E402
 
 # Before TensorFlow starts its threads, so they share the capped arenas.
 limit_malloc_arenas()
@@ -19,7 +19,7 @@ MODEL_MODULES = [
     "applications.image_classifier.model",
     "applications.autoencoder.model",
     "applications.translator.model",
-    "applications.ensemble",
+    "applications.core.ensemble",
 ]
 
 

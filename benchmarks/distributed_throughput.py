@@ -59,13 +59,13 @@ def worker(args):
     if args.one_thread:  # before the runtime starts, as the strategy must be too
         tf.config.threading.set_intra_op_parallelism_threads(1)
         tf.config.threading.set_inter_op_parallelism_threads(1)
-    from applications.distributed import create_strategy, scope, worker_role
+    from applications.core.distributed import create_strategy, scope, worker_role
 
     strategy = create_strategy(args.mode)
     role = worker_role(args.mode)
     import keras
 
-    from applications.config import load_config
+    from applications.core.config import load_config
     from applications.pos_tagger.commands import TaggerCommands
     from applications.pos_tagger.config import TaggerConfig
 
@@ -116,7 +116,7 @@ def all_reduce_ms(strategy, model, repeats=30):
 
 def run(mode, workers, batch, epochs, one_thread):
     """Start ``workers`` processes; returns the chief's report and the wall time."""
-    from applications.distributed import free_local_ports
+    from applications.core.distributed import free_local_ports
 
     folder = tempfile.mkdtemp(prefix="encore-bench-")
     report = os.path.join(folder, "report.json")

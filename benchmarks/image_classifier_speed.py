@@ -37,7 +37,7 @@ def load(args):
     """Config, metadata and the (possibly truncated) training images, as the CLI reads them."""
     import numpy as np
 
-    from applications.config import load_config
+    from applications.core.config import load_config
     from applications.image_classifier.config import ImageClassifierConfig
     from applications.image_classifier.pipeline import ImageMetadata
     from data.images import read_images

@@ -37,7 +37,7 @@ TINY = ["--set", "word_dim=16", "--set", "char_dim=8", "--set", "encoder.nodes=[
 
 
 def write_corpus(folder, sentences, seed):
-    from applications.pos_tagger.sample_corpus import generate_sentences, write_two_column
+    from applications.pos_tagger.sample_data import generate_sentences, write_two_column
 
     train, dev = os.path.join(folder, "train.tsv"), os.path.join(folder, "dev.tsv")
     write_two_column(generate_sentences(sentences, seed=seed), train)
@@ -71,7 +71,7 @@ def half_written(out):
 
 def newest_checkpoint(out):
     """The highest checkpoint number (optimizer steps) on disk, 0 when there is none."""
-    from applications.checkpoints import checkpoints_on_disk
+    from applications.core.checkpoints import checkpoints_on_disk
 
     newest = checkpoints_on_disk(os.path.join(out, "checkpoints"))[:1]
     return int(newest[0].rsplit("-", 1)[1]) if newest else 0

@@ -67,7 +67,7 @@ def main():
 
     import keras
 
-    from applications.config import load_config
+    from applications.core.config import load_config
     from applications.language_model.commands import LanguageModelCommands
     from applications.language_model.config import LanguageModelConfig
 

@@ -33,7 +33,7 @@ def peak_rss_mb():
 def run_ours(args, config_overrides):
     import tempfile
 
-    from applications.config import load_config
+    from applications.core.config import load_config
     from applications.pos_tagger.commands import TaggerCommands
     from applications.pos_tagger.config import TaggerConfig
 
@@ -59,7 +59,7 @@ def run_plain(args, config_overrides):
     """A plain Keras script: functional model, Python batches padded per batch, one-hot Y."""
     import keras
 
-    from applications.config import load_config
+    from applications.core.config import load_config
     from applications.pos_tagger.config import TaggerConfig
     from data import TaggingMetadata, encode_sentences, load_all_batches, read_tagged
 

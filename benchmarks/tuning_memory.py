@@ -33,7 +33,7 @@ TINY = {
 def write_data(app, folder):
     """Small training and dev files for ``app``; returns the ``--train/--dev`` flags."""
     if app == "pos_tagger":
-        from applications.pos_tagger.sample_corpus import generate_sentences, write_two_column
+        from applications.pos_tagger.sample_data import generate_sentences, write_two_column
 
         train, dev = os.path.join(folder, "train.tsv"), os.path.join(folder, "dev.tsv")
         write_two_column(generate_sentences(200, seed=1), train)
@@ -55,7 +55,7 @@ def main():
     args = parser.parse_args()
 
     from tuning.__main__ import find_commands
-    from applications.cli import main as cli_main
+    from applications.core.cli import main as cli_main
 
     with tempfile.TemporaryDirectory() as folder:
         search_dir = os.path.join(folder, "search")

@@ -6,7 +6,7 @@ dataset whose first pass repeats the order of epoch 0, so skipping the batches a
 run had already trained would skip the wrong ones. Here the order is drawn by stateless
 random ops from the seed and the epoch, and the epoch is read from one variable at the
 start of every pass. The trainer sets it before each epoch (:func:`set_epoch`, called by
-``applications.training_state.TrainingState``), as PyTorch's ``sampler.set_epoch`` is.
+``applications.core.training_state.TrainingState``), as PyTorch's ``sampler.set_epoch`` is.
 
 Example:
     >>> ds = epoch_permutation(5, seed=1)

@@ -49,7 +49,7 @@ def run_encoder_test(cls, init_kwargs, input_data, expected_shapes, mask=None):
 
 def cli(commands, *argv, stdin=None):
     """Run an application's CLI in this process; returns ``(exit code, stdout, stderr)``."""
-    from applications.cli import main
+    from applications.core.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     old_stdin = sys.stdin

@@ -8,7 +8,7 @@ import pytest
 from applications.anomaly_detector.commands import DetectorCommands
 from applications.anomaly_detector.sample_data import generate_series, jump_labels, write_series
 from applications.anomaly_detector.scoring import detection_scores, read_label_windows
-from applications.anomaly_detector.windows import (choose_threshold, flagged_runs,
+from applications.anomaly_detector.pipeline import (choose_threshold, flagged_runs,
                                                    point_scores, sliding_windows)
 from data.errors import InputError
 from data.time_series import parse_timestamp, read_time_series
@@ -96,7 +96,7 @@ def test_training_and_dev_pipelines_run_without_autotuning(series):
 
 
 def test_train_writes_threshold_and_statistics(trained):
-    from applications.base import load_model
+    from applications.core.base import load_model
 
     metrics = json.loads((trained / "metrics.json").read_text())
     assert metrics["epochs_completed"] == 8 and metrics["train_points"] == 800
@@ -176,7 +176,7 @@ def test_detect_csv_plot_and_predict(trained, series, tmp_path):
 def test_export_serves_the_same_scores(trained, series, tmp_path):
     import tensorflow as tf
 
-    from applications.base import load_model
+    from applications.core.base import load_model
 
     _, test, _ = series
     windows, _ = sliding_windows(read_time_series(test).values, WINDOW)

@@ -7,7 +7,7 @@ import pytest
 
 from applications.anomaly_detector.commands import DetectorCommands
 from applications.anomaly_detector.sample_data import write_labelled_series, write_series
-from applications.anomaly_detector.windows import pooled_windows, sliding_windows
+from applications.anomaly_detector.pipeline import pooled_windows, sliding_windows
 from data.time_series import read_time_series
 from tests.helpers import assert_input_error, cli, exported_scores
 
@@ -84,7 +84,7 @@ def test_with_model_flags_what_either_flags(pair):
     (fine_scores, fine_flags), (coarse_scores, _) = columns["fine"], columns["coarse"]
     both_scores, both_flags = columns["both"]
     # --threshold sets the first model's threshold; the coarse one keeps its saved one.
-    from applications.base import load_model
+    from applications.core.base import load_model
 
     saved = load_model(coarse).metadata["threshold"]
     np.testing.assert_allclose(both_scores, np.maximum(fine_scores / 1.0, coarse_scores / saved),
@@ -96,7 +96,7 @@ def test_with_model_flags_what_either_flags(pair):
 def test_pooled_export_serves_block_means(pair, tmp_path):
     import tensorflow as tf
 
-    from applications.base import load_model
+    from applications.core.base import load_model
 
     _, coarse, test, _ = pair
     model = load_model(coarse)
@@ -142,8 +142,8 @@ def test_pooled_seasonal_export_takes_the_season_off_each_point(tmp_path):
     import tensorflow as tf
 
     from applications.anomaly_detector.sample_data import sample_paths
-    from applications.anomaly_detector.windows import model_values
-    from applications.base import load_model
+    from applications.anomaly_detector.pipeline import model_values
+    from applications.core.base import load_model
 
     out = tmp_path / "daily"  # the embedded series: 5-minute steps, a daily cycle
     code, _, err = cli(APP, "train", "--out", out, "--epochs", 1, "--set", "pool=4",

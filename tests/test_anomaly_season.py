@@ -10,7 +10,7 @@ from applications.anomaly_detector.commands import DetectorCommands
 from applications.anomaly_detector.sample_data import write_labelled_series, write_series
 from applications.anomaly_detector.season import (explained_share, fit_season, phase_bins,
                                                   profile, season_offsets)
-from applications.anomaly_detector.windows import sliding_windows
+from applications.anomaly_detector.pipeline import sliding_windows
 from data.errors import InputError
 from data.time_series import read_time_series
 from tests.helpers import assert_input_error, cli, exported_scores
@@ -109,7 +109,7 @@ def test_weekly_season_finds_a_holiday_that_the_plain_model_misses(weeks, tmp_pa
     assert "trained with season=week and needs dates" in message
 
     # The export takes each value's time beside the window and serves the CLI's scores.
-    from applications.base import load_model
+    from applications.core.base import load_model
 
     model = load_model(tmp_path / "auto")
     series = read_time_series(test)

@@ -5,7 +5,7 @@ import pytest
 
 from applications.anomaly_detector.commands import DetectorCommands
 from applications.anomaly_detector.transform import apply_log, choose_log_columns, skewness
-from applications.anomaly_detector.windows import sliding_windows
+from applications.anomaly_detector.pipeline import sliding_windows
 from data.errors import InputError
 from data.time_series import read_time_series
 from tests.helpers import assert_input_error, cli, exported_scores
@@ -54,7 +54,7 @@ def test_log_scale_is_saved_and_served_inside_the_export(tmp_path):
                        "--seed", 1, "--batch-size", 32, "--set", f"window={WINDOW}",
                        "--set", "encoder.nodes=[16]", "--set", "decoder_units=16")
     assert code == 0, err
-    from applications.base import load_model
+    from applications.core.base import load_model
 
     model = load_model(out)
     assert model.metadata["log_columns"] == [True, False]

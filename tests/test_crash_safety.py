@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from applications.base import load_model
+from applications.core.base import load_model
 from applications.pos_tagger.commands import TaggerCommands
-from applications.pos_tagger.sample_corpus import generate_sentences, write_two_column
-from applications.training_state import TrainingState, save_model_atomically
+from applications.pos_tagger.sample_data import generate_sentences, write_two_column
+from applications.core.training_state import TrainingState, save_model_atomically
 from data.errors import InputError
 from data.files import atomic_write_bytes
 from data.sequence_batches import TaggingMetadata, bucketed_dataset, encode_sentences

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from applications.distributed import (free_local_ports, read_tf_config, share_rule,
+from applications.core.distributed import (free_local_ports, read_tf_config, share_rule,
                                       split_batches, worker_role)
-from applications.distributed_loop import RESTART_EXIT_CODE
+from applications.core.distributed_loop import RESTART_EXIT_CODE
 from applications.pos_tagger.commands import TaggerCommands
-from applications.pos_tagger.sample_corpus import generate_sentences, write_two_column
+from applications.pos_tagger.sample_data import generate_sentences, write_two_column
 from data.sequence_batches import TaggingMetadata, bucketed_dataset, encode_sentences
 from data.tagged_text import TaggedSentence
 from tests.helpers import REPO, cli
@@ -168,7 +168,7 @@ def test_tf_config_roles_and_mistakes(monkeypatch, tmp_path):
     assert not worker_role("multi_worker").chief  # a chief job outranks worker 0
     assert worker_role("mirrored").chief and worker_role("none").private_dir("o") == "o"
 
-    from applications.config import UsageError
+    from applications.core.config import UsageError
 
     for bad, words in [("", "needs TF_CONFIG"), ("{", "not valid JSON"),
                        ('{"cluster": {"ps": ["a:1"]}, "task": {}}', "not supported"),

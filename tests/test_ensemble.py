@@ -1,4 +1,4 @@
-"""Ensembles of separately trained models (applications.ensemble), on the tagger, and the
+"""Ensembles of separately trained models (applications.core.ensemble), on the tagger, and the
 ``--threads`` option that lets members train side by side."""
 
 import json
@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from applications.base import load_model
-from applications.config import UsageError
-from applications.ensemble import Ensemble, build_ensemble
+from applications.core.base import load_model
+from applications.core.config import UsageError
+from applications.core.ensemble import Ensemble, build_ensemble
 from applications.pos_tagger.model import PosTagger
 from data.sequence_batches import TaggingMetadata, stack_examples
 from data.tagged_text import read_tagged
@@ -89,7 +89,7 @@ def test_ensemble_refuses_bad_members(members, tmp_path):
 
 def test_threads_option_limits_tensorflow_pools():
     # A fresh process: the pools can only be sized before TensorFlow's runtime starts.
-    script = ("from applications.cli import set_cpu_threads\n"
+    script = ("from applications.core.cli import set_cpu_threads\n"
               "set_cpu_threads(1)\n"
               "import tensorflow as tf\n"
               "t = tf.config.threading\n"
@@ -101,7 +101,7 @@ def test_threads_option_limits_tensorflow_pools():
 
     import tensorflow as tf
 
-    from applications.cli import set_cpu_threads
+    from applications.core.cli import set_cpu_threads
 
     tf.constant(1.0) + 1.0  # this process's runtime has started
     with pytest.raises(UsageError, match="already started"):

@@ -147,7 +147,7 @@ def test_train_on_class_folders_and_npz(shapes, tmp_path):
 
 
 def test_transfer_learning_freezes_then_fine_tunes(trained, shapes, tmp_path):
-    from applications.base import load_model
+    from applications.core.base import load_model
 
     images, labels = shapes["train_idx"]
     source = load_model(trained)

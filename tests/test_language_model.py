@@ -34,7 +34,7 @@ def trained(text_file, tmp_path_factory):
 
 
 def vocabulary_size(model_dir):
-    from applications.base import load_model
+    from applications.core.base import load_model
 
     return len(load_model(model_dir).metadata["vocabulary"]["items"]) + 2
 
@@ -67,7 +67,7 @@ def test_evaluate_json(trained, text_file):
 def test_step_by_step_matches_the_full_sequence(trained):
     import keras
 
-    from applications.base import load_model
+    from applications.core.base import load_model
 
     model = load_model(trained)
     ids = np.array([[5, 3, 7, 2, 9, 4]], "int32")
@@ -92,7 +92,7 @@ class RecordingStream(io.StringIO):
 
 
 def test_generate_streams_and_is_reproducible(trained):
-    from applications.base import load_model
+    from applications.core.base import load_model
 
     stream = RecordingStream()
     text = stream_generation(load_model(trained).serving_module(), "the", 25, 1.0, 0, 7, stream)

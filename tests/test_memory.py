@@ -3,7 +3,7 @@ import platform
 
 import pytest
 
-from applications import memory, training_state
+from applications.core import memory, training_state
 
 glibc_only = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
 

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from applications.base import load_model
+from applications.core.base import load_model
 from applications.pos_tagger.commands import TaggerCommands
-from applications.pos_tagger.sample_corpus import generate_sentences, write_two_column
+from applications.pos_tagger.sample_data import generate_sentences, write_two_column
 from tests.helpers import (assert_input_error, check_adversarial_loss, check_bad_input_keeps_model,
                            cli, cli_subprocess, load_saved_model_without_package)
 
@@ -177,7 +177,7 @@ def test_usage_errors_exit_2(trained):
 
 
 def test_beta_2_reaches_adam_and_runs_older_than_an_option_resume(corpus, tmp_path):
-    from applications.cli import APP_STATE
+    from applications.core.cli import APP_STATE
 
     train, dev = corpus
     out = tmp_path / "tagger"

@@ -11,11 +11,11 @@ import keras
 import numpy as np
 import pytest
 
-from applications.base import load_model
+from applications.core.base import load_model
 from applications.pos_tagger.commands import TaggerCommands
 from applications.pos_tagger.config import TaggerConfig
 from applications.pos_tagger.model import PosTagger
-from applications.training_state import save_model_atomically
+from applications.core.training_state import save_model_atomically
 from data.errors import InputError
 from data.sequence_batches import TaggingMetadata
 from data.tagged_text import TaggedSentence

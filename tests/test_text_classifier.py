@@ -6,12 +6,12 @@ import json
 import numpy as np
 import pytest
 
-from applications.config import UsageError
+from applications.core.config import UsageError
 from applications.text_classifier.commands import ClassifierCommands
 from applications.text_classifier.ensemble import build_ensemble
 from applications.text_classifier.sample_data import (generate_reviews, generate_toxic_comments,
                                                       write_csv)
-from applications.text_classifier.scores import classification_scores, roc_auc
+from applications.text_classifier.scoring import classification_scores, roc_auc
 from data.errors import InputError
 from data.text_table import read_text_table
 from tests.helpers import (assert_input_error, check_adversarial_loss, check_bad_input_keeps_model,
@@ -122,7 +122,7 @@ def members(trained, corpus, tmp_path_factory):
 
 
 def test_ensemble_predicts_with_the_members_mean_logit(members, corpus, tmp_path):
-    from applications.base import load_model
+    from applications.core.base import load_model
 
     _, dev = corpus
     dirs = members
@@ -148,7 +148,7 @@ def test_ensemble_predicts_with_the_members_mean_logit(members, corpus, tmp_path
 
 
 def test_ensemble_refuses_bad_members(members, tmp_path):
-    from applications.base import load_model
+    from applications.core.base import load_model
     from applications.text_classifier.model import TextClassifier
 
     dirs = members

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from applications.base import load_model
-from applications.training_state import save_model_atomically
+from applications.core.base import load_model
+from applications.core.training_state import save_model_atomically
 from applications.translator import search
 from applications.translator.commands import TranslatorCommands
 from applications.translator.config import TranslatorConfig

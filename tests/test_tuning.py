@@ -17,8 +17,8 @@ import pytest
 
 from applications.anomaly_detector.commands import DetectorCommands
 from applications.anomaly_detector.config import DetectorConfig
-from applications.base import load_model
-from applications.distributed import free_local_ports
+from applications.core.base import load_model
+from applications.core.distributed import free_local_ports
 from tests.helpers import REPO, assert_input_error, cli
 from tuning.__main__ import application_names, find_commands, run
 from tuning.hypermodel import ApplicationHyperModel, choose_jit_compile

@@ -5,7 +5,7 @@ import pytest
 from applications.text_classifier.config import ClassifierConfig
 from applications.text_classifier.model import TextClassifier
 from applications.text_classifier.pipeline import TextMetadata
-from applications.word_dropout import drop_words, word_drop_probabilities
+from applications.core.word_dropout import drop_words, word_drop_probabilities
 from data import Vocabulary
 
 

@@ -5,7 +5,7 @@ import pkgutil
 import sys
 
 import applications  # noqa: F401 - keeps TensorFlow's start-up lines off stderr
-from applications.cli import AppCommands, main
+from applications.core.cli import AppCommands, main
 
 
 def application_names():

@@ -20,7 +20,7 @@ from keras_tuner.src.distribute import oracle_chief, oracle_client
 from keras_tuner.src.engine import trial as trial_module
 from keras_tuner.src.engine.oracle import synchronized
 
-from applications.config import UsageError
+from applications.core.config import UsageError
 
 HEARTBEAT_KEY = "encore-tuner-id"
 HEARTBEAT_SECONDS = 2.0

@@ -5,7 +5,7 @@ import os
 import sys
 import time
 
-from applications.cli import APP_STATE
+from applications.core.cli import APP_STATE
 from data.files import atomic_write_json
 
 
@@ -20,7 +20,7 @@ def export_best(app, args, tuner, hypermodel, trial, out):
     """
     import keras
 
-    from applications.base import export, load_model
+    from applications.core.base import export, load_model
 
     keras.backend.clear_session()
     hp = trial.hyperparameters.copy()

@@ -3,8 +3,8 @@
 import keras
 import keras_tuner
 
-from applications.base import resolve_jit_compile
-from applications.config import UsageError
+from applications.core.base import resolve_jit_compile
+from applications.core.config import UsageError
 from tuning.spaces import apply_values, declare
 
 

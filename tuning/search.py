@@ -5,7 +5,7 @@ import logging
 import os
 import sys
 
-from applications.config import UsageError
+from applications.core.config import UsageError
 from data.errors import InputError
 from data.files import atomic_write_json, read_json
 
@@ -51,7 +51,7 @@ def run_tune(app, args):
     import tensorflow as tf
     from keras_tuner.src import config as keras_tuner_config
 
-    from applications.cli import training_config
+    from applications.core.cli import training_config
     from tuning.distributed import check_environment
     from tuning.hypermodel import ApplicationHyperModel
     from tuning.spaces import search_space

@@ -18,7 +18,7 @@ import copy
 import dataclasses
 import json
 
-from applications.config import UsageError
+from applications.core.config import UsageError
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,7 +19,7 @@ import keras_tuner
 from keras_tuner.src.engine import trial as trial_module
 from keras_tuner.src.engine.oracle import synchronized
 
-from applications.config import UsageError
+from applications.core.config import UsageError
 from data.errors import InputError
 from data.files import atomic_write_json, read_json
 

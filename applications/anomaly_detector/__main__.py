@@ -1,6 +1,6 @@
 import sys
 
 from applications.anomaly_detector.commands import DetectorCommands
-from applications.cli import main
+from applications.core.cli import main
 
 sys.exit(main(DetectorCommands()))

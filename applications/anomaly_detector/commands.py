@@ -10,12 +10,12 @@ from applications.anomaly_detector.config import DetectorConfig
 from applications.anomaly_detector.model import AnomalyDetector
 from applications.anomaly_detector.sample_data import sample_paths
 from applications.anomaly_detector.scoring import detection_scores, read_label_windows
-from applications.anomaly_detector.windows import (choose_threshold, flagged_runs,
+from applications.anomaly_detector.pipeline import (choose_threshold, flagged_runs,
                                                    model_values, parse_threshold_rule,
                                                    point_scores, pooled_windows,
                                                    series_metadata, sliding_windows)
-from applications.cli import AppCommands
-from applications.config import UsageError
+from applications.core.cli import AppCommands
+from applications.core.config import UsageError
 from data.epoch_order import epoch_permutation, epoch_pipeline_options
 from data.errors import InputError
 from data.time_series import read_time_series
@@ -31,7 +31,7 @@ class DetectorCommands(AppCommands):
     threshold in its metadata.
 
     Example:
-        >>> from applications.cli import main
+        >>> from applications.core.cli import main
         >>> main(DetectorCommands(), ["train", "--out", "runs/ad", "--epochs", "1"])  # doctest: +SKIP
         0
     """
@@ -87,7 +87,7 @@ class DetectorCommands(AppCommands):
 
     def after_training(self, model, args, config):
         """Choose the threshold on the training points with the best model, and save it."""
-        from applications.base import load_model
+        from applications.core.base import load_model
 
         best = load_model(args.out)
         scores = score_points(best, self.training_series)
@@ -124,14 +124,14 @@ class DetectorCommands(AppCommands):
         return {"detect": (_detect_arguments, self.run_detect)}
 
     def run_detect(self, args):
-        from applications.base import load_model
+        from applications.core.base import load_model
 
         model = load_model(args.model)
         data = args.data or sample_paths()["test"]
         series, scores, flags, threshold = detect_series(model, data, args)
         runs = flagged_runs(flags, model.config["merge_gap"])
         if args.plot:
-            from applications.anomaly_detector.plot import plot_detection
+            from applications.anomaly_detector.plots import plot_detection
 
             plot_detection(args.plot, series, scores, threshold, runs)
         write_detections(sys.stdout, args.format, series, scores, flags, runs, threshold)
@@ -161,7 +161,7 @@ def detect_series(model, path, args):
     it, each above its own threshold; its score is then its highest score-to-threshold
     ratio over the models, and the threshold 1.
     """
-    from applications.base import load_model
+    from applications.core.base import load_model
 
     extra = getattr(args, "with_model", None) or []
     models = [model] + [load_model(directory) for directory in extra]

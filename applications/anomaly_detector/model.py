@@ -2,7 +2,7 @@
 
 import keras
 
-from applications.base import Application
+from applications.core.base import Application
 from encoders import build_encoder
 
 
@@ -22,7 +22,7 @@ class AnomalyDetector(Application):
     Args:
         config: ``DetectorConfig.to_dict()``.
         metadata: ``{"columns", "timestamp_column", "mean", "std", ...}`` from the training
-            series (see :func:`~applications.anomaly_detector.windows.series_metadata`).
+            series (see :func:`~applications.anomaly_detector.pipeline.series_metadata`).
 
     Example:
         >>> from applications.anomaly_detector.config import DetectorConfig

@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-from applications.anomaly_detector.windows import flagged_runs
+from applications.anomaly_detector.pipeline import flagged_runs
 from data.errors import InputError
 from data.files import read_json
 from data.time_series import parse_timestamp

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from applications.base import ServingModule
+from applications.core.base import ServingModule
 
 
 class DetectorServer(ServingModule):

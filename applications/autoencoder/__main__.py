@@ -1,6 +1,6 @@
 import sys
 
 from applications.autoencoder.commands import AutoencoderCommands
-from applications.cli import main
+from applications.core.cli import main
 
 sys.exit(main(AutoencoderCommands()))

@@ -9,8 +9,8 @@ import numpy as np
 from applications.autoencoder.config import AutoencoderConfig
 from applications.autoencoder.model import Autoencoder
 from applications.autoencoder.pca import fit_pca, pca_mse, pca_reconstruct
-from applications.cli import AppCommands
-from applications.config import UsageError
+from applications.core.cli import AppCommands
+from applications.core.config import UsageError
 from applications.image_classifier.commands import add_data_arguments, read_unlabelled
 from applications.image_classifier.config import SCHEDULES
 from applications.image_classifier.pipeline import (ImageMetadata, read_input,
@@ -30,7 +30,7 @@ class AutoencoderCommands(AppCommands):
     folder or many, and ``.npz`` files need only ``x``.
 
     Example:
-        >>> from applications.cli import main
+        >>> from applications.core.cli import main
         >>> main(AutoencoderCommands(), ["train", "--out", "runs/ae"])  # doctest: +SKIP
         0
     """
@@ -115,7 +115,7 @@ class AutoencoderCommands(AppCommands):
 
     def run_encode(self, args):
         """Write one code vector per image: ``.npy`` (float32 ``[N, code_dim]``) or CSV."""
-        from applications.base import load_model
+        from applications.core.base import load_model
 
         out = str(args.out)
         if not out.lower().endswith((".npy", ".csv")):

@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from applications.config import TrainConfig
+from applications.core.config import TrainConfig
 
 
 @dataclasses.dataclass

@@ -4,7 +4,7 @@ import math
 
 import keras
 
-from applications.base import Application
+from applications.core.base import Application
 from applications.image_classifier.model import make_image_optimizer
 from applications.image_classifier.pipeline import ImageMetadata
 from encoders import build_encoder

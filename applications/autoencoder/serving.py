@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from applications.base import ServingModule
+from applications.core.base import ServingModule
 from applications.image_classifier.serving import decode_images
 
 

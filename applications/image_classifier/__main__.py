@@ -1,6 +1,6 @@
 import sys
 
-from applications.cli import main
+from applications.core.cli import main
 from applications.image_classifier.commands import ImageClassifierCommands
 
 sys.exit(main(ImageClassifierCommands()))

@@ -5,8 +5,8 @@ import sys
 
 import numpy as np
 
-from applications.cli import AppCommands
-from applications.config import UsageError
+from applications.core.cli import AppCommands
+from applications.core.config import UsageError
 from applications.image_classifier.config import FLIPS, SCHEDULES, ImageClassifierConfig
 from applications.image_classifier.model import ImageClassifier
 from applications.image_classifier.pipeline import (ImageMetadata, read_input,
@@ -35,7 +35,7 @@ class ImageClassifierCommands(AppCommands):
     """``train | evaluate | predict | export`` for images (IDX, ``.npz`` or class folders).
 
     Example:
-        >>> from applications.cli import main
+        >>> from applications.core.cli import main
         >>> main(ImageClassifierCommands(), ["train", "--out", "runs/shapes"])  # doctest: +SKIP
         0
     """
@@ -201,7 +201,7 @@ def _check_options(config):
 
 
 def _load_source(path):
-    from applications.base import load_model
+    from applications.core.base import load_model
 
     source = load_model(path)
     if not hasattr(source, "encoder") or "encoder" not in source.config:

@@ -4,7 +4,7 @@ import math
 
 import keras
 
-from applications.base import Application, optimizer_options
+from applications.core.base import Application, optimizer_options
 from applications.image_classifier.pipeline import ImageMetadata
 from encoders import build_encoder
 

@@ -7,7 +7,7 @@ import dataclasses
 
 import numpy as np
 
-from applications.config import UsageError
+from applications.core.config import UsageError
 from applications.image_classifier.sample_data import sample_sets
 from data.errors import InputError
 from data.images import ImageSet, read_images

@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from applications.base import ServingModule
+from applications.core.base import ServingModule
 
 
 def decode_images(data, height, width, channels):

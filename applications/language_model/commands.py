@@ -5,8 +5,8 @@ import sys
 
 import numpy as np
 
-from applications.cli import AppCommands
-from applications.config import UsageError
+from applications.core.cli import AppCommands
+from applications.core.config import UsageError
 from applications.language_model.config import LanguageModelConfig
 from applications.language_model.model import LanguageModel
 from applications.language_model.pipeline import (LEVELS, NEWLINE, build_vocabulary,
@@ -14,7 +14,7 @@ from applications.language_model.pipeline import (LEVELS, NEWLINE, build_vocabul
                                                   metadata_vocabulary, prompt_tokens,
                                                   read_tokens, split_for_validation,
                                                   window_dataset)
-from applications.language_model.sample_text import sample_path
+from applications.language_model.sample_data import sample_path
 from data.errors import InputError
 from data.files import iter_lines
 
@@ -93,7 +93,7 @@ class LanguageModelCommands(AppCommands):
                 out.write(f"{nats:.4f}\t{count}\t{text}\n")
 
     def generate(self, args):
-        from applications.base import load_model
+        from applications.core.base import load_model
 
         if args.length < 0 or args.temperature < 0 or args.top_k < 0:
             raise UsageError("--length, --temperature and --top-k must not be negative")

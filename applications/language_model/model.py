@@ -4,7 +4,7 @@ import math
 
 import keras
 
-from applications.base import Application
+from applications.core.base import Application
 from applications.language_model.pipeline import LEVELS, metadata_vocabulary
 from encoders import build_encoder
 

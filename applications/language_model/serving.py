@@ -6,7 +6,7 @@ code here, so greedy generation gives the same text in both.
 
 import tensorflow as tf
 
-from applications.base import ServingModule
+from applications.core.base import ServingModule
 from applications.language_model.pipeline import NEWLINE, metadata_vocabulary, text_tokens
 
 

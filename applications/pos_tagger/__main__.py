@@ -1,6 +1,6 @@
 import sys
 
-from applications.cli import main
+from applications.core.cli import main
 from applications.pos_tagger.commands import TaggerCommands
 
 sys.exit(main(TaggerCommands()))

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from applications.cli import AppCommands
+from applications.core.cli import AppCommands
 from applications.pos_tagger.config import TaggerConfig
 from applications.pos_tagger.model import PosTagger
-from applications.pos_tagger.sample_corpus import sample_paths
+from applications.pos_tagger.sample_data import sample_paths
 from data.errors import InputError
 from data.files import iter_lines
 from data.sequence_batches import TaggingMetadata, bucketed_dataset, encode_sentences
@@ -25,7 +25,7 @@ class TaggerCommands(AppCommands):
                      "(default: by file name, .conllu is CoNLL-U)")
 
     def extra_verbs(self):
-        from applications.ensemble import build_ensemble, ensemble_verb
+        from applications.core.ensemble import build_ensemble, ensemble_verb
 
         # Options that shape a member's weights; the vocabularies are checked as metadata.
         shape = ("word_dim", "char_dim", "char_encoder", "encoder")

@@ -2,9 +2,9 @@
 
 import keras
 
-from applications.base import Application
-from applications.metrics import TokenAccuracy
-from applications.word_dropout import drop_words, word_drop_probabilities
+from applications.core.base import Application
+from applications.core.metrics import TokenAccuracy
+from applications.core.word_dropout import drop_words, word_drop_probabilities
 from data.sequence_batches import TaggingMetadata
 from encoders import build_encoder
 from encoders.rnn_encoder import RNN_Encoder

@@ -5,7 +5,7 @@
 
 import tensorflow as tf
 
-from applications.base import ServingModule
+from applications.core.base import ServingModule
 
 from data.sequence_batches import MAX_WORD_CHARS, TaggingMetadata
 

@@ -1,6 +1,6 @@
 import sys
 
-from applications.cli import main
+from applications.core.cli import main
 from applications.text_classifier.commands import ClassifierCommands
 
 sys.exit(main(ClassifierCommands()))

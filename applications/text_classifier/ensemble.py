@@ -4,12 +4,12 @@
 
 The result is an ordinary saved classifier whose members live inside one
 :class:`TextClassifier` (``ensemble_size`` > 1), so ``predict --mc-samples`` works on it
-too; the checks and the command are the shared ones of :mod:`applications.ensemble`.
+too; the checks and the command are the shared ones of :mod:`applications.core.ensemble`.
 """
 
 import keras
 
-from applications.ensemble import check_members, ensemble_verb
+from applications.core.ensemble import check_members, ensemble_verb
 from applications.text_classifier.model import TextClassifier
 
 # Options that shape a member's weights; members must agree on them (and on the metadata).

@@ -2,9 +2,9 @@
 
 import keras
 
-from applications.base import Application
+from applications.core.base import Application
 from applications.text_classifier.pipeline import TextMetadata
-from applications.word_dropout import drop_words, word_drop_probabilities
+from applications.core.word_dropout import drop_words, word_drop_probabilities
 from encoders import build_encoder
 
 

@@ -6,7 +6,7 @@ word ids with :func:`encode_texts`, so they cannot disagree about a token.
 
 import tensorflow as tf
 
-from applications.base import ServingModule
+from applications.core.base import ServingModule
 
 
 def tokenize(texts):

@@ -1,6 +1,6 @@
 import sys
 
-from applications.cli import main
+from applications.core.cli import main
 from applications.translator.commands import TranslatorCommands
 
 sys.exit(main(TranslatorCommands()))

@@ -7,8 +7,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from applications.cli import AppCommands
-from applications.config import UsageError
+from applications.core.cli import AppCommands
+from applications.core.config import UsageError
 from applications.translator.config import TranslatorConfig
 from applications.translator.model import Translator
 from applications.translator.pipeline import (TranslationMetadata, corpus_tokens, encode_pairs,
@@ -112,7 +112,7 @@ class TranslatorCommands(AppCommands):
             out.write(line + "\n")
 
     def translate(self, args):
-        from applications.base import load_model
+        from applications.core.base import load_model
 
         model = load_model(args.model)
         lines = [text for _, text in iter_lines(args.input)]
@@ -123,7 +123,7 @@ class TranslatorCommands(AppCommands):
             sys.stdout.write(line + "\n")
         sys.stdout.flush()
         if args.plot:
-            from applications.translator.plot import plot_attention
+            from applications.translator.plots import plot_attention
 
             os.makedirs(args.plot, exist_ok=True)
             for i, (source, output, weights) in enumerate(result["attention"]):

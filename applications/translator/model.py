@@ -3,8 +3,8 @@
 import keras
 import numpy as np
 
-from applications.base import Application
-from applications.metrics import TokenAccuracy
+from applications.core.base import Application
+from applications.core.metrics import TokenAccuracy
 from applications.translator.decoder import ATTENTIONS, AttentionDecoder
 from applications.translator.pipeline import TranslationMetadata
 from encoders import build_encoder

@@ -3,7 +3,7 @@
 
 import tensorflow as tf
 
-from applications.base import ServingModule
+from applications.core.base import ServingModule
 from applications.translator.pipeline import EOS_ID, PAD_ID, TranslationMetadata
 from applications.translator.search import beam_decode, decode, greedy_decode
 from applications.translator.text import detokenize, tokenize

@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-from applications.config import UsageError, load_config
+from applications.core.config import UsageError, load_config
 from data.errors import InputError
 from data.files import atomic_write_json, read_json
 
@@ -162,7 +162,7 @@ def run_train(app, args):
     import keras
     import tensorflow as tf
 
-    from applications import distributed
+    from applications.core import distributed
 
     set_cpu_threads(getattr(args, "threads", None))
     mode = getattr(args, "distribute", "none")
@@ -235,7 +235,7 @@ def set_cpu_threads(threads):
 
 
 def run_evaluate(app, args):
-    from applications.base import load_model
+    from applications.core.base import load_model
 
     model = load_model(args.model)
     results = app.evaluate(model, args)
@@ -247,14 +247,14 @@ def run_evaluate(app, args):
 
 
 def run_predict(app, args):
-    from applications.base import load_model
+    from applications.core.base import load_model
 
     model = load_model(args.model)
     app.predict(model, args, sys.stdout)
 
 
 def run_export(app, args):
-    from applications.base import export, load_model
+    from applications.core.base import export, load_model
 
     model = load_model(args.model)
     export(model, args.out)

@@ -3,7 +3,7 @@
 It does what ``Application.train`` does with ``fit()`` -- the same ``train_step`` and
 ``test_step``, the same :class:`TrainingState` (checkpoints, best model on dev, early
 stopping, step-level saves, mid-epoch resume), the same callbacks (TensorBoard, progress bar,
-time budget) -- but drives the steps with ``strategy.run``; :mod:`applications.distributed`
+time budget) -- but drives the steps with ``strategy.run``; :mod:`applications.core.distributed`
 says why and what it corrects.
 
 Files: the chief writes the real paths; every other worker writes its own copies under
@@ -24,11 +24,11 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from applications.checkpoints import checkpoints_on_disk
-from applications.config import UsageError
-from applications.distributed import (any_worker, clip_after_all_reduce, distribute_dataset,
+from applications.core.checkpoints import checkpoints_on_disk
+from applications.core.config import UsageError
+from applications.core.distributed import (any_worker, clip_after_all_reduce, distribute_dataset,
                                       gather_from_workers, replica_step, share_rule)
-from applications.training_state import MODEL_FILE, TrainingState, budget_callbacks
+from applications.core.training_state import MODEL_FILE, TrainingState, budget_callbacks
 
 RESTART_EXIT_CODE = 42
 
@@ -55,7 +55,7 @@ def train_with_strategy(model, strategy, role, train_data, dev_data, out_dir, ep
         history = _Loop(model, strategy, role, state, train_data, dev_data).run(
             epochs, callbacks, verbose, os.path.join(out_dir, "logs"))
     if role.chief and os.path.exists(os.path.join(out_dir, MODEL_FILE)):
-        from applications.base import load_model
+        from applications.core.base import load_model
 
         model.set_weights(load_model(out_dir).get_weights())
     return history

@@ -4,7 +4,7 @@ import numpy as np
 
 from applications.anomaly_detector.season import fit_season, season_offsets
 from applications.anomaly_detector.transform import apply_log, choose_log_columns
-from applications.config import UsageError
+from applications.core.config import UsageError
 
 
 def series_metadata(series, season="none", transform="none"):

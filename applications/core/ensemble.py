@@ -18,8 +18,8 @@ import sys
 
 import keras
 
-from applications.base import Application
-from applications.config import UsageError
+from applications.core.base import Application
+from applications.core.config import UsageError
 from data.files import atomic_write_json
 
 
@@ -130,7 +130,7 @@ def ensemble_verb(build):
         parser.add_argument("--out", required=True, help="application directory to write")
 
     def run(args):
-        from applications.base import load_model
+        from applications.core.base import load_model
 
         if os.path.abspath(args.out) in {os.path.abspath(m) for m in args.models}:
             raise UsageError(f"--out {args.out} is one of the members; write to a new "

@@ -10,9 +10,9 @@ import sys
 import keras
 import tensorflow as tf
 
-from applications.adversarial import adversarial_loss
-from applications.distributed import replica_loss_scale
-from applications.training_state import (MODEL_FILE, ReleaseFreeMemory, TrainingState,
+from applications.core.adversarial import adversarial_loss
+from applications.core.distributed import replica_loss_scale
+from applications.core.training_state import (MODEL_FILE, ReleaseFreeMemory, TrainingState,
                                          averages_weights, budget_callbacks,
                                          save_model_atomically)
 from data.errors import InputError
@@ -81,7 +81,7 @@ class Application(keras.Model):
         The loss is what the step minimises and logs. With ``adversarial_epsilon`` > 0 (an
         application that defines ``input_vectors`` and ``scores_from_vectors``), it is the
         clean loss plus the loss at adversarially moved input vectors
-        (:mod:`applications.adversarial`).
+        (:mod:`applications.core.adversarial`).
         """
         def scored(y_pred):
             return y_pred, self.compute_loss(x=x, y=y, y_pred=y_pred,
@@ -105,7 +105,7 @@ class Application(keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         loss = super().compute_loss(x, y, y_pred, sample_weight, training=training)
         # Under --distribute: this replica's share of the global batch's loss, in place of
-        # Keras' 1/replicas (applications/distributed.py explains).
+        # Keras' 1/replicas (applications/core/distributed.py explains).
         scale = replica_loss_scale()
         return loss if scale is None else loss * scale
 
@@ -130,11 +130,11 @@ class Application(keras.Model):
         TensorBoard logs under ``out_dir/logs``. Returns the ``fit`` history as a dict
         (empty when there was nothing left to train). With a ``tf.distribute`` ``strategy``
         (the model built in its scope) the same steps run through ``strategy.run``
-        instead (:mod:`applications.distributed_loop`); ``role`` says who writes what.
+        instead (:mod:`applications.core.distributed_loop`); ``role`` says who writes what.
         """
         if strategy is not None:
-            from applications.distributed import WorkerRole
-            from applications.distributed_loop import train_with_strategy
+            from applications.core.distributed import WorkerRole
+            from applications.core.distributed_loop import train_with_strategy
 
             return train_with_strategy(self, strategy, role or WorkerRole(), train_data,
                                        dev_data, out_dir, epochs, callbacks, verbose)
@@ -214,7 +214,7 @@ def resolve_jit_compile(setting):
 def load_model(path):
     """Load a saved application from its directory or its ``.keras`` file.
 
-    Only classes this package registers can be loaded (:mod:`applications.safe_loading`
+    Only classes this package registers can be loaded (:mod:`applications.core.safe_loading`
     checks the file first), and Keras' safe mode stays on, so a file carrying a Lambda
     layer or other code is refused.
     """
@@ -227,7 +227,7 @@ def load_model(path):
         path = os.path.join(path, MODEL_FILE)
     if not os.path.exists(path):
         raise InputError("no saved model here (expected a directory holding model.keras)", path)
-    from applications.safe_loading import check_model_archive
+    from applications.core.safe_loading import check_model_archive
 
     # Refuses, before Keras reads anything, files whose objects are not this package's.
     check_model_archive(path, Application)

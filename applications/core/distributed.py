@@ -5,7 +5,7 @@ the CPU split into two logical devices); ``multi_worker`` is
 ``tf.distribute.MultiWorkerMirroredStrategy`` over the hosts named in ``TF_CONFIG``.
 
 Keras 3.15's ``fit()`` fails under a 2-worker ``MultiWorkerMirroredStrategy`` ("Attempt to
-convert a value (PerReplica...)"), so :mod:`applications.distributed_loop` runs the epochs
+convert a value (PerReplica...)"), so :mod:`applications.core.distributed_loop` runs the epochs
 itself, calling the model's own ``train_step`` / ``test_step`` through ``strategy.run``. Three
 things Keras gets wrong for a global batch split across replicas are put right here:
 
@@ -29,7 +29,7 @@ import threading
 
 import tensorflow as tf
 
-from applications.config import UsageError
+from applications.core.config import UsageError
 
 MODES = ("none", "mirrored", "multi_worker")
 # MirroredStrategy on a host without a GPU splits its CPU into this many logical devices.

@@ -8,9 +8,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from applications.checkpoints import (open_manager, readable_keras_file,
+from applications.core.checkpoints import (open_manager, readable_keras_file,
                                       remove_stale_temporaries, restore_newest_readable, warn)
-from applications.memory import release_free_memory
+from applications.core.memory import release_free_memory
 from data.epoch_order import set_epoch
 
 MODEL_FILE = "model.keras"
@@ -76,7 +76,7 @@ def budget_callbacks(config):
 
 
 class ReleaseFreeMemory(keras.callbacks.Callback):
-    """:func:`~applications.memory.release_free_memory` after a batch when ``interval``
+    """:func:`~applications.core.memory.release_free_memory` after a batch when ``interval``
     seconds have passed since the last time, and before each evaluation.
 
     Not more often: every released page is faulted back in by a later step, and twice a
@@ -108,7 +108,7 @@ class TrainingState(keras.callbacks.Callback):
     model live in the same ``tf.train.Checkpoint`` as the weights and optimizer slots, and
     ``tf.train.CheckpointManager`` writes them atomically, so a killed run resumes where the
     last checkpoint left it. A checkpoint that does not read back is reported and the one
-    before it is used (:mod:`applications.checkpoints`).
+    before it is used (:mod:`applications.core.checkpoints`).
 
     Args:
         out_dir: the application directory; checkpoints go to ``out_dir/checkpoints``.
