@@ -73,13 +73,16 @@ def worker(args):
     config = load_config(TaggerConfig, None, NO_DROPOUT)
     config.epochs, config.patience, config.batch_size = args.epochs, args.epochs + 1, args.batch
     keras.utils.set_random_seed(config.seed)
+    from data.epoch_order import EpochOrder
+
+    order = EpochOrder()
     metadata, train_ds, dev_ds = app.read_training_data(
-        argparse.Namespace(train=None, dev=None), config)
+        argparse.Namespace(train=None, dev=None), config, order=order)
     with scope(strategy):
         model = app.model_class(config.to_dict(), metadata)
     timer = epoch_timer()
     history = model.train(train_ds, dev_ds, args.out, args.epochs, callbacks=[timer],
-                          verbose=0, strategy=strategy, role=role)
+                          verbose=0, strategy=strategy, role=role, order=order)
     report = {"history": history, "seconds": timer.seconds,
               "steps": int(train_ds.cardinality()),
               "examples": int(sum(int(b[1].shape[0]) for b in train_ds)),

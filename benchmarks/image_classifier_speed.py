@@ -60,16 +60,18 @@ def run_ours(args):
     import keras
 
     from applications.image_classifier.model import ImageClassifier
+    from data.epoch_order import EpochOrder
     from data.image_batches import image_batches
 
     config, meta, data = load(args)
     keras.utils.set_random_seed(config.seed)
+    order = EpochOrder()
     train_ds = image_batches(data.images, meta.encode_labels(data), config.batch_size,
-                             shuffle=True, seed=config.seed)
+                             shuffle=True, seed=config.seed, order=order)
     model = ImageClassifier(config.to_dict(), meta.get_config())
     with tempfile.TemporaryDirectory() as out:
         start, cpu = time.perf_counter(), time.process_time()
-        history = model.train(train_ds, None, out, config.epochs, verbose=0)
+        history = model.train(train_ds, None, out, config.epochs, verbose=0, order=order)
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     return {"images_per_second": len(data.images) * args.epochs / seconds, "seconds": seconds,
             "images_per_cpu_second": len(data.images) * args.epochs / cpu,

@@ -44,12 +44,15 @@ def run_ours(args, config_overrides):
     import keras
 
     keras.utils.set_random_seed(config.seed)
-    metadata, train_ds, dev_ds = app.read_training_data(ns, config)
+    from data.epoch_order import EpochOrder
+
+    order = EpochOrder()
+    metadata, train_ds, dev_ds = app.read_training_data(ns, config, order=order)
     model = app.model_class(config.to_dict(), metadata)
     tokens = sum(float(w.numpy().sum()) for _, _, w in train_ds)
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
-        history = model.train(train_ds, dev_ds, out, config.epochs, verbose=0)
+        history = model.train(train_ds, dev_ds, out, config.epochs, verbose=0, order=order)
         seconds = time.perf_counter() - start
     return {"tokens_per_second": tokens * args.epochs / seconds, "seconds": seconds,
             "dev_accuracy": history["val_accuracy"][-1], "peak_rss_mb": peak_rss_mb()}

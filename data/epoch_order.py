@@ -4,42 +4,60 @@
 from a counter inside the dataset object. A process that resumes at epoch 7 builds a new
 dataset whose first pass repeats the order of epoch 0, so skipping the batches a killed
 run had already trained would skip the wrong ones. Here the order is drawn by stateless
-random ops from the seed and the epoch, and the epoch is read from one variable at the
-start of every pass. The trainer sets it before each epoch (:func:`set_epoch`, called by
-``applications.core.training_state.TrainingState``), as PyTorch's ``sampler.set_epoch`` is.
+random ops from the seed and the epoch, and the epoch is read from an :class:`EpochOrder`
+at the start of every pass. Whoever builds a training pipeline creates the ``EpochOrder``
+and hands it both to the pipeline and to the trainer, which calls ``order.set(epoch)``
+before each epoch (``applications.core.epochs``), as PyTorch's ``sampler.set_epoch`` is
+called; nothing here is process-wide.
 
 Example:
-    >>> ds = epoch_permutation(5, seed=1)
-    >>> set_epoch(0); first = list(ds.as_numpy_iterator())
-    >>> set_epoch(1); second = list(ds.as_numpy_iterator())
-    >>> set_epoch(0); list(ds.as_numpy_iterator()) == first
+    >>> order = EpochOrder()
+    >>> ds = epoch_permutation(5, seed=1, order=order)
+    >>> order.set(0); first = list(ds.as_numpy_iterator())
+    >>> order.set(1); second = list(ds.as_numpy_iterator())
+    >>> order.set(0); list(ds.as_numpy_iterator()) == first
+    True
+    >>> sorted(second) == sorted(first)
     True
 """
 
 import tensorflow as tf
 
-_EPOCH = []
 
+class EpochOrder:
+    """The epoch whose order the pipelines built with this object produce on their next pass.
 
-def epoch_variable():
-    """The process-wide epoch counter that shuffling pipelines read at each pass."""
-    if not _EPOCH:
+    One per training run: pass it to every shuffling pipeline of the run and to the trainer.
+
+    Args:
+        epoch: the epoch to start with.
+    """
+
+    def __init__(self, epoch=0):
+        # Outside any tf.function being traced, so the variable outlives the trace.
         with tf.init_scope():
-            _EPOCH.append(tf.Variable(0, dtype=tf.int64, trainable=False, name="data_epoch"))
-    return _EPOCH[0]
+            self.variable = tf.Variable(int(epoch), dtype=tf.int64, trainable=False,
+                                        name="data_epoch")
+
+    def set(self, epoch):
+        """Make the next pass of this order's pipelines use the order of ``epoch``."""
+        self.variable.assign(int(epoch))
+
+    @property
+    def epoch(self):
+        return int(self.variable.numpy())
 
 
-def set_epoch(epoch):
-    """Make the next pass over every shuffling pipeline use the order of ``epoch``."""
-    epoch_variable().assign(int(epoch))
-
-
-def per_epoch(make_pass):
-    """A dataset whose every pass is ``make_pass(epoch)``, for the epoch current at its start.
+def per_epoch(make_pass, order=None):
+    """A dataset whose every pass is ``make_pass(epoch)``, for ``order``'s epoch at its start.
 
     ``make_pass`` receives the epoch as an int64 scalar tensor and returns a dataset.
+    Without an ``order`` every pass is ``make_pass(0)``: the same order each time.
     """
-    return tf.data.Dataset.range(1).flat_map(lambda _: make_pass(epoch_variable().read_value()))
+    if order is None:
+        return make_pass(tf.constant(0, tf.int64))
+    variable = order.variable
+    return tf.data.Dataset.range(1).flat_map(lambda _: make_pass(variable.read_value()))
 
 
 def pass_seed(seed, epoch):
@@ -47,15 +65,16 @@ def pass_seed(seed, epoch):
     return tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
 
 
-def epoch_permutation(count, seed):
-    """``0 .. count-1`` (int64) in a new order each epoch, the same one for the same epoch."""
+def epoch_permutation(count, seed, order=None):
+    """``0 .. count-1`` (int64) in a new order each epoch of ``order``, the same one for the
+    same epoch (always epoch 0's without an ``order``)."""
 
     def one_pass(epoch):
         ids = tf.range(count, dtype=tf.int64)
-        order = tf.random.experimental.stateless_shuffle(ids, seed=pass_seed(seed, epoch))
-        return tf.data.Dataset.from_tensor_slices(order)
+        shuffled = tf.random.experimental.stateless_shuffle(ids, seed=pass_seed(seed, epoch))
+        return tf.data.Dataset.from_tensor_slices(shuffled)
 
-    return per_epoch(one_pass).apply(tf.data.experimental.assert_cardinality(count))
+    return per_epoch(one_pass, order).apply(tf.data.experimental.assert_cardinality(count))
 
 
 def epoch_pipeline_options():

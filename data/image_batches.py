@@ -5,18 +5,20 @@ import tensorflow as tf
 from data.epoch_order import epoch_permutation, epoch_pipeline_options
 
 
-def image_batches(images, targets, batch_size, shuffle=True, seed=0):
+def image_batches(images, targets, batch_size, shuffle=True, seed=0, order=None):
     """``tf.data`` batches ``(uint8 images [B, H, W, C], targets)`` from arrays in memory.
 
     Only indices are shuffled; each batch is one ``tf.gather`` from the array held in the
     dataset, so there is no per-image Python work and no float copy of the data: the model
     casts and scales the pixels in its graph. ``targets`` may be an array (one per image),
     ``"pixels"`` (the images themselves scaled to [0, 1], for autoencoders) or None.
+    With ``shuffle``, ``order`` (a :class:`~data.epoch_order.EpochOrder`) picks each
+    pass's order; without one every pass has the same order.
     """
     pixels = tf.constant(images)
     if shuffle:
-        # The shared per-epoch order, so a run resumed mid-epoch skips the right batches.
-        ds = epoch_permutation(len(images), seed)
+        # The run's per-epoch order, so a run resumed mid-epoch skips the right batches.
+        ds = epoch_permutation(len(images), seed, order)
     else:
         ds = tf.data.Dataset.range(len(images))
     ds = ds.batch(batch_size)

@@ -175,7 +175,7 @@ def default_boundaries(max_length):
 
 
 def bucket_by_length(per_token, per_example, lengths, batch_size, shuffle=True, seed=0,
-                     boundaries=None, max_tokens=0):
+                     boundaries=None, max_tokens=0, order=None):
     """Length-bucketed ``tf.data`` batches from flat arrays; the one batching path for training.
 
     Args:
@@ -186,6 +186,8 @@ def bucket_by_length(per_token, per_example, lengths, batch_size, shuffle=True, 
         max_tokens: if > 0, a bucket padded to length L holds at most ``max_tokens // L``
             examples (and at least one), so batches of long examples are no larger in
             tokens than a full batch of short ones: the peak memory of a step is bounded.
+        order: with ``shuffle``, the run's :class:`~data.epoch_order.EpochOrder`, which
+            picks each pass's order (without one every pass has the same order).
 
     Examples of similar length are batched together and padded to their bucket's edge, so
     few positions are padding and only ``len(boundaries) + 1`` batch shapes ever occur (one
@@ -213,7 +215,8 @@ def bucket_by_length(per_token, per_example, lengths, batch_size, shuffle=True, 
 
     # A new order each epoch that depends only on (seed, epoch): a resumed run can skip
     # exactly the batches it had trained (data.epoch_order).
-    ds = epoch_permutation(len(lengths), seed) if shuffle else tf.data.Dataset.range(len(lengths))
+    ds = (epoch_permutation(len(lengths), seed, order) if shuffle
+          else tf.data.Dataset.range(len(lengths)))
     ds = ds.map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     first = next(iter(per_token))
     sizes_per_bucket = bucket_batch_sizes(boundaries, int(lengths.max()), batch_size, max_tokens)
@@ -268,11 +271,11 @@ def _compact(values):
 
 
 def bucketed_dataset(examples, batch_size, shuffle=True, seed=0, boundaries=None,
-                     max_tokens=0):
+                     max_tokens=0, order=None):
     """The tagger's training path: ``(features, tag ids, weights)`` batches.
 
-    Built on :func:`bucket_by_length` (``max_tokens`` caps a batch's padded tokens);
-    weights are 1 at real tokens and 0 at padding.
+    Built on :func:`bucket_by_length` (``max_tokens`` caps a batch's padded tokens;
+    ``order`` picks each pass's order); weights are 1 at real tokens and 0 at padding.
     """
     import tensorflow as tf
 
@@ -281,7 +284,7 @@ def bucketed_dataset(examples, batch_size, shuffle=True, seed=0, boundaries=None
     per_token["_tags"] = np.concatenate([labels for _, labels in examples])
     lengths = [len(labels) for _, labels in examples]
     ds = bucket_by_length(per_token, {}, lengths, batch_size, shuffle, seed, boundaries,
-                          max_tokens)
+                          max_tokens, order)
 
     def split(tokens, _):
         tags = tokens.pop("_tags")

@@ -3,7 +3,7 @@ import platform
 
 import pytest
 
-from applications.core import memory, training_state
+from applications.core import epochs, memory
 
 glibc_only = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
 
@@ -34,9 +34,9 @@ def test_free_heap_pages_go_back_to_the_system():
 
 def test_callback_releases_at_most_every_interval_and_before_evaluation(monkeypatch):
     calls, now = [], [100.0]
-    monkeypatch.setattr(training_state, "release_free_memory", lambda: calls.append(now[0]))
-    monkeypatch.setattr(training_state.time, "monotonic", lambda: now[0])
-    callback = training_state.ReleaseFreeMemory(interval=0.5)
+    monkeypatch.setattr(epochs, "release_free_memory", lambda: calls.append(now[0]))
+    monkeypatch.setattr(epochs.time, "monotonic", lambda: now[0])
+    callback = epochs.ReleaseFreeMemory(interval=0.5)
     for batch in range(10):  # a batch every 0.2 s
         callback.on_train_batch_end(batch)
         now[0] += 0.2
@@ -46,7 +46,7 @@ def test_callback_releases_at_most_every_interval_and_before_evaluation(monkeypa
 
 
 def test_time_budget_callback_only_when_a_budget_is_set():
-    assert training_state.budget_callbacks({"time_budget_minutes": 0.0}) == []
-    assert training_state.budget_callbacks({}) == []
-    (budget,) = training_state.budget_callbacks({"time_budget_minutes": 1.5})
-    assert isinstance(budget, training_state.TimeBudget) and budget.seconds == 90
+    assert epochs.budget_callbacks({"time_budget_minutes": 0.0}) == []
+    assert epochs.budget_callbacks({}) == []
+    (budget,) = epochs.budget_callbacks({"time_budget_minutes": 1.5})
+    assert isinstance(budget, epochs.TimeBudget) and budget.seconds == 90

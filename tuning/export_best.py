@@ -39,8 +39,8 @@ def export_best(app, args, tuner, hypermodel, trial, out):
         model.save_to(out)
         source, best = f"reloaded trial {trial.trial_id}", trial.score
     else:
-        train_ds, dev_ds = hypermodel.datasets(config)
-        model.train(train_ds, dev_ds, out, config.epochs, verbose=0)
+        train_ds, dev_ds, order = hypermodel.datasets(config)
+        model.train(train_ds, dev_ds, out, config.epochs, verbose=0, order=order)
         source, best = f"retrained trial {trial.trial_id}", model.training_state.best_score
     run_args = argparse.Namespace(**{**vars(args), "out": out})
     extra = app.after_training(model, run_args, config) or {}

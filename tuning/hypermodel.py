@@ -5,6 +5,8 @@ import keras_tuner
 
 from applications.core.base import resolve_jit_compile
 from applications.core.config import UsageError
+from applications.core.epochs import fit_epochs
+from data.epoch_order import EpochOrder
 from tuning.spaces import apply_values, declare
 
 
@@ -15,9 +17,11 @@ class ApplicationHyperModel(keras_tuner.HyperModel):
     trial's values into it (:func:`tuning.spaces.apply_values`) and calls the same factory
     ``train`` calls: ``app.model_class(config.to_dict(), metadata)`` and
     ``compile_for_training``. ``fit`` rebuilds the datasets with the trial's batch size
-    through ``app.read_training_data`` and trains with ``fit()`` and the one shared
-    ``train_step``. The vocabularies and other metadata are read once, so every trial sees
-    the same inputs.
+    through ``app.read_training_data`` and trains through the same epoch driver as
+    ``train`` (:func:`applications.core.epochs.fit_epochs`: a new data order each epoch,
+    weight averaging, memory release, ``time_budget_minutes``), stopping early on the dev
+    score; keras-tuner keeps the trial's checkpoints. The vocabularies and other metadata
+    are read once, so every trial sees the same inputs.
 
     Args:
         app: the application's ``AppCommands``.
@@ -77,22 +81,21 @@ class ApplicationHyperModel(keras_tuner.HyperModel):
             raise UsageError(f"bad model options: {err}") from None
 
     def datasets(self, config):
-        """Training and dev datasets batched by ``config.batch_size``."""
+        """``(train, dev, order)``: datasets batched by ``config.batch_size``, the training
+        one shuffled by ``order`` (an :class:`~data.epoch_order.EpochOrder`)."""
         keras.utils.set_random_seed(config.seed)
-        _, train_ds, dev_ds = self.app.read_training_data(self.args, config, self.metadata)
-        return train_ds, dev_ds
+        order = EpochOrder()
+        _, train_ds, dev_ds = self.app.read_training_data(self.args, config, self.metadata,
+                                                          order=order)
+        return train_ds, dev_ds, order
 
     def fit(self, hp, model, epochs=1, initial_epoch=0, callbacks=(), verbose=0, **kwargs):
         config = self.config_for(hp)
-        train_ds, dev_ds = self.datasets(config)
+        train_ds, dev_ds, order = self.datasets(config)
         monitor, mode = self.monitor
-        stop = keras.callbacks.EarlyStopping(monitor=monitor, mode=mode,
-                                             patience=config.patience)
-        history = model.fit(train_ds, validation_data=dev_ds, epochs=epochs,
-                            initial_epoch=initial_epoch,
-                            callbacks=[*model.averaging_callbacks(), *callbacks, stop],
-                            verbose=verbose, shuffle=False)
-        scores = [float(v) for v in history.history.get(monitor, [])]
+        history = fit_epochs(model, train_ds, dev_ds, epochs, order, callbacks=callbacks,
+                             verbose=verbose, initial_epoch=initial_epoch)
+        scores = [float(v) for v in history.get(monitor, [])]
         if not scores:
             raise RuntimeError(f"training logged no {monitor}")
         best = max(scores) if mode == "max" else min(scores)

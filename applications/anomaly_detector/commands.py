@@ -51,7 +51,7 @@ class DetectorCommands(AppCommands):
         if verb in ("evaluate", "predict"):
             _add_detection_flags(parser)
 
-    def read_training_data(self, args, config, metadata=None):
+    def read_training_data(self, args, config, metadata=None, order=None):
         import tensorflow as tf
 
         _check_config(config)
@@ -73,7 +73,7 @@ class DetectorCommands(AppCommands):
         train = _normalised_windows(part, meta, config)
         # The order depends only on (seed, epoch), so a resumed run repeats it.
         windows = tf.constant(train)
-        train_ds = (epoch_permutation(len(train), config.seed).batch(config.batch_size)
+        train_ds = (epoch_permutation(len(train), config.seed, order).batch(config.batch_size)
                     .map(lambda ids: (tf.gather(windows, ids), tf.gather(windows, ids)))
                     .with_options(epoch_pipeline_options()))
         dev_ds = None

@@ -46,7 +46,7 @@ class AutoencoderCommands(AppCommands):
                                 help="images to fit the PCA baseline on, e.g. the training "
                                      "set (default: the --data images themselves)")
 
-    def read_training_data(self, args, config, metadata=None):
+    def read_training_data(self, args, config, metadata=None, order=None):
         if config.lr_schedule not in SCHEDULES:
             raise UsageError(f"lr_schedule must be one of {', '.join(SCHEDULES)}")
         shape = ImageMetadata.from_config(metadata).shape if metadata else None
@@ -57,7 +57,8 @@ class AutoencoderCommands(AppCommands):
             meta.check_shape(train)
         if dev is not None:
             meta.check_shape(dev)
-        train_ds = image_batches(train.images, "pixels", config.batch_size, True, config.seed)
+        train_ds = image_batches(train.images, "pixels", config.batch_size, True, config.seed,
+                                 order)
         dev_ds = None if dev is None else image_batches(
             dev.images, "pixels", max(config.batch_size, 256), shuffle=False)
         return meta.get_config(), train_ds, dev_ds

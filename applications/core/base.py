@@ -5,16 +5,15 @@ and choose the loss, metrics and monitored score; they never write a training lo
 """
 
 import os
-import sys
 
 import keras
 import tensorflow as tf
 
 from applications.core.adversarial import adversarial_loss
-from applications.core.distributed import replica_loss_scale
-from applications.core.training_state import (MODEL_FILE, ReleaseFreeMemory, TrainingState,
-                                         averages_weights, budget_callbacks,
-                                         save_model_atomically)
+from applications.core.distributed import WorkerRole
+from applications.core.distributed_loop import train_with_strategy
+from applications.core.epochs import fit_epochs
+from applications.core.training_state import MODEL_FILE, save_model_atomically
 from data.errors import InputError
 
 
@@ -52,12 +51,6 @@ class Application(keras.Model):
         return keras.optimizers.get({"class_name": self.config["optimizer"],
                                      "config": optimizer_options(self.config)})
 
-    def averaging_callbacks(self):
-        """With ``ema_momentum``: evaluate on the averaged weights (swapped in and back)."""
-        if averages_weights(self):
-            return [keras.callbacks.SwapEMAWeights()]
-        return []
-
     def compile_for_training(self, jit_compile=None):
         if jit_compile is None:
             jit_compile = resolve_jit_compile(self.config.get("jit_compile", "auto"))
@@ -67,25 +60,28 @@ class Application(keras.Model):
                      weighted_metrics=self.make_metrics(), jit_compile=jit_compile)
 
     # The one training step in the package. Distributed training and the tuner reuse it.
-    def train_step(self, data):
+    def train_step(self, data, loss_share=None):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
-            y_pred, loss = self.training_loss(x, y, sample_weight)
+            y_pred, loss = self.training_loss(x, y, sample_weight, loss_share)
         gradients = tape.gradient(loss, self.trainable_variables)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
         return self._update_metrics(loss, x, y, y_pred, sample_weight)
 
-    def training_loss(self, x, y, sample_weight):
+    def training_loss(self, x, y, sample_weight, loss_share=None):
         """``(y_pred, loss)`` of one training batch, run inside the train step's tape.
 
         The loss is what the step minimises and logs. With ``adversarial_epsilon`` > 0 (an
         application that defines ``input_vectors`` and ``scores_from_vectors``), it is the
         clean loss plus the loss at adversarially moved input vectors
-        (:mod:`applications.core.adversarial`).
+        (:mod:`applications.core.adversarial`). ``loss_share`` multiplies it: under
+        ``--distribute``, this replica's share of the global batch's loss, in place of
+        Keras' 1/replicas (:mod:`applications.core.distributed` explains); None outside.
         """
         def scored(y_pred):
-            return y_pred, self.compute_loss(x=x, y=y, y_pred=y_pred,
-                                             sample_weight=sample_weight, training=True)
+            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                     training=True)
+            return y_pred, loss if loss_share is None else loss * loss_share
 
         epsilon = float(self.config.get("adversarial_epsilon", 0.0))
         if epsilon <= 0:
@@ -95,19 +91,14 @@ class Application(keras.Model):
             lambda points: scored(self.scores_from_vectors(points, mask, training=True)),
             vectors, mask, epsilon)
 
-    def test_step(self, data):
+    def test_step(self, data, loss_share=None):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         y_pred = self(x, training=False)
         loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
                                  training=False)
+        if loss_share is not None:  # as in training_loss
+            loss = loss * loss_share
         return self._update_metrics(loss, x, y, y_pred, sample_weight)
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        loss = super().compute_loss(x, y, y_pred, sample_weight, training=training)
-        # Under --distribute: this replica's share of the global batch's loss, in place of
-        # Keras' 1/replicas (applications/core/distributed.py explains).
-        scale = replica_loss_scale()
-        return loss if scale is None else loss * scale
 
     def _update_metrics(self, loss, x, y, y_pred, sample_weight):
         # compute_metrics does not touch the loss tracker; without this the logs say loss 0.
@@ -123,7 +114,7 @@ class Application(keras.Model):
         self.optimizer.build(self.trainable_variables)
 
     def train(self, train_data, dev_data, out_dir, epochs, callbacks=(), verbose=None,
-              strategy=None, role=None):
+              strategy=None, role=None, order=None):
         """Train with ``fit()``, resuming from ``out_dir`` if it holds a checkpoint.
 
         Writes ``out_dir/model.keras`` (the best epoch on dev), ``out_dir/checkpoints`` and
@@ -131,38 +122,20 @@ class Application(keras.Model):
         (empty when there was nothing left to train). With a ``tf.distribute`` ``strategy``
         (the model built in its scope) the same steps run through ``strategy.run``
         instead (:mod:`applications.core.distributed_loop`); ``role`` says who writes what.
+        Both run the epochs through :mod:`applications.core.epochs`, which sets ``order``
+        (the :class:`~data.epoch_order.EpochOrder` ``train_data`` shuffles by) to each
+        epoch's number as it begins.
         """
+        role = role or WorkerRole()
         if strategy is not None:
-            from applications.core.distributed import WorkerRole
-            from applications.core.distributed_loop import train_with_strategy
-
-            return train_with_strategy(self, strategy, role or WorkerRole(), train_data,
-                                       dev_data, out_dir, epochs, callbacks, verbose)
-        if not self.compiled:
-            self.compile_for_training()
-        self.build_from_batch(next(iter(train_data)))
-        monitor, mode = self.monitor if dev_data is not None else ("loss", "min")
-        state = TrainingState(out_dir, monitor, mode, self.config["patience"],
-                              save_every_steps=self.config.get("save_every_steps", 0)).attach(self)
-        initial_epoch = state.restore()
-        self.training_state = state
-        if initial_epoch >= epochs or state.stopped:
-            return {}
-        if verbose is None:
-            verbose = 1 if sys.stdout.isatty() else 2
-        # The rest of an interrupted epoch first, if a step-level save left one.
-        history = state.fit_remaining(
-            train_data,
-            epochs,
-            validation_data=dev_data,
-            verbose=verbose,
-            shuffle=False,  # the datasets shuffle themselves
-            callbacks=[*self.averaging_callbacks(), state, ReleaseFreeMemory(),
-                       keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")), *callbacks,
-                       *budget_callbacks(self.config)],
-        )
+            history = train_with_strategy(self, strategy, role, train_data, dev_data, out_dir,
+                                          epochs, callbacks, verbose, order)
+        else:
+            history = fit_epochs(self, train_data, dev_data, epochs, order, out_dir, callbacks,
+                                 verbose)
         best_path = os.path.join(out_dir, MODEL_FILE)
-        if os.path.exists(best_path):
+        # The chief's file; another worker's copy lies in its private folder.
+        if history and role.chief and os.path.exists(best_path):
             self.set_weights(load_model(best_path).get_weights())
         return history
 

@@ -39,8 +39,12 @@ class AppCommands:
     def add_arguments(self, verb, parser):
         """Add application-specific flags to ``verb``'s parser."""
 
-    def read_training_data(self, args, config, metadata=None):
-        """Return ``(metadata, train_dataset, dev_dataset_or_None)``."""
+    def read_training_data(self, args, config, metadata=None, order=None):
+        """Return ``(metadata, train_dataset, dev_dataset_or_None)``.
+
+        ``order`` is the run's :class:`~data.epoch_order.EpochOrder`: the training dataset
+        shuffles with it, and the trainer sets it to each epoch's number.
+        """
         raise NotImplementedError
 
     def after_training(self, model, args, config):
@@ -163,6 +167,7 @@ def run_train(app, args):
     import tensorflow as tf
 
     from applications.core import distributed
+    from data.epoch_order import EpochOrder
 
     set_cpu_threads(getattr(args, "threads", None))
     mode = getattr(args, "distribute", "none")
@@ -178,8 +183,9 @@ def run_train(app, args):
     if args.deterministic:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
+    order = EpochOrder()  # set to each epoch's number by the trainer (model.train below)
     metadata, train_data, dev_data = app.read_training_data(
-        args, config, saved["metadata"] if saved else None)
+        args, config, saved["metadata"] if saved else None, order=order)
 
     with distributed.scope(strategy):  # variables of a distributed model live on all replicas
         try:
@@ -193,7 +199,7 @@ def run_train(app, args):
         atomic_write_json(os.path.join(args.out, "config.json"), config.to_dict())
     started = time.time()
     history = model.train(train_data, dev_data, args.out, config.epochs, strategy=strategy,
-                          role=role)
+                          role=role, order=order)
     if not role.chief:
         return  # the chief writes the application directory; this worker keeps checkpoints
     extra = app.after_training(model, args, config) or {}

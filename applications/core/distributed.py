@@ -16,6 +16,8 @@ things Keras gets wrong for a global batch split across replicas are put right h
   global mean only when every replica holds the same number of real tokens. Each replica's loss
   is scaled instead by its share of the global batch (its rows, or its sample-weight sum for
   ``mean_with_sample_weight`` losses), so the replicas' losses add up to the global batch's loss.
+  The scale travels with the replica's part of the batch and is handed to the model's step as
+  an argument (``train_step(batch, loss_share=scale)``).
 * **Clipping.** Keras clips each replica's gradients before summing them; the sum is clipped here,
   as one worker would clip the gradient of the whole batch.
 """
@@ -25,7 +27,6 @@ import dataclasses
 import json
 import os
 import socket
-import threading
 
 import tensorflow as tf
 
@@ -34,8 +35,6 @@ from applications.core.config import UsageError
 MODES = ("none", "mirrored", "multi_worker")
 # MirroredStrategy on a host without a GPU splits its CPU into this many logical devices.
 CPU_REPLICAS = 2
-
-_replica = threading.local()
 
 
 def free_local_ports(count):
@@ -156,21 +155,6 @@ def scope(strategy):
     return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
 
-def replica_loss_scale():
-    """The factor :meth:`Application.compute_loss` applies on this replica (None outside)."""
-    return getattr(_replica, "scale", None)
-
-
-@contextlib.contextmanager
-def replica_loss_scaled(scale):
-    # Thread-local: MirroredStrategy traces each local replica in its own thread.
-    _replica.scale = scale
-    try:
-        yield
-    finally:
-        _replica.scale = None
-
-
 def share_rule(model):
     """How a replica's share of a global batch's loss is measured, from the compiled loss."""
     reduction = getattr(model.loss, "reduction", "sum_over_batch_size")
@@ -265,11 +249,14 @@ def clip_after_all_reduce(optimizer):
 
 def replica_step(strategy, step):
     """A ``tf.function`` running ``step`` (``model.train_step`` or ``test_step``) on the next
-    global batch of a distributed iterator, each replica on its part."""
+    global batch of a distributed iterator, each replica on its part.
+
+    Each replica's step gets its loss factor as ``step(part, loss_share=scale)``
+    (:func:`split_batches` says what ``scale`` is).
+    """
 
     def on_replica(batch, scale):
-        with replica_loss_scaled(scale):
-            step(batch)
+        step(batch, loss_share=scale)
 
     @tf.function
     def run(iterator):

@@ -2,9 +2,11 @@
 
 It does what ``Application.train`` does with ``fit()`` -- the same ``train_step`` and
 ``test_step``, the same :class:`TrainingState` (checkpoints, best model on dev, early
-stopping, step-level saves, mid-epoch resume), the same callbacks (TensorBoard, progress bar,
-time budget) -- but drives the steps with ``strategy.run``; :mod:`applications.core.distributed`
-says why and what it corrects.
+stopping, step-level saves, mid-epoch resume), the same callbacks from
+:func:`applications.core.epochs.epoch_callbacks` (the epoch's data order, TensorBoard, memory
+release, time budget) plus a progress bar -- but drives the steps with ``strategy.run``:
+each global batch is split across the replicas and their gradients are summed
+(:mod:`applications.core.distributed` says why and what it corrects).
 
 Files: the chief writes the real paths; every other worker writes its own copies under
 ``out_dir/workertemp_<name>/`` and keeps them, so it can resume without shared storage.
@@ -26,39 +28,36 @@ import tensorflow as tf
 
 from applications.core.checkpoints import checkpoints_on_disk
 from applications.core.config import UsageError
-from applications.core.distributed import (any_worker, clip_after_all_reduce, distribute_dataset,
-                                      gather_from_workers, replica_step, share_rule)
-from applications.core.training_state import MODEL_FILE, TrainingState, budget_callbacks
+from applications.core.distributed import (any_worker, clip_after_all_reduce,
+                                           distribute_dataset, gather_from_workers,
+                                           replica_step, share_rule)
+from applications.core.epochs import epoch_callbacks, training_state
 
 RESTART_EXIT_CODE = 42
 
 
 def train_with_strategy(model, strategy, role, train_data, dev_data, out_dir, epochs,
-                        callbacks=(), verbose=None):
-    """``Application.train`` under ``strategy``; returns the history as a dict of lists."""
+                        callbacks=(), verbose=None, order=None):
+    """``Application.train`` under ``strategy``; returns the history as a dict of lists.
+
+    ``order`` is the :class:`~data.epoch_order.EpochOrder` ``train_data`` was built with;
+    the loop sets it to each epoch's number as the epoch begins. The caller loads the best
+    model back (``Application.train``).
+    """
     with strategy.scope():
         if not model.compiled:
             model.compile_for_training()
         model.build_from_batch(next(iter(train_data)))
         clip_after_all_reduce(model.optimizer)
-        monitor, mode = model.monitor if dev_data is not None else ("loss", "min")
-        state = TrainingState(role.private_dir(out_dir), monitor, mode,
-                              model.config["patience"],
-                              save_every_steps=model.config.get("save_every_steps", 0))
-        state.attach(model)
+        state = training_state(model, role.private_dir(out_dir), dev_data is not None)
         # The partial epoch's metric sums, so a mid-epoch resume reports the whole epoch.
         state.checkpoint.epoch_metrics = list(model.metrics_variables)
         _restore(state, role, out_dir, strategy)
         model.training_state = state
         if int(state.epoch.numpy()) >= epochs or state.stopped:
             return {}
-        history = _Loop(model, strategy, role, state, train_data, dev_data).run(
-            epochs, callbacks, verbose, os.path.join(out_dir, "logs"))
-    if role.chief and os.path.exists(os.path.join(out_dir, MODEL_FILE)):
-        from applications.core.base import load_model
-
-        model.set_weights(load_model(out_dir).get_weights())
-    return history
+        return _Loop(model, strategy, role, state, train_data, dev_data).run(
+            epochs, callbacks, verbose, os.path.join(out_dir, "logs"), order)
 
 
 def _restore(state, role, out_dir, strategy):
@@ -91,14 +90,13 @@ class _Loop:
         self.test_fn = replica_step(strategy, model.test_step)
         self.epoch = self.batches_done = 0
 
-    def run(self, epochs, callbacks, verbose, log_dir):
+    def run(self, epochs, callbacks, verbose, log_dir, order):
         model, role = self.model, self.role
         if verbose is None:
             verbose = 1 if sys.stdout.isatty() else 2
-        callbacks = [self.state, *callbacks]
-        callbacks.extend(budget_callbacks(model.config))
-        if role.chief:  # the others would write copies of the same summaries
-            callbacks.append(keras.callbacks.TensorBoard(log_dir))
+        # Only the chief logs: the others would write copies of the same summaries.
+        callbacks = epoch_callbacks(model, order, self.state, log_dir if role.chief else None,
+                                    self.dev is not None, callbacks)
         history = keras.callbacks.History()
         callbacks = keras.callbacks.CallbackList(
             [*callbacks, history], add_progbar=bool(verbose) and role.chief, model=model,
@@ -132,7 +130,7 @@ class _Loop:
         done = self.batches_done = state.steps_done
         if done:  # as fit_remaining does: the rest of the epoch is what the bar counts
             callbacks.set_params({**callbacks.params, "steps": self.train_steps - done})
-        callbacks.on_epoch_begin(epoch)  # TrainingState sets the epoch's data order here
+        callbacks.on_epoch_begin(epoch)  # FollowEpoch sets the epoch's data order here
         if not done:
             model.reset_metrics()  # else they hold the restored partial epoch's sums
         iterator = iter(self.train)

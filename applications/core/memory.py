@@ -4,7 +4,7 @@
 - :func:`release_free_memory` hands freed heap pages back: steps allocate and free tensors of
   a different size at every batch shape (length buckets), and glibc keeps freed chunks
   inside the heap, so the resident size creeps up over epochs although the memory in use
-  does not. Called every few seconds while training (``training_state.ReleaseFreeMemory``).
+  does not. Called every few seconds while training (``epochs.ReleaseFreeMemory``).
 
 No Keras or TensorFlow here: the package imports this before TensorFlow.
 """

@@ -2,16 +2,14 @@
 
 import math
 import os
-import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from applications.core.checkpoints import (open_manager, readable_keras_file,
-                                      remove_stale_temporaries, restore_newest_readable, warn)
-from applications.core.memory import release_free_memory
-from data.epoch_order import set_epoch
+                                           remove_stale_temporaries, restore_newest_readable,
+                                           warn)
 
 MODEL_FILE = "model.keras"
 
@@ -47,57 +45,6 @@ def save_model_atomically(model, path):
 def averages_weights(model):
     """Whether the model's optimizer keeps a moving average of its weights (``ema_momentum``)."""
     return bool(getattr(model.optimizer, "use_ema", False))
-
-
-class TimeBudget(keras.callbacks.Callback):
-    """Stop after the epoch when another epoch of the same length would overrun the budget."""
-
-    def __init__(self, seconds):
-        super().__init__()
-        self.seconds = seconds
-
-    def on_train_begin(self, logs=None):
-        self.started = time.monotonic()
-        self.epoch_started = self.started
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch_started = time.monotonic()
-
-    def on_epoch_end(self, epoch, logs=None):
-        now = time.monotonic()
-        if now - self.started + (now - self.epoch_started) > self.seconds:
-            self.model.stop_training = True
-
-
-def budget_callbacks(config):
-    """``[TimeBudget]`` when the config sets ``time_budget_minutes``, else ``[]``."""
-    minutes = config.get("time_budget_minutes", 0.0)
-    return [TimeBudget(60 * minutes)] if minutes else []
-
-
-class ReleaseFreeMemory(keras.callbacks.Callback):
-    """:func:`~applications.core.memory.release_free_memory` after a batch when ``interval``
-    seconds have passed since the last time, and before each evaluation.
-
-    Not more often: every released page is faulted back in by a later step, and twice a
-    second doubled the tagger's system time and cost 10 % of its speed (5,309 against
-    5,917 tokens/s in ``benchmarks/pos_tagger_speed.py``) for ~30 MB less peak memory."""
-
-    def __init__(self, interval=5.0):
-        super().__init__()
-        self.interval = interval
-        self.last = -math.inf
-
-    def _release(self):
-        release_free_memory()
-        self.last = time.monotonic()
-
-    def on_train_batch_end(self, batch, logs=None):
-        if time.monotonic() - self.last >= self.interval:
-            self._release()
-
-    def on_test_begin(self, logs=None):
-        self._release()
 
 
 class TrainingState(keras.callbacks.Callback):
@@ -187,7 +134,8 @@ class TrainingState(keras.callbacks.Callback):
 
         An epoch a killed run left half done is finished first, on the same batches in the
         same order minus those already trained (the pipelines' order depends only on the
-        seed and the epoch: :mod:`data.epoch_order`); whole epochs follow.
+        seed and the epoch, which :class:`~applications.core.epochs.FollowEpoch` among the
+        callbacks sets: :mod:`data.epoch_order`); whole epochs follow.
         """
         model, start, skip = self.model, int(self.epoch.numpy()), self.steps_done
         history = {}
@@ -212,7 +160,6 @@ class TrainingState(keras.callbacks.Callback):
         return history
 
     def on_epoch_begin(self, epoch, logs=None):
-        set_epoch(epoch)
         self._done_before = self.steps_done
 
     def on_train_batch_end(self, batch, logs=None):

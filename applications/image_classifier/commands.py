@@ -53,7 +53,7 @@ class ImageClassifierCommands(AppCommands):
             parser.add_argument("--freeze-encoder", action="store_true",
                                 help="with --init-from: keep the encoder fixed, train the head")
 
-    def read_training_data(self, args, config, metadata=None):
+    def read_training_data(self, args, config, metadata=None, order=None):
         _check_options(config)
         if getattr(args, "init_from", None):
             config.init_from = args.init_from
@@ -79,7 +79,7 @@ class ImageClassifierCommands(AppCommands):
         if dev is not None:
             meta.check_shape(dev)
         train_ds = image_batches(train.images, meta.encode_labels(train), config.batch_size,
-                                 shuffle=True, seed=config.seed)
+                                 shuffle=True, seed=config.seed, order=order)
         dev_ds = None if dev is None else image_batches(
             dev.images, meta.encode_labels(dev), max(config.batch_size, 256), shuffle=False)
         return meta.get_config(), train_ds, dev_ds

@@ -35,7 +35,7 @@ class LanguageModelCommands(AppCommands):
     def extra_verbs(self):
         return {"generate": (add_generate_arguments, self.generate)}
 
-    def read_training_data(self, args, config, metadata=None):
+    def read_training_data(self, args, config, metadata=None, order=None):
         if config.level not in LEVELS:
             raise UsageError(f"level must be one of {', '.join(LEVELS)}, not {config.level!r}")
         if config.window < 1 or config.batch_size < 1:
@@ -59,7 +59,7 @@ class LanguageModelCommands(AppCommands):
         vocab = (metadata_vocabulary(metadata) if metadata is not None
                  else build_vocabulary(train, level, config.max_vocab, config.min_count))
         train_ds = window_dataset(vocab.encode(train), window, config.batch_size, shuffle=True,
-                                  seed=config.seed)
+                                  seed=config.seed, order=order)
         dev_ds = (None if dev is None
                   else window_dataset(vocab.encode(dev), window, config.batch_size))
         return make_metadata(level, vocab), train_ds, dev_ds

@@ -106,14 +106,15 @@ def check_length(tokens, window, path, level, part="file"):
                          path)
 
 
-def window_dataset(ids, window, batch_size, shuffle=False, seed=0):
+def window_dataset(ids, window, batch_size, shuffle=False, seed=0, order=None):
     """Batches ``(inputs [B, W], targets [B, W], weights [B, W])`` of contiguous windows.
 
     Every batch has the same shape: the last one is filled with windows of weight 0, so
     nothing is recompiled for a smaller batch. Without ``shuffle`` (validation, evaluation)
     every token after the first is scored exactly once. With ``shuffle`` the window order
     is reshuffled every epoch and each window starts at a random offset into a spare
-    window of slack, so epochs do not see identical cuts of the text.
+    window of slack, so epochs do not see identical cuts of the text; ``order`` (the run's
+    :class:`~data.epoch_order.EpochOrder`) says which epoch a pass is.
     """
     ids = np.asarray(ids, np.int32)
     usable = len(ids) - 1
@@ -135,7 +136,7 @@ def window_dataset(ids, window, batch_size, shuffle=False, seed=0):
             return tf.data.Dataset.from_tensor_slices(
                 (order * window + offsets, tf.zeros([count], tf.int64)))
 
-        starts = per_epoch(one_pass).apply(tf.data.experimental.assert_cardinality(count))
+        starts = per_epoch(one_pass, order).apply(tf.data.experimental.assert_cardinality(count))
     else:
         starts = starts.map(lambda k: (k * window, tf.constant(0, tf.int64)))
         if slack:

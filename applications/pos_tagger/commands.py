@@ -32,14 +32,15 @@ class TaggerCommands(AppCommands):
         return {"ensemble": ensemble_verb(
             lambda members, sources: build_ensemble(members, sources, PosTagger, shape))}
 
-    def read_training_data(self, args, config, metadata=None):
+    def read_training_data(self, args, config, metadata=None, order=None):
         train_path = args.train or sample_paths()["train"]
         dev_path = args.dev or (None if args.train else sample_paths()["dev"])
         train = read_tagged(train_path, config.tag_column)
         meta = (TaggingMetadata.from_config(metadata) if metadata is not None
                 else TaggingMetadata.from_sentences(train, config.min_word_count))
         train_ds = bucketed_dataset(encode_sentences(train, meta, train_path), config.batch_size,
-                                    shuffle=True, seed=config.seed, max_tokens=config.batch_tokens)
+                                    shuffle=True, seed=config.seed, max_tokens=config.batch_tokens,
+                                    order=order)
         dev_ds = None
         if dev_path:
             dev = encode_sentences(read_tagged(dev_path, config.tag_column), meta, dev_path)

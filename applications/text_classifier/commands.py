@@ -47,7 +47,7 @@ class ClassifierCommands(AppCommands):
 
         return {"ensemble": (ensemble.add_arguments, ensemble.run_ensemble)}
 
-    def read_training_data(self, args, config, metadata=None):
+    def read_training_data(self, args, config, metadata=None, order=None):
         if args.text_column:
             config.text_column = args.text_column
         if args.label_columns:
@@ -73,7 +73,7 @@ class ClassifierCommands(AppCommands):
         dev = read_text_table(dev_path, meta.text_column, meta.label_columns) if dev_path \
             else held
         train_ds = text_dataset(encode_corpus(train.texts, meta), meta.encode_labels(train),
-                                config.batch_size, shuffle=True, seed=config.seed)
+                                config.batch_size, shuffle=True, seed=config.seed, order=order)
         dev_ds = None
         if dev is not None:
             dev_ds = text_dataset(encode_corpus(dev.texts, meta), meta.encode_labels(dev),

@@ -141,14 +141,16 @@ def held_out_split(count, fraction, seed):
     return np.sort(order[cut:]), np.sort(order[:cut])
 
 
-def text_dataset(encoded, targets, batch_size, shuffle=True, seed=0):
+def text_dataset(encoded, targets, batch_size, shuffle=True, seed=0, order=None):
     """``tf.data`` batches ``(word ids [B, T], targets)`` with texts of similar length together.
 
     Each batch is padded to its length bucket's edge, so only a few shapes occur (one
-    compilation each under XLA) and little compute goes to padding.
+    compilation each under XLA) and little compute goes to padding. ``order`` (the run's
+    :class:`~data.epoch_order.EpochOrder`) picks each shuffled pass's order.
     """
     lengths = [len(ids) for ids in encoded]
     ds = bucket_by_length({"ids": np.concatenate([np.asarray(ids, np.int32) for ids in encoded])},
-                          {"target": np.asarray(targets)}, lengths, batch_size, shuffle, seed)
+                          {"target": np.asarray(targets)}, lengths, batch_size, shuffle, seed,
+                          order=order)
     ds = ds.map(lambda tokens, rows: (tokens["ids"], rows["target"]))
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -46,7 +46,7 @@ class TranslatorCommands(AppCommands):
     def extra_verbs(self):
         return {"translate": (add_translate_arguments, self.translate)}
 
-    def read_training_data(self, args, config, metadata=None):
+    def read_training_data(self, args, config, metadata=None, order=None):
         if args.reverse:
             if metadata is not None and not config.reverse:
                 raise UsageError(f"{args.out} holds a run trained without --reverse")
@@ -76,7 +76,8 @@ class TranslatorCommands(AppCommands):
         meta = (TranslationMetadata.from_config(metadata) if metadata is not None
                 else TranslationMetadata.from_tokens(sources, targets, config))
         train_ds = translation_dataset(*encode_pairs(sources, targets, meta),
-                                       config.batch_size, shuffle=True, seed=config.seed)
+                                       config.batch_size, shuffle=True, seed=config.seed,
+                                       order=order)
         dev_ds = None
         if dev is not None:
             dev_tokens = corpus_tokens(dev, meta.lowercase_source, meta.lowercase_target)

@@ -79,13 +79,14 @@ def encode_pairs(source_tokens, target_tokens, metadata):
     return sources, targets
 
 
-def translation_dataset(sources, targets, batch_size, shuffle=True, seed=0):
+def translation_dataset(sources, targets, batch_size, shuffle=True, seed=0, order=None):
     """``({"source", "target_in"}, target_out, weights)`` batches of similar-length pairs.
 
     Each pair is padded to the longer of its two sides, so the shared
     :func:`~data.sequence_batches.bucket_by_length` can group pairs by that length and pad
     both sides of a batch to its bucket's edge. Weights are 1 at real target tokens and 0
-    at padding, so neither the loss nor the metrics count padding.
+    at padding, so neither the loss nor the metrics count padding. ``order`` (the run's
+    :class:`~data.epoch_order.EpochOrder`) picks each shuffled pass's order.
     """
     lengths = [max(len(s), len(t) - 1) for s, t in zip(sources, targets)]
 
@@ -100,7 +101,7 @@ def translation_dataset(sources, targets, batch_size, shuffle=True, seed=0):
 
     per_token = {"source": flat(sources), "target_in": flat(targets, cut=1),
                  "target_out": flat(targets, offset=1)}
-    ds = bucket_by_length(per_token, {}, lengths, batch_size, shuffle, seed)
+    ds = bucket_by_length(per_token, {}, lengths, batch_size, shuffle, seed, order=order)
 
     def split(tokens, _):
         target_out = tokens["target_out"]
