@@ -146,6 +146,22 @@ class Application(keras.Model):
         """A ``tf.Module`` whose ``serve`` function takes raw inputs; see :func:`export`."""
         raise NotImplementedError
 
+    def predict(self, x, *args, **kwargs):
+        """Keras' ``predict``, except that raw inputs go to :meth:`predict_raw`.
+
+        Raw inputs are a ``str`` or a list or tuple of ``str`` (:mod:`applications.core.api`);
+        arrays, tensors and datasets of model inputs get Keras' ``predict`` unchanged.
+        """
+        from applications.core.api import is_raw_input
+
+        if is_raw_input(x):
+            return self.predict_raw(x, *args, **kwargs)
+        return super().predict(x, *args, **kwargs)
+
+    def predict_raw(self, inputs, **options):
+        """Python results for raw inputs, through the serving module; each application's own."""
+        raise TypeError(f"{type(self).__name__} does not take raw inputs")
+
 
 class ServingModule(tf.Module):
     """Base of every application's serving code: raw inputs in, readable outputs out.
