@@ -11,6 +11,7 @@ import tensorflow as tf
 from data.epoch_order import epoch_pipeline_options, pass_seed, per_epoch
 from data.errors import InputError
 from data.files import iter_lines
+from data.tokenize import split_words, word_lists
 from data.vocabulary import Vocabulary
 
 LEVELS = ("char", "word")
@@ -25,8 +26,7 @@ def word_tokens(lines):
     A word keeps inner apostrophes (``don't``); any other mark that is not a letter, digit
     or space is a token of its own. ``"Hello, world!"`` -> ``Hello , world !``
     """
-    spaced = tf.strings.regex_replace(lines, r"([^\pL\pN\s'])", r" \1 ")
-    return tf.strings.split(spaced)
+    return split_words(lines, clitics=False)
 
 
 def text_tokens(texts, level):
@@ -50,11 +50,9 @@ def read_tokens(path, level):
     if level == "char":
         return list("".join(line + NEWLINE for line in lines))
     tokens = []
-    for chunk_start in range(0, len(lines), 4096):
-        chunk = lines[chunk_start:chunk_start + 4096]
-        for row in word_tokens(tf.constant(chunk)).to_list():
-            tokens.extend(t.decode("utf-8") for t in row)
-            tokens.append(NEWLINE)
+    for row in word_lists(lines, clitics=False):  # as word_tokens splits them
+        tokens.extend(row)
+        tokens.append(NEWLINE)
     return tokens
 
 

@@ -9,16 +9,17 @@ from applications.core.base import ServingModule
 
 from data.sequence_batches import MAX_WORD_CHARS, TaggingMetadata
 
+from data.tokenize import split_words
+
+# The marks set apart as tokens, as UD English does; others (' - $ %) stay in their word.
+TAGGER_MARKS = r"[.,!?;:\"()\[\]{}]|\.\.\."
 
 def tokenize(sentences):
     """Split raw sentences into tokens the way UD English does: punctuation and clitics apart.
 
     ``"I don't know, Bob's car."`` -> ``I do n't know , Bob 's car .``
     """
-    text = tf.strings.regex_replace(sentences, r"(?i)(\w)(n't)\b", r"\1 \2")
-    text = tf.strings.regex_replace(text, r"(?i)(\w)('(?:s|re|ll|ve|m|d))\b", r"\1 \2")
-    text = tf.strings.regex_replace(text, r"([.,!?;:\"()\[\]{}]|\.\.\.)", r" \1 ")
-    return tf.strings.split(tf.strings.strip(text))
+    return split_words(sentences, marks=TAGGER_MARKS, letter=r"\w", ignore_case=True)
 
 
 def _table(vocab):

@@ -6,13 +6,13 @@ from applications.core.cli import AppCommands
 from applications.core.config import UsageError
 from applications.text_classifier.config import ClassifierConfig
 from applications.text_classifier.model import TextClassifier
-from applications.text_classifier.pipeline import (TextMetadata, encode_corpus, held_out_split,
-                                                   text_dataset)
+from applications.text_classifier.pipeline import TextMetadata, encode_corpus, text_dataset
 from applications.text_classifier.sample_data import sample_paths
 from applications.text_classifier.scoring import classification_scores
 from data.errors import InputError
 from data.files import iter_lines
 from data.text_table import read_text_table
+from data.splits import held_out_split
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".csv.gz", ".tsv.gz")
 CHUNK = 256

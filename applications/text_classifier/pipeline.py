@@ -134,13 +134,6 @@ def encode_corpus(texts, metadata):
     return encoded
 
 
-def held_out_split(count, fraction, seed):
-    """Indices ``(kept, held_out)``: a fixed, seeded ``fraction`` of ``count`` rows held out."""
-    order = np.random.default_rng(seed).permutation(count)
-    cut = int(round(count * fraction))
-    return np.sort(order[cut:]), np.sort(order[:cut])
-
-
 def text_dataset(encoded, targets, batch_size, shuffle=True, seed=0, order=None):
     """``tf.data`` batches ``(word ids [B, T], targets)`` with texts of similar length together.
 

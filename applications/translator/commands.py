@@ -18,6 +18,7 @@ from data.errors import InputError
 from data.files import iter_lines
 from data.parallel_text import read_parallel_files, read_tab_pairs, split_pairs
 
+from data.splits import held_out_split
 
 class TranslatorCommands(AppCommands):
     name = "translator"
@@ -182,11 +183,8 @@ def read_corpus(pairs_path, source_path, target_path, reverse, flag):
     return read_tab_pairs(pairs_path, reverse) if pairs_path else None
 
 
-def held_out_split(count, fraction, seed):
-    """Indices ``(kept, held_out)``: a fixed, seeded ``fraction`` of ``count`` pairs held out."""
-    order = np.random.default_rng(seed).permutation(count)
-    cut = int(round(count * fraction))
-    return np.sort(order[cut:]), np.sort(order[:cut])
+def _pairs(corpus):
+    return len(corpus.sources)
 
 
 def translate_all(run, sentences, beam, batch_size=64, with_attention=False):

@@ -12,7 +12,10 @@ BLEU is computed by sacrebleu on the detokenised text, with its own tokenizer.
 
 import tensorflow as tf
 
-_CLITICS = r"n't|'(?:s|re|ll|ve|m|d)"
+from data.tokenize import CLITICS, split_words, word_lists
+
+# Every mark but apostrophes, hyphens and combining marks is a token of its own.
+MARKS = r"[^\pL\pN\pM\s'\-]"
 
 
 def tokenize(sentences, lowercase=False):
@@ -20,10 +23,7 @@ def tokenize(sentences, lowercase=False):
 
     ``"Don't stop, it's ¿raining?"`` -> ``Do n't stop , it 's ¿ raining ?``
     """
-    text = tf.strings.lower(sentences, encoding="utf-8") if lowercase else sentences
-    text = tf.strings.regex_replace(text, r"(\pL)(" + _CLITICS + r")\b", r"\1 \2")
-    text = tf.strings.regex_replace(text, r"([^\pL\pN\pM\s'\-])", r" \1 ")
-    return tf.strings.split(text)
+    return split_words(sentences, lowercase=lowercase, marks=MARKS, one_pass=True)
 
 
 def detokenize(tokens):
@@ -31,13 +31,9 @@ def detokenize(tokens):
     text = tf.strings.reduce_join(tokens, axis=-1, separator=" ")
     text = tf.strings.regex_replace(text, r" ([.,!?;:%)\]}»])", r"\1")
     text = tf.strings.regex_replace(text, r"([(\[{¿¡«]) ", r"\1")
-    return tf.strings.regex_replace(text, r" (" + _CLITICS + r")\b", r"\1")
+    return tf.strings.regex_replace(text, r" (" + CLITICS + r")\b", r"\1")
 
 
 def tokenize_corpus(sentences, lowercase=False, chunk=4096):
     """Python lists of token strings for a list of sentences, by :func:`tokenize`."""
-    out = []
-    for start in range(0, len(sentences), chunk):
-        rows = tokenize(tf.constant(sentences[start:start + chunk]), lowercase).to_list()
-        out.extend([token.decode("utf-8") for token in row] for row in rows)
-    return out
+    return word_lists(sentences, chunk, lowercase=lowercase, marks=MARKS, one_pass=True)
