@@ -8,12 +8,19 @@ setup(
     long_description=open("README.md", encoding="utf-8").read() if __import__("os").path.exists(
         "README.md") else "",
     long_description_content_type="text/markdown",
-    python_requires=">=3.10",
+    # Keras 3.13 and later need Python 3.11.
+    python_requires=">=3.11",
     packages=find_packages(include=["encoders*", "applications*", "data*", "tuning*"]),
+    # `encore <application> <verb>`: the same command line as `python -m applications.<app>`.
+    entry_points={"console_scripts": ["encore = applications.main:main"]},
+    # TensorFlow comes from exactly one extra, `cpu` or `gpu`: pip cannot swap a default
+    # wheel for another, and `tensorflow-cpu` and `tensorflow` both write `tensorflow/`.
     install_requires=[
-        "tensorflow>=2.16; platform_machine != 'x86_64'",
-        "tensorflow-cpu>=2.16; platform_machine == 'x86_64'",
-        "keras>=3.3",
+        # Published safe_mode bypasses were fixed in 3.9 (CVE-2025-1550), 3.11.0
+        # (CVE-2025-8747, -9906), 3.11.3 (CVE-2025-9905), 3.13.2 (CVE-2026-1462); 3.14.0
+        # has CVE-2026-12481 (Lambda with safe_mode unset). 3.15.1 is the first release
+        # checked to carry them all, and the one tested (core/compat.py warns outside 3.15).
+        "keras>=3.15.1",
         "keras-tuner>=1.4",
         # keras-tuner imports tensorboard in every trial but does not declare it.
         "tensorboard>=2.16",
@@ -32,7 +39,11 @@ setup(
         "test": ["pytest>=7", "pytest-xdist>=3"],
         # `tune --tuner bayesian` (Keras Tuner's Gaussian-process oracle).
         "bayesian": ["scipy", "scikit-learn"],
-        # GPU users replace the CPU wheel with the CUDA build of TensorFlow.
+        # One TensorFlow, chosen here: `pip install -e ".[cpu]"` (the CPU-only wheel on
+        # x86_64, the standard one elsewhere) or `pip install -e ".[gpu]"` (Linux, CUDA
+        # libraries from pip).
+        "cpu": ["tensorflow-cpu>=2.16; platform_machine == 'x86_64'",
+                "tensorflow>=2.16; platform_machine != 'x86_64'"],
         "gpu": ["tensorflow[and-cuda]>=2.16"],
     },
 )
