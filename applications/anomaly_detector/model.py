@@ -1,5 +1,7 @@
 """The anomaly detector: an LSTM autoencoder over windows of a time series."""
 
+import os
+
 import keras
 
 from applications.core.base import Application
@@ -56,6 +58,43 @@ class AnomalyDetector(Application):
 
     def make_loss(self):
         return keras.losses.MeanSquaredError()
+
+    def detect(self, series, threshold=None, times=None, probation=0.0):
+        """Per-point anomaly scores and flags, as the ``predict`` command gives them.
+
+        ``predict`` sends CSV paths here (a list of paths gives a list of results); this
+        method also takes a numeric array.
+
+        Args:
+            series: a CSV file (read with the model's timestamp and value columns), or raw
+                values ``[T]`` or ``[T, F]`` in the training columns' order.
+            threshold: flag points scoring above it (default: the trained threshold).
+            times: for an array and a model with a season, each point's time in seconds
+                since 1970-01-01 UTC.
+            probation: never flag the first ``probation`` fraction of the points.
+
+        Returns:
+            ``{"timestamps": list of str (None for an array), "scores": float array [T],
+            "anomalies": bool array [T], "threshold": float}``.
+
+        Example:
+            >>> detector = AnomalyDetector.load_model("runs/nyc_taxi")  # doctest: +SKIP
+            >>> result = detector.predict("nyc_taxi.csv")  # doctest: +SKIP
+            >>> int(result["anomalies"].sum()), result["timestamps"][0]  # doctest: +SKIP
+            (14, '2014-07-01 00:00:00')
+        """
+        from applications.anomaly_detector.serving import describe, detect_anomalies
+        from applications.core.api import model_server, one_or_many
+
+        serve = model_server(self).serve
+        if isinstance(series, (list, tuple)) and all(
+                isinstance(s, (str, os.PathLike)) for s in series):
+            return one_or_many(series, lambda paths: [
+                detect_anomalies(serve, describe(self), p, threshold, None, probation)
+                for p in paths])
+        return detect_anomalies(serve, describe(self), series, threshold, times, probation)
+
+    predict_raw = detect
 
     def serving_module(self):
         from applications.anomaly_detector.serving import DetectorServer

@@ -1,9 +1,16 @@
 """Raw windows in, anomaly scores out: the one scoring path for the CLI and the export."""
 
+import json
+import os
+
 import numpy as np
 import tensorflow as tf
 
+from applications.anomaly_detector.pipeline import point_scores, sliding_windows
+from applications.core.api import ExportedModel, exported_kind, one_or_many
 from applications.core.base import ServingModule
+from data.errors import InputError
+from data.time_series import read_time_series
 
 
 class DetectorServer(ServingModule):
@@ -43,6 +50,13 @@ class DetectorServer(ServingModule):
         # The window length and feature count come from the model, so the signature is
         # built here rather than in a class-level decorator.
         self.serve = tf.function(self._serve, input_signature=specs)
+        # What a SavedModel user needs beside the scores: the CSV columns, the threshold.
+        described = json.dumps(describe(model), sort_keys=True)
+        self.describe = tf.function(lambda: {"description": tf.constant(described)},
+                                    input_signature=[])
+
+    def endpoints(self):
+        return {"serve": self.serve, "describe": self.describe}
 
     def _serve(self, windows, times=None):
         if any(self.log_columns):  # the same scale as transform.apply_log
@@ -59,3 +73,101 @@ class DetectorServer(ServingModule):
                 axis=2)
         reconstruction = self.model(normalised, training=False)
         return {"scores": tf.reduce_mean(tf.square(normalised - reconstruction), axis=[1, 2])}
+
+
+def describe(model):
+    """What scoring a series needs besides the served function, as plain JSON values."""
+    meta = model.metadata
+    return {"columns": list(meta["columns"]), "timestamp_column": meta["timestamp_column"],
+            "threshold": meta.get("threshold"), "season": meta.get("season") or None,
+            "span": model.span}
+
+
+def series_point_scores(serve, values, times, span, batch_size=1024):
+    """Each point's score in raw ``values`` ``[T, F]``, as the commands score a series.
+
+    Every window of ``span`` points is served (with its points' ``times`` for a model with
+    a season, else None) and each point gets the mean score of the windows covering it.
+    """
+    windows, starts = sliding_windows(values, span, stride=1)
+    inputs = {"windows": windows}
+    if times is not None:
+        inputs["times"] = sliding_windows(np.asarray(times, np.float64)[:, None], span,
+                                          stride=1)[0][..., 0]
+    window_scores = np.concatenate([
+        serve(**{name: tf.constant(x[i:i + batch_size]) for name, x in inputs.items()})
+        ["scores"].numpy() for i in range(0, len(windows), batch_size)])
+    return point_scores(window_scores, starts, span, len(values))
+
+
+def detect_anomalies(serve, description, series, threshold=None, times=None, probation=0.0):
+    """Per-point scores and flags of a CSV file or a numeric array, as ``predict`` gives them.
+
+    Args:
+        serve: :attr:`DetectorServer.serve` or the exported ``serve`` signature.
+        description: :func:`describe` of the model.
+        series: a CSV path (read with the model's columns) or raw values ``[T]`` / ``[T, F]``.
+        threshold: flag points scoring above it (default: the trained threshold).
+        times: with an array and a model with a season, each point's time in seconds
+            since 1970-01-01 UTC.
+        probation: never flag the first ``probation`` fraction of the points.
+
+    Returns:
+        ``{"timestamps": list of str (None for an array), "scores": float [T],
+        "anomalies": bool [T], "threshold": float}``.
+    """
+    threshold = description["threshold"] if threshold is None else float(threshold)
+    if threshold is None:
+        raise ValueError("this model has no threshold (its training did not finish); "
+                         "give threshold=")
+    if not 0.0 <= probation < 1.0:
+        raise ValueError(f"probation must be in [0, 1), not {probation}")
+    span, season = description["span"], description["season"]
+    if isinstance(series, (str, os.PathLike)):
+        path = os.fspath(series)
+        data = read_time_series(path, description["columns"], description["timestamp_column"])
+        if season and data.time_kind != "datetime":
+            raise InputError(f"the model was trained with season={season} and needs dates "
+                             "in the timestamp column", path)
+        values, timestamps = data.values, data.timestamps
+        times = data.times if season else None
+    else:
+        path, timestamps = "<array>", None
+        values = np.asarray(series, np.float32)
+        values = values[:, None] if values.ndim == 1 else values
+        if values.ndim != 2 or values.shape[1] != len(description["columns"]):
+            raise ValueError(f"expected values [T] or [T, {len(description['columns'])}] "
+                             f"(columns {', '.join(description['columns'])}), "
+                             f"not {values.shape}")
+        if season and times is None:
+            raise ValueError(f"the model was trained with season={season}: give times= "
+                             "(seconds since 1970-01-01 UTC, one per point)")
+        times = np.asarray(times, np.float64) if season else None
+    if len(values) < span:
+        raise InputError(f"the series has {len(values)} points, fewer than one window of "
+                         f"{span}", path)
+    scores = series_point_scores(serve, values, times, span)
+    flags = scores > threshold
+    flags[:int(len(flags) * probation)] = False
+    return {"timestamps": timestamps, "scores": scores, "anomalies": flags,
+            "threshold": float(threshold)}
+
+
+@exported_kind
+class ExportedDetector(ExportedModel):
+    """An anomaly detector's SavedModel, called like :class:`AnomalyDetector`: ``predict``
+    and ``detect`` take a CSV path or a numeric array (see :meth:`AnomalyDetector.detect`)."""
+
+    serve_outputs = frozenset({"scores"})
+
+    def detect(self, series, threshold=None, times=None, probation=0.0):
+        description = json.loads(self.signatures["describe"]()["description"].numpy())
+        serve = self.signatures["serve"]
+        if isinstance(series, (list, tuple)) and all(
+                isinstance(s, (str, os.PathLike)) for s in series):
+            return one_or_many(series, lambda paths: [
+                detect_anomalies(serve, description, p, threshold, None, probation)
+                for p in paths])
+        return detect_anomalies(serve, description, series, threshold, times, probation)
+
+    predict = detect

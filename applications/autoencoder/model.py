@@ -106,6 +106,37 @@ class Autoencoder(Application):
     def make_optimizer(self):
         return make_image_optimizer(self, self.config["learning_rate"])
 
+    def reconstruct(self, images):
+        """Each image's reconstruction error, reconstruction and code, as ``predict`` scores.
+
+        ``predict`` sends file paths here; this method also takes arrays.
+
+        Args:
+            images: an image file path or a list of them; or one image array (``[H, W]``
+                or ``[H, W, C]``), a batch ``[N, H, W, C]`` or a list of arrays: ``uint8``
+                pixels, or floats in [0, 1]. Other sizes and channel counts are converted
+                as image files are.
+
+        Returns:
+            ``{"error": float, "reconstruction": uint8 [H, W, C], "code": float32 [D]}``
+            per image (one dict for a single path or image array); ``error`` is the mean
+            squared error per pixel in [0, 1] units, the ``predict`` command's ``mse``.
+
+        Example:
+            >>> autoencoder = Autoencoder.load_model("runs/ae")  # doctest: +SKIP
+            >>> autoencoder.predict("digit.png")["error"]  # doctest: +SKIP
+            0.0123
+        """
+        from applications.core.api import image_batch, model_server
+        from applications.autoencoder.serving import reconstructed_images
+
+        meta = self.metadata
+        pixels, single = image_batch(images, (meta["height"], meta["width"], meta["channels"]))
+        results = reconstructed_images(model_server(self).serve, pixels)
+        return results[0] if single else results
+
+    predict_raw = reconstruct
+
     def serving_module(self):
         from applications.autoencoder.serving import AutoencoderServer
 

@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from applications.core.api import ExportedModel, exported_kind, image_batch
 from applications.core.base import ServingModule
 from applications.image_classifier.serving import decode_images
 
@@ -49,3 +50,38 @@ class AutoencoderServer(ServingModule):
                                 axis=[1, 2, 3])
         reconstructions = tf.cast(tf.round(tf.clip_by_value(scaled, 0.0, 1.0) * 255.0), tf.uint8)
         return {"codes": codes, "reconstructions": reconstructions, "errors": errors}
+
+
+def reconstructed_images(serve, pixels, batch_size=512):
+    """``{"error", "reconstruction", "code"}`` for each uint8 image of ``pixels``.
+
+    ``serve`` is :attr:`AutoencoderServer.serve` or the exported signature of that name,
+    which the ``predict`` command calls too. ``error`` is the mean squared error per pixel
+    in [0, 1] units, ``reconstruction`` a uint8 ``[H, W, C]`` array, ``code`` the float32
+    code vector.
+    """
+    results = []
+    for start in range(0, len(pixels), batch_size):
+        served = serve(pixels=tf.constant(pixels[start:start + batch_size]))
+        results += [{"error": float(error), "reconstruction": image, "code": code}
+                    for error, image, code in zip(served["errors"].numpy(),
+                                                  served["reconstructions"].numpy(),
+                                                  served["codes"].numpy())]
+    return results
+
+
+@exported_kind
+class ExportedAutoencoder(ExportedModel):
+    """An autoencoder's SavedModel, called like :class:`Autoencoder`: ``predict`` and
+    ``reconstruct`` take image file paths or arrays (see :meth:`Autoencoder.reconstruct`)."""
+
+    serve_outputs = frozenset({"codes", "reconstructions", "errors"})
+
+    def reconstruct(self, images):
+        serve = self.signatures["serve"]
+        shape = serve.structured_input_signature[1]["pixels"].shape[1:]
+        pixels, single = image_batch(images, tuple(shape))
+        results = reconstructed_images(serve, pixels)
+        return results[0] if single else results
+
+    predict = reconstruct

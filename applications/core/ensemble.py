@@ -73,6 +73,16 @@ class Ensemble(Application):
     def serving_module(self):
         return type(self.members[0]).serving_module(self)
 
+    def predict_raw(self, inputs, *args, **options):
+        """Raw inputs as the members' class takes them, served by this averaging model.
+
+        Example:
+            >>> taggers = Ensemble.load_model("runs/ab")  # doctest: +SKIP
+            >>> taggers.predict(["The old man saw a dog."])  # doctest: +SKIP
+            [[('The', 'DET'), ('old', 'ADJ'), ...]]
+        """
+        return type(self.members[0]).predict_raw(self, inputs, *args, **options)
+
 
 def check_members(members, sources, member_class, must_match=(), is_ensemble=None):
     """Refuse members that cannot be averaged, with a :class:`UsageError` naming the source.

@@ -131,6 +131,36 @@ class ImageClassifier(Application):
         rate = self.config["fine_tune_learning_rate" if fine_tuning else "learning_rate"]
         return make_image_optimizer(self, rate)
 
+    def classify(self, images):
+        """The class and probabilities of images, as the ``predict`` command gives them.
+
+        ``predict`` sends file paths here; this method also takes arrays.
+
+        Args:
+            images: an image file path (PNG, JPEG, GIF, BMP) or a list of them; or one
+                image array (``[H, W]`` or ``[H, W, C]``), a batch ``[N, H, W, C]`` or a list
+                of arrays: ``uint8`` pixels, or floats in [0, 1]. Other sizes and channel
+                counts are converted as image files are.
+
+        Returns:
+            ``{"label": str, "probabilities": {class name: float}}`` per image (one dict for
+            a single path or image array).
+
+        Example:
+            >>> classifier = ImageClassifier.load_model("runs/mnist")  # doctest: +SKIP
+            >>> classifier.predict(["seven.png"])  # doctest: +SKIP
+            [{'label': '7', 'probabilities': {'0': 0.0001, ..., '7': 0.998, ...}}]
+        """
+        from applications.core.api import image_batch, model_server
+        from applications.image_classifier.serving import classified_images
+
+        meta = self.metadata
+        pixels, single = image_batch(images, (meta["height"], meta["width"], meta["channels"]))
+        results = classified_images(model_server(self).classify_pixels, pixels)
+        return results[0] if single else results
+
+    predict_raw = classify
+
     def serving_module(self):
         from applications.image_classifier.serving import ImageClassifierServer
 

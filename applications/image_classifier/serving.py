@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from applications.core.api import ExportedModel, exported_kind, image_batch
 from applications.core.base import ServingModule
 
 
@@ -66,3 +67,38 @@ class ImageClassifierServer(ServingModule):
         names = tf.tile(self.class_names[tf.newaxis, :], [tf.shape(pixels)[0], 1])
         predicted = tf.gather(self.class_names, tf.argmax(probabilities, axis=-1))
         return {"probabilities": probabilities, "class_names": names, "predicted": predicted}
+
+
+def classified_images(classify_pixels, pixels, batch_size=512):
+    """``{"label", "probabilities"}`` for each uint8 image of ``pixels`` ``[N, H, W, C]``.
+
+    ``classify_pixels`` is :attr:`ImageClassifierServer.classify_pixels` or the exported
+    signature of that name, which the ``predict`` command calls too.
+    """
+    results = []
+    for start in range(0, len(pixels), batch_size):
+        served = classify_pixels(pixels=tf.constant(pixels[start:start + batch_size]))
+        for label, row, names in zip(served["predicted"].numpy(),
+                                     served["probabilities"].numpy(),
+                                     served["class_names"].numpy()):
+            results.append({"label": label.decode("utf-8"),
+                            "probabilities": {name.decode("utf-8"): float(p)
+                                              for name, p in zip(names, row)}})
+    return results
+
+
+@exported_kind
+class ExportedImageClassifier(ExportedModel):
+    """An image classifier's SavedModel, called like :class:`ImageClassifier`: ``predict``
+    and ``classify`` take image file paths or arrays (see :meth:`ImageClassifier.classify`)."""
+
+    serve_outputs = frozenset({"probabilities", "class_names", "predicted"})
+
+    def classify(self, images):
+        classify_pixels = self.signatures["classify_pixels"]
+        shape = classify_pixels.structured_input_signature[1]["pixels"].shape[1:]
+        pixels, single = image_batch(images, tuple(shape))
+        results = classified_images(classify_pixels, pixels)
+        return results[0] if single else results
+
+    predict = classify

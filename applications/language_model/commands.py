@@ -3,17 +3,15 @@
 import math
 import sys
 
-import numpy as np
-
 from applications.core.cli import AppCommands
 from applications.core.config import UsageError
 from applications.language_model.config import LanguageModelConfig
 from applications.language_model.model import LanguageModel
-from applications.language_model.pipeline import (LEVELS, NEWLINE, build_vocabulary,
-                                                  check_length, join_piece, make_metadata,
-                                                  metadata_vocabulary, prompt_tokens,
+from applications.language_model.pipeline import (LEVELS, build_vocabulary, check_length,
+                                                  make_metadata, metadata_vocabulary,
                                                   read_tokens, split_for_validation,
                                                   window_dataset)
+from applications.language_model.serving import stream_generation
 from applications.language_model.sample_data import sample_path
 from data.errors import InputError
 from data.files import iter_lines
@@ -112,52 +110,6 @@ def add_generate_arguments(parser):
     parser.add_argument("--top-k", type=int, default=0,
                         help="draw only from the K most likely tokens (0 = all)")
     parser.add_argument("--seed", type=int, help="random seed, for reproducible samples")
-
-
-def stream_generation(server, prompt, length, temperature=1.0, top_k=0, seed=None,
-                      out=sys.stdout):
-    """Write ``prompt`` and then ``length`` generated tokens to ``out``, one at a time.
-
-    The prompt is read once; after that each token costs one recurrent step, the state
-    carried from the last. Returns the generated continuation.
-    """
-    import tensorflow as tf
-
-    level = server.level
-    tokens = prompt_tokens(prompt, level)
-    ids = tf.constant(server.vocabulary.encode(tokens), tf.int32)
-    logits, states = tf.function(server.prime)(ids)
-    advance = tf.function(server.advance)
-    rng = np.random.default_rng(seed)
-    previous = tokens[-1] if tokens else NEWLINE
-    pieces = []
-    out.write(prompt)
-    out.flush()
-    for position in range(length):
-        token_id = pick_token(logits.numpy()[0], temperature, top_k, rng, server.specials)
-        token = server.vocabulary.items[token_id]
-        pieces.append(join_piece(token, previous, level))
-        out.write(pieces[-1])
-        out.flush()  # show each token as it comes, not when a buffer fills
-        previous = token
-        if position + 1 < length:
-            logits, states = advance(tf.constant([token_id], tf.int32), states)
-    out.write("\n")
-    out.flush()
-    return "".join(pieces)
-
-
-def pick_token(logits, temperature, top_k, rng, specials):
-    """Greedy (temperature 0) or a draw from the top-k softmax at ``temperature``."""
-    logits = np.array(logits, np.float64)
-    logits[:specials] = -np.inf  # padding and <unk> are never generated
-    if temperature <= 0:
-        return int(np.argmax(logits))
-    if top_k and top_k < len(logits):
-        logits[logits < np.sort(logits)[-top_k]] = -np.inf
-    scaled = logits / temperature
-    probabilities = np.exp(scaled - scaled.max())
-    return int(rng.choice(len(probabilities), p=probabilities / probabilities.sum()))
 
 
 def language_model_scores(model, dataset):

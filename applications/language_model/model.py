@@ -135,6 +135,44 @@ class LanguageModel(Application):
             position += count
         return self.head(x), new_states
 
+    def predict_raw(self, prompts, length=200, temperature=1.0, top_k=0, seed=None):
+        """Generate a continuation of each prompt, as the ``generate`` command does.
+
+        Args:
+            prompts: one prompt (``str``; ``""`` starts a new text) or a list of them.
+            length: tokens to generate (characters or words, by the model's level).
+            temperature: softmax temperature; 0 picks the most likely token (greedy).
+            top_k: draw only from the ``top_k`` most likely tokens (0: all).
+            seed: seed of each prompt's generator, for reproducible samples.
+
+        Returns:
+            The generated text after each prompt (one ``str`` for a single prompt).
+
+        Example:
+            >>> lm = LanguageModel.load_model("runs/lm")  # doctest: +SKIP
+            >>> lm.predict("The ", length=40, temperature=0.7, seed=1)  # doctest: +SKIP
+            'king of the castle and the ...'
+        """
+        from applications.core.api import model_server, one_or_many
+        from applications.language_model.serving import generate_texts
+
+        server = model_server(self)
+        return one_or_many(prompts, lambda batch: generate_texts(
+            server, batch, length, temperature, top_k, seed))
+
+    generate = predict_raw
+
+    def score(self, texts):
+        """Nats per token of each text, as the ``predict`` command scores it.
+
+        Returns ``{"nats_per_token": float, "tokens": int}`` per text (one for a ``str``).
+        """
+        from applications.core.api import model_server, one_or_many
+        from applications.language_model.serving import score_texts
+
+        serve = model_server(self).serve
+        return one_or_many(texts, lambda batch: score_texts(serve, batch))
+
     def serving_module(self):
         from applications.language_model.serving import LanguageModelServer
 

@@ -4,10 +4,16 @@
 code here, so greedy generation gives the same text in both.
 """
 
+import io
+import sys
+
+import numpy as np
 import tensorflow as tf
 
+from applications.core.api import ExportedModel, exported_kind, one_or_many
 from applications.core.base import ServingModule
-from applications.language_model.pipeline import NEWLINE, metadata_vocabulary, text_tokens
+from applications.language_model.pipeline import (NEWLINE, join_piece, metadata_vocabulary,
+                                                  prompt_tokens, text_tokens)
 
 
 class LanguageModelServer(ServingModule):
@@ -109,3 +115,114 @@ class LanguageModelServer(ServingModule):
         counts = tf.reduce_sum(weights, axis=1)
         return {"nats_per_token": tf.math.divide_no_nan(tf.reduce_sum(nats, axis=1), counts),
                 "tokens": tf.cast(counts, tf.int32)}
+
+
+def stream_generation(server, prompt, length, temperature=1.0, top_k=0, seed=None,
+                      out=sys.stdout):
+    """Write ``prompt`` and then ``length`` generated tokens to ``out``, one at a time.
+
+    The prompt is read once; after that each token costs one recurrent step, the state
+    carried from the last. Returns the generated continuation.
+    """
+    level = server.level
+    tokens = prompt_tokens(prompt, level)
+    ids = tf.constant(server.vocabulary.encode(tokens), tf.int32)
+    logits, states = traced(server, "prime")(ids)
+    advance = traced(server, "advance")
+    rng = np.random.default_rng(seed)
+    previous = tokens[-1] if tokens else NEWLINE
+    pieces = []
+    out.write(prompt)
+    out.flush()
+    for position in range(length):
+        token_id = pick_token(logits.numpy()[0], temperature, top_k, rng, server.specials)
+        token = server.vocabulary.items[token_id]
+        pieces.append(join_piece(token, previous, level))
+        out.write(pieces[-1])
+        out.flush()  # show each token as it comes, not when a buffer fills
+        previous = token
+        if position + 1 < length:
+            logits, states = advance(tf.constant([token_id], tf.int32), states)
+    out.write("\n")
+    out.flush()
+    return "".join(pieces)
+
+
+def traced(server, name):
+    """``tf.function`` of the server's method ``name``, traced once per server and prompt
+    length, so generating from many prompts does not retrace each time."""
+    functions = server.__dict__.setdefault("_traced_functions", {})
+    if name not in functions:
+        functions[name] = tf.function(getattr(server, name), reduce_retracing=True)
+    return functions[name]
+
+
+def pick_token(logits, temperature, top_k, rng, specials):
+    """Greedy (temperature 0) or a draw from the top-k softmax at ``temperature``."""
+    logits = np.array(logits, np.float64)
+    logits[:specials] = -np.inf  # padding and <unk> are never generated
+    if temperature <= 0:
+        return int(np.argmax(logits))
+    if top_k and top_k < len(logits):
+        logits[logits < np.sort(logits)[-top_k]] = -np.inf
+    scaled = logits / temperature
+    probabilities = np.exp(scaled - scaled.max())
+    return int(rng.choice(len(probabilities), p=probabilities / probabilities.sum()))
+
+
+def generate_texts(server, prompts, length=200, temperature=1.0, top_k=0, seed=None):
+    """The continuation of each prompt, generated as the ``generate`` command does.
+
+    Each prompt gets a generator seeded with ``seed``, so a list of prompts gives what one
+    ``generate --seed`` run per prompt prints (after the prompt).
+    """
+    if length < 0 or temperature < 0 or top_k < 0:
+        raise ValueError("length, temperature and top_k must not be negative")
+    return [stream_generation(server, prompt, length, temperature, top_k, seed, io.StringIO())
+            for prompt in prompts]
+
+
+def score_texts(serve, texts, batch_size=256):
+    """``{"nats_per_token", "tokens"}`` for each text, as the ``predict`` command writes them."""
+    results = []
+    for start in range(0, len(texts), batch_size):
+        served = serve(texts=tf.constant(texts[start:start + batch_size]))
+        results += [{"nats_per_token": float(nats), "tokens": int(count)} for nats, count
+                    in zip(served["nats_per_token"].numpy(), served["tokens"].numpy())]
+    return results
+
+
+@exported_kind
+class ExportedLanguageModel(ExportedModel):
+    """A language model's SavedModel, called like :class:`LanguageModel`.
+
+    ``predict(prompts, length, temperature, seed)`` runs the export's ``generate``
+    signature, which samples inside the graph: at temperature 0 (greedy) it gives the text
+    the application gives; sampled text depends on TensorFlow's generator, which ``seed``
+    reseeds (``tf.random.set_seed``). ``top_k`` needs the application directory.
+    """
+
+    serve_outputs = frozenset({"nats_per_token", "tokens"})
+
+    def predict(self, prompts, length=200, temperature=1.0, top_k=0, seed=None):
+        if length < 0 or temperature < 0:
+            raise ValueError("length and temperature must not be negative")
+        if top_k:
+            raise ValueError("top_k: the exported generate signature draws from every token; "
+                             "load the application directory for top-k sampling")
+        if seed is not None:
+            tf.random.set_seed(seed)
+        generate = self.signatures["generate"]
+
+        def run(batch):
+            return [generate(prompt=tf.constant(prompt), length=tf.constant(length, tf.int32),
+                             temperature=tf.constant(temperature, tf.float32))["text"]
+                    .numpy().decode("utf-8") for prompt in batch]
+
+        return one_or_many(prompts, run)
+
+    generate = predict
+
+    def score(self, texts):
+        serve = self.signatures["serve"]
+        return one_or_many(texts, lambda batch: score_texts(serve, batch))

@@ -116,6 +116,28 @@ class PosTagger(Application):
     def make_metrics(self):
         return [TokenAccuracy(name="accuracy")]
 
+    def predict_raw(self, sentences):
+        """Tags for raw sentences, as the ``predict`` command and the exported model give.
+
+        Args:
+            sentences: one sentence (``str``) or a list of them, as typed.
+
+        Returns:
+            A list of ``(token, tag)`` pairs per sentence (one list for a single ``str``).
+
+        Example:
+            >>> tagger = PosTagger.load_model("runs/tagger")  # doctest: +SKIP
+            >>> tagger.predict(["The old man saw a dog."])  # doctest: +SKIP
+            [[('The', 'DET'), ('old', 'ADJ'), ('man', 'NOUN'), ('saw', 'VERB'), ...]]
+        """
+        from applications.core.api import model_server, one_or_many
+        from applications.pos_tagger.serving import tag_sentences
+
+        serve = model_server(self).serve
+        return one_or_many(sentences, lambda batch: tag_sentences(serve, batch))
+
+    tag = predict_raw
+
     def serving_module(self):
         from applications.pos_tagger.serving import TaggerServer
 

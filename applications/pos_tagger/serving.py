@@ -5,6 +5,7 @@
 
 import tensorflow as tf
 
+from applications.core.api import ExportedModel, exported_kind, one_or_many
 from applications.core.base import ServingModule
 
 from data.sequence_batches import MAX_WORD_CHARS, TaggingMetadata
@@ -76,3 +77,30 @@ class TaggerServer(ServingModule):
         tags = self.tag_tokens(tokens)
         return {"tokens": tokens.to_tensor(""), "tags": tags.to_tensor(""),
                 "lengths": tokens.row_lengths()}
+
+
+def tag_sentences(serve, sentences, batch_size=64):
+    """``[(token, tag), ...]`` for each raw sentence, through a ``serve`` function.
+
+    ``serve`` is :meth:`TaggerServer.serve` or an exported SavedModel's ``serve``
+    signature; the ``predict`` command reads the same outputs.
+    """
+    tagged = []
+    for start in range(0, len(sentences), batch_size):
+        result = serve(sentences=tf.constant(sentences[start:start + batch_size]))
+        for tokens, tags, length in zip(result["tokens"].numpy(), result["tags"].numpy(),
+                                        result["lengths"].numpy()):
+            tagged.append([(token.decode("utf-8"), tag.decode("utf-8"))
+                           for token, tag in zip(tokens[:length], tags[:length])])
+    return tagged
+
+
+@exported_kind
+class ExportedTagger(ExportedModel):
+    """A tagger's SavedModel: ``predict(sentences)`` as :meth:`PosTagger.predict_raw`."""
+
+    serve_outputs = frozenset({"tokens", "tags", "lengths"})
+
+    def predict(self, sentences):
+        serve = self.signatures["serve"]
+        return one_or_many(sentences, lambda batch: tag_sentences(serve, batch))

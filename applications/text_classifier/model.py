@@ -98,6 +98,30 @@ class TextClassifier(Application):
         # Logits: a positive logit is a probability above 0.5.
         return [keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)]
 
+    def predict_raw(self, texts):
+        """The label and probabilities of raw texts, as ``predict`` and the export give.
+
+        Args:
+            texts: one text (``str``) or a list of them.
+
+        Returns:
+            ``{"label": str, "probabilities": {label name: float}}`` per text (one dict
+            for a single ``str``); a multi-label model's ``label`` joins the labels above
+            0.5 with commas.
+
+        Example:
+            >>> classifier = TextClassifier.load_model("runs/sst2")  # doctest: +SKIP
+            >>> classifier.predict(["A moving, funny film."])  # doctest: +SKIP
+            [{'label': 'positive', 'probabilities': {'negative': 0.08, 'positive': 0.92}}]
+        """
+        from applications.core.api import model_server, one_or_many
+        from applications.text_classifier.serving import classify_texts
+
+        serve = model_server(self).serve
+        return one_or_many(texts, lambda batch: classify_texts(serve, batch))
+
+    classify = predict_raw
+
     def serving_module(self):
         from applications.text_classifier.serving import ClassifierServer
 

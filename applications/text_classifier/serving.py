@@ -6,6 +6,7 @@ word ids with :func:`encode_texts`, so they cannot disagree about a token.
 
 import tensorflow as tf
 
+from applications.core.api import ExportedModel, exported_kind, one_or_many
 from applications.core.base import ServingModule
 
 
@@ -92,3 +93,34 @@ class ClassifierServer(ServingModule):
     def sample(self, texts):
         """One Monte-Carlo-dropout draw: probabilities with dropout left on."""
         return self._probabilities(texts, training=True)
+
+
+def classify_texts(serve, texts, batch_size=256):
+    """``{"label", "probabilities"}`` for each raw text, through a ``serve`` function.
+
+    ``serve`` is :meth:`ClassifierServer.serve` or an exported SavedModel's ``serve``
+    signature. ``label`` is the served prediction as the ``predict`` command writes it (for
+    a multi-label model, the labels above 0.5 joined by commas); ``probabilities`` maps
+    every label name to its probability.
+    """
+    results = []
+    for start in range(0, len(texts), batch_size):
+        served = serve(texts=tf.constant(texts[start:start + batch_size]))
+        for label, row, names in zip(served["predicted"].numpy(),
+                                     served["probabilities"].numpy(),
+                                     served["label_names"].numpy()):
+            results.append({"label": label.decode("utf-8"),
+                            "probabilities": {name.decode("utf-8"): float(p)
+                                              for name, p in zip(names, row)}})
+    return results
+
+
+@exported_kind
+class ExportedClassifier(ExportedModel):
+    """A text classifier's SavedModel: ``predict(texts)`` as :meth:`TextClassifier.predict_raw`."""
+
+    serve_outputs = frozenset({"probabilities", "label_names", "predicted"})
+
+    def predict(self, texts):
+        serve = self.signatures["serve"]
+        return one_or_many(texts, lambda batch: classify_texts(serve, batch))

@@ -156,6 +156,40 @@ class Translator(Application):
     def make_metrics(self):
         return [TokenAccuracy()]
 
+    def predict_raw(self, sentences, beam_size=None, length_penalty=None, batch_size=64):
+        """Translate raw sentences, as the ``predict`` and ``translate`` commands do.
+
+        Args:
+            sentences: one source sentence (``str``) or a list of them.
+            beam_size: beam width, 1 = greedy (default: the model's ``beam_size``).
+            length_penalty: GNMT length penalty alpha (default: the model's).
+            batch_size: sentences decoded together.
+
+        Returns:
+            The translation of each sentence (one ``str`` for a single sentence).
+
+        Example:
+            >>> translator = Translator.load_model("runs/de-en")  # doctest: +SKIP
+            >>> translator.predict(["Ein Hund läuft."])  # doctest: +SKIP
+            ['A dog runs.']
+        """
+        from applications.core.api import model_server, one_or_many
+        from applications.translator.serving import checked_decoding, translate_sentences
+
+        beam, alpha = checked_decoding(
+            self.config["beam_size"] if beam_size is None else beam_size,
+            self.config["length_penalty"] if length_penalty is None else length_penalty)
+        server = model_server(self)
+        # One traced decoder per (beam, alpha), kept with the server.
+        decoders = server.__dict__.setdefault("_decoders", {})
+        if (beam, alpha) not in decoders:
+            decoders[(beam, alpha)] = server.translator(beam, alpha)
+        run = decoders[(beam, alpha)]
+        return one_or_many(sentences, lambda batch: translate_sentences(
+            run, batch, beam, batch_size))
+
+    translate = predict_raw
+
     def serving_module(self):
         from applications.translator.serving import TranslatorServer
 

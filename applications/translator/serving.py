@@ -3,6 +3,7 @@
 
 import tensorflow as tf
 
+from applications.core.api import ExportedModel, exported_kind, one_or_many
 from applications.core.base import ServingModule
 from applications.translator.pipeline import EOS_ID, PAD_ID, TranslationMetadata
 from applications.translator.search import beam_decode, decode, greedy_decode
@@ -101,3 +102,56 @@ class TranslatorServer(ServingModule):
     def translate(self, sentences, beam_size, length_penalty):
         result = self.run(sentences, beam_size, length_penalty)
         return {"translations": result["translations"], "scores": result["scores"]}
+
+
+def translate_sentences(run, sentences, beam_size, batch_size=64):
+    """The translation of each raw sentence through ``run`` (sentences -> ``translations``).
+
+    ``run`` is :meth:`TranslatorServer.translator` or an exported signature. Batches are
+    formed as the ``predict`` command forms them (shortest first, ``batch_size`` rows over
+    the beam), so both decode the same batches; a blank sentence translates to ``""``.
+    """
+    translations = [""] * len(sentences)
+    real = sorted((i for i, s in enumerate(sentences) if s.strip()),
+                  key=lambda i: len(sentences[i].split()))
+    rows = max(1, batch_size // max(1, beam_size))
+    for start in range(0, len(real), rows):
+        chunk = real[start:start + rows]
+        served = run(tf.constant([sentences[i] for i in chunk]))["translations"].numpy()
+        for i, text in zip(chunk, served):
+            translations[i] = text.decode("utf-8")
+    return translations
+
+
+def checked_decoding(beam_size, length_penalty):
+    if int(beam_size) < 1 or float(length_penalty) < 0:
+        raise ValueError("beam_size must be 1 or more and length_penalty not negative")
+    return int(beam_size), float(length_penalty)
+
+
+@exported_kind
+class ExportedTranslator(ExportedModel):
+    """A translator's SavedModel: ``predict(sentences)`` as :meth:`Translator.predict_raw`.
+
+    Without options it decodes with the model's beam size and length penalty (the
+    ``serve`` signature); with them, both are needed (the ``translate`` signature).
+    """
+
+    serve_outputs = frozenset({"translations", "scores"})
+
+    def predict(self, sentences, beam_size=None, length_penalty=None, batch_size=64):
+        if beam_size is None and length_penalty is None:
+            serve = self.signatures["serve"]
+            run, beam = (lambda batch: serve(sentences=batch)), 1
+        elif beam_size is None or length_penalty is None:
+            raise ValueError("an exported translator takes beam_size and length_penalty "
+                             "together (or neither, for the model's own)")
+        else:
+            beam, alpha = checked_decoding(beam_size, length_penalty)
+            translate = self.signatures["translate"]
+            run = lambda batch: translate(sentences=batch, beam_size=tf.constant(beam),
+                                          length_penalty=tf.constant(alpha))
+        return one_or_many(sentences, lambda batch: translate_sentences(
+            run, batch, beam, batch_size))
+
+    translate = predict
