@@ -53,3 +53,19 @@ def register_all():
 
     for name in MODEL_MODULES:
         importlib.import_module(name)
+
+
+def load(path):
+    """Load a trained application directory or an exported SavedModel for the Python API.
+
+    The result's ``predict`` takes raw Python inputs and returns Python values
+    (:mod:`applications.core.api`). TensorFlow is imported here, not with the package.
+
+    Example:
+        >>> tagger = load("runs/tagger")  # doctest: +SKIP
+        >>> tagger.predict(["The old man saw a dog."])  # doctest: +SKIP
+        [[('The', 'DET'), ('old', 'ADJ'), ('man', 'NOUN'), ('saw', 'VERB'), ...]]
+    """
+    from applications.core.api import load as load_any
+
+    return load_any(path)
