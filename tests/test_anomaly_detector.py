@@ -95,6 +95,7 @@ def test_training_and_dev_pipelines_run_without_autotuning(series):
         assert next(iter(ds))[0].shape[1:] == (WINDOW, 1)
 
 
+@pytest.mark.integration
 def test_train_writes_threshold_and_statistics(trained):
     from applications.core.base import load_model
 
@@ -109,6 +110,7 @@ def test_train_writes_threshold_and_statistics(trained):
     assert model.encoder.__class__.__name__ == "RNN_Encoder"
 
 
+@pytest.mark.integration
 def test_injected_jump_is_found_without_false_positives(trained, series):
     _, test, labels = series
     code, out, err = cli(APP, "evaluate", "--model", trained, "--data", test, "--labels", labels,
@@ -132,6 +134,7 @@ def test_injected_jump_is_found_without_false_positives(trained, series):
     assert window["points"] == len(found["points"]) == result["flagged_points"]
 
 
+@pytest.mark.integration
 def test_evaluate_hand_checkable_thresholds(trained, series):
     _, test, labels = series
     # Label window: points 550..589 (the 20-point jump with 10 points either side).
@@ -156,6 +159,7 @@ def test_evaluate_hand_checkable_thresholds(trained, series):
     assert result["point_recall"] == 0.0 and result["false_positive_events"] == 0
 
 
+@pytest.mark.integration
 def test_detect_csv_plot_and_predict(trained, series, tmp_path):
     _, test, _ = series
     png = tmp_path / "plot.png"
@@ -173,6 +177,7 @@ def test_detect_csv_plot_and_predict(trained, series, tmp_path):
     assert sum(int(l.rsplit(",", 1)[1]) for l in lines[1:]) == len(rows) - 2
 
 
+@pytest.mark.integration
 def test_export_serves_the_same_scores(trained, series, tmp_path):
     import tensorflow as tf
 
@@ -201,6 +206,7 @@ BAD_INPUTS = [
 ]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name,content,line", BAD_INPUTS)
 def test_bad_input_is_one_line_and_leaves_model(trained, tmp_path, name, content, line):
     path = tmp_path / name
@@ -237,6 +243,7 @@ def test_labels_file_errors(series, tmp_path):
         read_label_windows(bad, test)
 
 
+@pytest.mark.integration
 def test_default_series_train_fraction_and_usage_errors(tmp_path):
     out = tmp_path / "detector"
     code, _, err = cli(APP, "train", "--out", out, "--epochs", 1, *TINY,

@@ -56,6 +56,7 @@ def test_pooled_windows_by_hand():
         np.testing.assert_array_equal(got, expected)
 
 
+@pytest.mark.integration
 def test_coarse_model_finds_a_rise_the_point_model_misses(pair):
     fine, coarse, test, labels = pair
     base = ["evaluate", "--model", fine, "--data", test, "--labels", labels, "--json"]
@@ -70,6 +71,7 @@ def test_coarse_model_finds_a_rise_the_point_model_misses(pair):
     assert both["threshold"] == 1.0 and both["flagged_points"] > 50
 
 
+@pytest.mark.integration
 def test_with_model_flags_what_either_flags(pair):
     fine, coarse, test, _ = pair
     columns = {}
@@ -93,6 +95,7 @@ def test_with_model_flags_what_either_flags(pair):
     assert fine_flags.any() and not fine_flags.all() and (both_flags & ~fine_flags).any()
 
 
+@pytest.mark.integration
 def test_pooled_export_serves_block_means(pair, tmp_path):
     import tensorflow as tf
 
@@ -114,6 +117,7 @@ def test_pooled_export_serves_block_means(pair, tmp_path):
     assert served.argmax() == 6 and served[6] > 4 * np.delete(served, 6).max()
 
 
+@pytest.mark.integration
 def test_pool_errors(pair, tmp_path):
     fine, coarse, test, labels = pair
     code, _, err = cli(APP, "train", "--out", tmp_path / "x", "--set", "pool=0")
@@ -138,6 +142,7 @@ def test_pool_errors(pair, tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.integration
 def test_pooled_seasonal_export_takes_the_season_off_each_point(tmp_path):
     import tensorflow as tf
 

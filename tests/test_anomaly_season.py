@@ -87,6 +87,7 @@ def test_fit_season_picks_the_weekly_cycle_and_refuses_what_it_cannot_fit(weeks,
         fit_season(read_time_series(train).head(48 * 10 + 1), "week")
 
 
+@pytest.mark.integration
 def test_weekly_season_finds_a_holiday_that_the_plain_model_misses(weeks, tmp_path):
     train, test, labels = weeks
     found = {}

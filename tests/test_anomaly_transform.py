@@ -47,6 +47,7 @@ def test_log_columns_by_hand(tmp_path):
         choose_log_columns(negative, "log")
 
 
+@pytest.mark.integration
 def test_log_scale_is_saved_and_served_inside_the_export(tmp_path):
     train = write_two_columns(tmp_path / "train.csv", seed=1)
     out = tmp_path / "detector"

@@ -86,6 +86,7 @@ def batches_per_epoch(path):
     return int(bucketed_dataset(examples, 16).cardinality())
 
 
+@pytest.mark.integration
 def test_resume_mid_epoch_matches_the_uninterrupted_run(corpus, uninterrupted, tmp_path):
     out = tmp_path / "tagger"
     with interrupted_after(batches_per_epoch(corpus[0]) + 7):  # in epoch 2, after batch 7
@@ -103,6 +104,7 @@ def test_resume_mid_epoch_matches_the_uninterrupted_run(corpus, uninterrupted, t
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.integration
 def test_resume_mid_epoch_with_weight_averaging_matches(corpus, tmp_path):
     # fit() ends by copying the averaged weights into the model; epochs after a resumed
     # half epoch must still go on from the raw weights, as the uninterrupted run does.
@@ -157,6 +159,7 @@ def cut(path, at):
 CUTS = [lambda n: 0, lambda n: 1, lambda n: n // 2, lambda n: n - 1]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("suffix", [".index", ".data-00000-of-00001"])
 def test_torn_newest_checkpoint_falls_back_to_the_previous(three_checkpoints, tmp_path, suffix):
     for at in CUTS:
@@ -174,6 +177,7 @@ def test_torn_newest_checkpoint_falls_back_to_the_previous(three_checkpoints, tm
         assert tf.train.latest_checkpoint(str(out / "checkpoints")).endswith("ckpt-10")
 
 
+@pytest.mark.integration
 def test_torn_list_of_checkpoints_is_rebuilt_from_the_files(three_checkpoints, tmp_path):
     for at in CUTS[:3]:
         epoch, lines, out = restore_copy(
@@ -184,6 +188,7 @@ def test_torn_list_of_checkpoints_is_rebuilt_from_the_files(three_checkpoints, t
         assert tf.train.latest_checkpoint(str(out / "checkpoints")).endswith("ckpt-20")
 
 
+@pytest.mark.integration
 def test_no_readable_checkpoint_is_one_error_line(three_checkpoints, tmp_path):
     def tear_all(folder):
         for path in folder.glob("ckpt-*.index"):
@@ -194,6 +199,7 @@ def test_no_readable_checkpoint_is_one_error_line(three_checkpoints, tmp_path):
     assert "none of the 2 checkpoint(s) here reads back" in str(caught.value)
 
 
+@pytest.mark.integration
 def test_cli_exits_2_when_nothing_can_be_resumed(corpus, uninterrupted, tmp_path):
     out = tmp_path / "tagger"
     shutil.copytree(uninterrupted, out)
@@ -204,6 +210,7 @@ def test_cli_exits_2_when_nothing_can_be_resumed(corpus, uninterrupted, tmp_path
     assert (out / "model.keras").read_bytes() == model_before
 
 
+@pytest.mark.integration
 def test_torn_run_record_is_one_error_line(corpus, uninterrupted, tmp_path):
     out = tmp_path / "tagger"
     shutil.copytree(uninterrupted, out)
@@ -216,6 +223,7 @@ def test_torn_run_record_is_one_error_line(corpus, uninterrupted, tmp_path):
         assert (out / "model.keras").read_bytes() == before
 
 
+@pytest.mark.integration
 def test_torn_best_model_is_replaced_and_stale_temporaries_go(three_checkpoints, tmp_path):
     def damage(folder):
         cut(folder.parent / "model.keras", lambda n: n // 2)
@@ -229,6 +237,7 @@ def test_torn_best_model_is_replaced_and_stale_temporaries_go(three_checkpoints,
     assert not list(out.glob(".tmp-*")) and not list(out.glob("checkpoints/*_temp"))
 
 
+@pytest.mark.integration
 def test_atomic_writes_leave_the_old_file_when_they_fail(tmp_path, monkeypatch, uninterrupted):
     target = tmp_path / "metrics.json"
     target.write_text("old")
@@ -271,6 +280,7 @@ def test_every_file_the_package_writes_is_written_atomically():
     assert not offending, "\n".join(offending)
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_sigkill_during_training_then_resume(corpus, tmp_path):
     out = tmp_path / "tagger"

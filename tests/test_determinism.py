@@ -4,7 +4,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers import REPO
+
+pytestmark = pytest.mark.integration  # three training processes
 
 TINY = ["--set", "word_dim=16", "--set", "char_dim=8", "--set", "encoder.nodes=[24]",
         "--set", "char_encoder.nodes=[16]", "--batch-size", "32"]

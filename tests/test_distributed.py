@@ -185,6 +185,7 @@ def test_tf_config_roles_and_mistakes(monkeypatch, tmp_path):
 
 # -- separate worker processes ----------------------------------------------------------------
 
+@pytest.mark.integration
 def test_two_workers_match_one_worker(one_worker, two_workers):
     one, two = losses(one_worker), losses(two_workers)
     assert len(one["loss"]) == len(two["loss"]) == EPOCHS
@@ -199,6 +200,7 @@ def test_two_workers_match_one_worker(one_worker, two_workers):
     assert steps == checkpoint_counters(one_worker / "checkpoints")["steps"]
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_sigterm_mid_epoch_then_restart_counts_every_step_once(corpus, two_workers,
                                                                tmp_path):
@@ -232,6 +234,7 @@ def test_sigterm_mid_epoch_then_restart_counts_every_step_once(corpus, two_worke
     np.testing.assert_allclose(resumed["val_loss"], whole["val_loss"][-1:], rtol=1e-6)
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_mirrored_on_two_cpu_devices_matches_one_worker(corpus, one_worker, tmp_path):
     out = tmp_path / "tagger"

@@ -34,6 +34,7 @@ def members(corpus, tmp_path_factory):
     return dirs
 
 
+@pytest.mark.integration
 def test_tagger_ensemble_averages_members_and_serves_like_one(members, corpus, tmp_path):
     _, dev = corpus
     out = tmp_path / "both"
@@ -71,6 +72,7 @@ def test_tagger_ensemble_averages_members_and_serves_like_one(members, corpus, t
     assert exported == predicted
 
 
+@pytest.mark.integration
 def test_ensemble_refuses_bad_members(members, tmp_path):
     check_ensemble_verb_refusals(APP, members, tmp_path)
 

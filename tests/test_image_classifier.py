@@ -82,6 +82,7 @@ def test_idx_reader_reads_gzip_and_raw_alike(shapes):
     assert image_set.labels == [str(SHAPES.index(label)) for label in labels]
 
 
+@pytest.mark.integration
 def test_train_evaluate_confusion_matrix_and_predict(trained, shapes, tmp_path):
     metrics = json.loads((trained / "metrics.json").read_text())
     assert metrics["monitor"] == "val_accuracy" and metrics["epochs_completed"] == 5
@@ -107,6 +108,7 @@ def test_train_evaluate_confusion_matrix_and_predict(trained, shapes, tmp_path):
         result["accuracy"])
 
 
+@pytest.mark.integration
 def test_folder_input_and_export_serves_png_bytes(trained, shapes, tmp_path):
     images, labels = shapes["dev"]
     files = write_pngs(tmp_path / "pngs", images[:12], labels[:12])
@@ -131,6 +133,7 @@ def test_folder_input_and_export_serves_png_bytes(trained, shapes, tmp_path):
                                atol=2e-6)
 
 
+@pytest.mark.integration
 def test_train_on_class_folders_and_npz(shapes, tmp_path):
     images, labels = shapes["train"]
     write_pngs(tmp_path / "train", images[:160], labels[:160])
@@ -146,6 +149,7 @@ def test_train_on_class_folders_and_npz(shapes, tmp_path):
     assert json.loads(text)["examples"] == 96
 
 
+@pytest.mark.integration
 def test_transfer_learning_freezes_then_fine_tunes(trained, shapes, tmp_path):
     from applications.core.base import load_model
 
@@ -233,6 +237,7 @@ def test_corrupt_idx_is_one_line_exit_2(shapes, tmp_path, name, damage, message)
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.integration
 def test_count_mismatch_unreadable_image_and_empty_class(trained, shapes, tmp_path):
     images, _ = shapes["train_idx"]
     short = tmp_path / "short-labels"
@@ -253,6 +258,7 @@ def test_count_mismatch_unreadable_image_and_empty_class(trained, shapes, tmp_pa
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.integration
 def test_usage_errors(trained, shapes, tmp_path):
     images, labels = shapes["train_idx"]
     for argv in (["--freeze-encoder"], ["--set", "augment_flip=diagonal"],
@@ -272,6 +278,7 @@ def test_usage_errors(trained, shapes, tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.integration
 def test_default_data_through_a_subprocess(tmp_path):
     out = tmp_path / "shapes"
     result = cli_subprocess("image_classifier", "train", "--out", out, "--epochs", 1, *TINY)

@@ -11,6 +11,9 @@ from applications.language_model.commands import LanguageModelCommands, stream_g
 from tests.helpers import (assert_input_error, check_bad_input_keeps_model, cli, cli_subprocess,
                            load_saved_model_without_package)
 
+# Every test trains through the command line (the trained fixture or a run of its own).
+pytestmark = pytest.mark.integration
+
 APP = LanguageModelCommands()
 TINY = ["--set", "embedding_dim=16", "--set", "encoder.nodes=[48]", "--set", "window=32",
         "--set", "learning_rate=0.02", "--set", "encoder.dropout=0.0", "--batch-size", "16"]

@@ -35,6 +35,7 @@ def trained(corpus, tmp_path_factory):
     return out
 
 
+@pytest.mark.integration
 def test_train_writes_application_directory(trained):
     for name in ("model.keras", "config.json", "metrics.json"):
         assert (trained / name).is_file(), name
@@ -44,6 +45,7 @@ def test_train_writes_application_directory(trained):
     assert json.loads((trained / "config.json").read_text())["encoder"]["nodes"] == [24]
 
 
+@pytest.mark.integration
 def test_evaluate_json_and_predict_agree(trained, corpus):
     _, dev = corpus
     code, out, err = cli(APP, "evaluate", "--model", trained, "--data", dev, "--json")
@@ -74,6 +76,7 @@ def test_evaluate_json_and_predict_agree(trained, corpus):
     assert hits / len(gold) == pytest.approx(result["accuracy"])
 
 
+@pytest.mark.integration
 def test_predict_raw_text_and_export_match(trained, tmp_path):
     sentences = ["The old man saw a dog in London.", "She can't find two books !"]
     code, out, err = cli(APP, "predict", "--model", trained, stdin="\n".join(sentences) + "\n")
@@ -94,6 +97,7 @@ def test_predict_raw_text_and_export_match(trained, tmp_path):
     assert exported == [[t[1] for t in sent] for sent in tagged]
 
 
+@pytest.mark.integration
 def test_saved_model_cli_runs_the_export(trained, tmp_path):
     import shutil
     import subprocess
@@ -111,6 +115,7 @@ def test_saved_model_cli_runs_the_export(trained, tmp_path):
     assert "Result for output key tags" in result.stdout
 
 
+@pytest.mark.integration
 def test_rerun_resumes_from_checkpoint(corpus, tmp_path):
     train, dev = corpus
     out = tmp_path / "tagger"
@@ -123,6 +128,7 @@ def test_rerun_resumes_from_checkpoint(corpus, tmp_path):
     assert len(metrics["history"]["loss"]) == 1
 
 
+@pytest.mark.integration
 def test_default_corpus_and_cli_subprocess(tmp_path):
     out = tmp_path / "tagger"
     result = cli_subprocess("pos_tagger", "train", "--out", out, "--epochs", 1, *TINY)
@@ -144,11 +150,13 @@ BAD_INPUTS = [
 ]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name,content,line", BAD_INPUTS)
 def test_bad_training_input_is_one_line_and_leaves_model(trained, tmp_path, name, content, line):
     check_bad_input_keeps_model(APP, trained, tmp_path / name, content, line, TINY)
 
 
+@pytest.mark.integration
 def test_unseen_tag_and_missing_file(trained, tmp_path):
     path = tmp_path / "dev.tsv"
     path.write_text("The\tDET\n\ndog\tNOUN\nbarks\tNEWTAG\n")
@@ -158,6 +166,7 @@ def test_unseen_tag_and_missing_file(trained, tmp_path):
     assert_input_error(APP, ["predict", "--model", tmp_path / "nomodel"], tmp_path / "nomodel")
 
 
+@pytest.mark.integration
 def test_usage_errors_exit_2(trained):
     code, _, err = cli(APP, "train", "--out", trained, "--set", "encoder.cell=transformer")
     assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1
@@ -176,6 +185,7 @@ def test_usage_errors_exit_2(trained):
     assert code == 2 and "beta_2 needs an Adam-family optimizer" in err
 
 
+@pytest.mark.integration
 def test_beta_2_reaches_adam_and_runs_older_than_an_option_resume(corpus, tmp_path):
     from applications.core.cli import APP_STATE
 
@@ -199,6 +209,7 @@ def test_beta_2_reaches_adam_and_runs_older_than_an_option_resume(corpus, tmp_pa
     assert json.loads((out / "metrics.json").read_text())["epochs_completed"] == 2
 
 
+@pytest.mark.integration
 def test_weight_averaging_saves_the_weights_dev_scored(corpus, tmp_path):
     train, dev = corpus
     weights = {}
@@ -243,6 +254,7 @@ def test_char_vectors_equal_encoding_every_word(char_encoder):
     np.testing.assert_allclose(np.asarray(fast).reshape(27, -1), np.asarray(plain), atol=1e-5)
 
 
+@pytest.mark.integration
 def test_adversarial_loss_moves_word_and_char_vectors_uphill(corpus, tmp_path):
     import tensorflow as tf
 

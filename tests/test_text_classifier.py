@@ -51,6 +51,7 @@ def _read_predictions(text):
     return rows[0], rows[1:]
 
 
+@pytest.mark.integration
 def test_train_writes_application_directory(trained):
     for name in ("model.keras", "config.json", "metrics.json"):
         assert (trained / name).is_file(), name
@@ -59,6 +60,7 @@ def test_train_writes_application_directory(trained):
     assert json.loads((trained / "config.json").read_text())["encoder"]["filters"] == [16]
 
 
+@pytest.mark.integration
 def test_evaluate_json_and_predict_agree(trained, corpus):
     _, dev = corpus
     code, out, err = cli(APP, "evaluate", "--model", trained, "--data", dev, "--json")
@@ -76,6 +78,7 @@ def test_evaluate_json_and_predict_agree(trained, corpus):
     assert hits / len(gold) == pytest.approx(result["accuracy"])
 
 
+@pytest.mark.integration
 def test_predict_and_export_agree(trained, tmp_path):
     texts = ["A truly wonderful film , from start to finish .", "The plot was dull and boring",
              "Ünïcode wörds <br /> don't break it!"]
@@ -99,6 +102,7 @@ def test_predict_and_export_agree(trained, tmp_path):
     np.testing.assert_allclose(exported["p"], probabilities, atol=2e-6)
 
 
+@pytest.mark.integration
 def test_mc_dropout_reports_mean_and_spread(trained):
     code, out, err = cli(APP, "predict", "--model", trained, "--mc-samples", 8,
                          stdin="the film is quite dull overall .\nwhat a charming story\n")
@@ -121,6 +125,7 @@ def members(trained, corpus, tmp_path_factory):
     return [trained, out]
 
 
+@pytest.mark.integration
 def test_ensemble_predicts_with_the_members_mean_logit(members, corpus, tmp_path):
     from applications.core.base import load_model
 
@@ -147,6 +152,7 @@ def test_ensemble_predicts_with_the_members_mean_logit(members, corpus, tmp_path
     assert code == 0 and len(text.strip().splitlines()) == 2, err
 
 
+@pytest.mark.integration
 def test_ensemble_refuses_bad_members(members, tmp_path):
     from applications.core.base import load_model
     from applications.text_classifier.model import TextClassifier
@@ -187,6 +193,7 @@ def test_adversarial_loss_moves_word_vectors_uphill_by_epsilon():
     check_adversarial_loss(model, x, y)
 
 
+@pytest.mark.integration
 def test_adversarial_training_from_the_command_line(corpus, tmp_path):
     train, dev = corpus
     out = tmp_path / "adversarial"
@@ -219,6 +226,7 @@ def test_roc_auc_matches_hand_computed_values():
     assert scores["macro_f1"] == pytest.approx(0.75)
 
 
+@pytest.mark.integration
 def test_multilabel_rnn_on_gzipped_toxic_comments(tmp_path):
     train, dev = tmp_path / "train.csv", tmp_path / "dev.csv"
     write_csv(generate_toxic_comments(240, seed=3), TOXIC_HEADER, train)
@@ -248,6 +256,7 @@ def test_multilabel_rnn_on_gzipped_toxic_comments(tmp_path):
     assert result["mean_auc"] > 0.6, result
 
 
+@pytest.mark.integration
 def test_multiclass_tsv_with_named_columns_and_held_out_dev(tmp_path):
     rng = np.random.default_rng(0)
     topics = {"sport": "goal match team score", "food": "soup bread taste dinner",
@@ -295,11 +304,13 @@ BAD_TABLES = [
 ]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name,content,line", BAD_TABLES)
 def test_bad_input_is_one_line_and_leaves_model(trained, tmp_path, name, content, line):
     check_bad_input_keeps_model(APP, trained, tmp_path / name, content, line, TINY)
 
 
+@pytest.mark.integration
 def test_unseen_label_and_missing_model(trained, tmp_path):
     path = tmp_path / "dev.csv"
     path.write_text("text,label\na fine film,positive\na dull film,mixed\n")
@@ -310,6 +321,7 @@ def test_unseen_label_and_missing_model(trained, tmp_path):
     assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.integration
 def test_default_data_through_a_subprocess(tmp_path):
     out = tmp_path / "classifier"
     result = cli_subprocess("text_classifier", "train", "--out", out, "--epochs", 1, *TINY)

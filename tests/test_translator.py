@@ -63,6 +63,7 @@ def trained(reverse_task, tmp_path_factory):
     return out
 
 
+@pytest.mark.integration
 def test_reverse_task_is_learned(trained, reverse_task):
     code, out, err = cli(APP, "evaluate", "--model", trained, "--data", reverse_task[1],
                          "--beam", 1, "--json")
@@ -75,6 +76,7 @@ def test_reverse_task_is_learned(trained, reverse_task):
     assert json.loads((trained / "config.json").read_text())["reverse"] is True
 
 
+@pytest.mark.integration
 def test_bahdanau_learns_to_copy_from_parallel_files(tmp_path):
     files = {}
     for name, pairs in (("train", letter_pairs(480, 3, False)), ("dev", letter_pairs(40, 4, False))):
@@ -161,6 +163,7 @@ def test_beam_one_equals_greedy_and_saved_model_reloads(attention, tmp_path):
     np.testing.assert_allclose(np.asarray(restored(inputs)), expected, atol=1e-6)
 
 
+@pytest.mark.integration
 def test_beam_one_equals_greedy_on_the_trained_model(trained, reverse_task):
     sources = [line.split("\t")[1] for line in reverse_task[1].read_text().splitlines()]
     model = load_model(trained)
@@ -170,6 +173,7 @@ def test_beam_one_equals_greedy_on_the_trained_model(trained, reverse_task):
     np.testing.assert_allclose(np.asarray(greedy[2]), np.asarray(beam[2]), atol=1e-5)
 
 
+@pytest.mark.integration
 def test_translate_keeps_order_and_lines_and_plots(trained, tmp_path):
     lines = ["a b c d", "", "h g f e d", "b a c"]
     code, out, err = cli(APP, "translate", "--model", trained, "--plot", tmp_path / "plots",
@@ -181,6 +185,7 @@ def test_translate_keeps_order_and_lines_and_plots(trained, tmp_path):
     assert (tmp_path / "plots" / "0003.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.integration
 def test_export_equals_translate(trained, tmp_path):
     sentences = ["a b c", "h h g", "c d e f g", "b a d c"]
     source = tmp_path / "in.txt"
@@ -246,11 +251,13 @@ BAD_PAIRS = [
 ]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name,content,line", BAD_PAIRS)
 def test_bad_pairs_are_one_line_and_leave_model(trained, tmp_path, name, content, line):
     check_bad_input_keeps_model(APP, trained, tmp_path / name, content, line, TINY)
 
 
+@pytest.mark.integration
 def test_bad_parallel_files_name_file_and_line(trained, tmp_path):
     src, tgt = tmp_path / "x.src", tmp_path / "x.tgt"
     src.write_text("a b\nc d\ne f\n")
@@ -283,6 +290,7 @@ def test_bad_options_are_one_line(tmp_path, argv):
     assert not (tmp_path / "x" / "model.keras").exists()
 
 
+@pytest.mark.integration
 def test_default_data_through_a_subprocess(tmp_path):
     out = tmp_path / "sample"
     result = cli_subprocess("translator", "train", "--out", out, "--epochs", 1, *TINY)
