@@ -60,6 +60,7 @@ def test_pca_matches_textbook_svd_and_is_exact_at_full_rank():
         reference_pca_mse(shapes[:100], shapes[100:], 10), rel=1e-9)
 
 
+@pytest.mark.integration
 def test_evaluate_reports_mse_next_to_pca(trained, images, tmp_path):
     code, out, err = cli(APP, "evaluate", "--model", trained, "--data", images["dev"],
                          "--pca-fit", images["train"], "--json", "--report", tmp_path)
@@ -80,6 +81,7 @@ def test_evaluate_reports_mse_next_to_pca(trained, images, tmp_path):
     assert len(errors) == 64 and np.mean(errors) == pytest.approx(result["mse"], rel=1e-5)
 
 
+@pytest.mark.integration
 def test_encode_writes_npy_and_csv_and_export_encodes(trained, images, tmp_path):
     vectors = tmp_path / "codes.npy"
     code, _, err = cli(APP, "encode", "--model", trained, "--input", images["dev"],
@@ -113,6 +115,7 @@ def test_encode_writes_npy_and_csv_and_export_encodes(trained, images, tmp_path)
     np.testing.assert_allclose(exported[1], codes[:5], atol=1e-5)
 
 
+@pytest.mark.integration
 def test_dense_autoencoder_on_npz_without_labels(images, tmp_path):
     npz = tmp_path / "train.npz"
     np.savez(npz, x=images["train_pixels"][:256])
@@ -127,6 +130,7 @@ def test_dense_autoencoder_on_npz_without_labels(images, tmp_path):
     assert result["code_dim"] == 4 and result["pca_fit"] == "<embedded shapes>"
 
 
+@pytest.mark.integration
 def test_bad_inputs_and_options(trained, images, tmp_path):
     cut = tmp_path / "cut-images-idx3-ubyte"
     cut.write_bytes(gzip.decompress(images["train"].read_bytes())[:5000])

@@ -54,6 +54,7 @@ def results(folder):
     return json.loads((folder / "results.json").read_text())
 
 
+@pytest.mark.integration
 def test_progress_lines_table_and_saved_results(search):
     folder, _, out, err = search
     progress = [l for l in err.splitlines() if "COMPLETED" in l]
@@ -73,6 +74,7 @@ def test_progress_lines_table_and_saved_results(search):
     assert len(csv_lines) == 3 and csv_lines[0].startswith("trial,status,objective,seconds")
 
 
+@pytest.mark.integration
 def test_export_best_is_a_normal_application(search, series, tmp_path):
     folder, best_dir, _, _ = search
     saved = results(folder)
@@ -93,6 +95,7 @@ def test_export_best_is_a_normal_application(search, series, tmp_path):
     assert (best_dir / "saved_model" / "saved_model.pb").is_file()
 
 
+@pytest.mark.integration
 def test_same_seed_same_trials(search, series, tmp_path):
     first = results(search[0])["trials"]
     code, _, err = cli(APP, *tune_args(series, tmp_path / "again", "--max-trials", 2,
@@ -103,6 +106,7 @@ def test_same_seed_same_trials(search, series, tmp_path):
     assert [t["objective"] for t in again] == [t["objective"] for t in first]
 
 
+@pytest.mark.integration
 @pytest.mark.slow  # four trials: about 15 s on an idle 2-core machine
 def test_hyperband_continues_promoted_trials_and_other_seed_differs(search, series, tmp_path):
     # Hyperband over at most 3 epochs: three 1-epoch trials, then the best one goes on.
@@ -121,6 +125,7 @@ def test_hyperband_continues_promoted_trials_and_other_seed_differs(search, seri
             if not k.startswith("tuner/")} != first  # another seed, other values
 
 
+@pytest.mark.integration
 def test_rerun_continues_to_max_trials_and_refuses_other_options(search, series, tmp_path):
     folder = tmp_path / "dir"
     shutil.copytree(search[0], folder)
@@ -136,6 +141,7 @@ def test_rerun_continues_to_max_trials_and_refuses_other_options(search, series,
     assert code == 2 and "different seed" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", ["search/oracle.json", "search/trial_1/trial.json",
                                   "search/tuner0.json", "tune.json"])
 def test_torn_state_file_is_one_line_error(search, series, tmp_path, name):
@@ -218,6 +224,7 @@ def _wait_for(path, text, process, deadline):
         time.sleep(0.2)
 
 
+@pytest.mark.integration
 def test_search_killed_with_sigkill_resumes(search, series, tmp_path):
     # The fixture's search (2 trials done) is raised to 3 and killed inside trial 3.
     folder, log = tmp_path / "dir", tmp_path / "first.log"
@@ -241,6 +248,7 @@ def test_search_killed_with_sigkill_resumes(search, series, tmp_path):
             for i in (0, 1)] == done
 
 
+@pytest.mark.integration
 @pytest.mark.slow  # three TensorFlow processes: about a minute on 2 cores
 def test_chief_and_two_workers_survive_a_killed_worker(series, tmp_path):
     port, = free_local_ports(1)
