@@ -107,7 +107,8 @@ def test_train_resumed_at_an_epoch_repeats_the_uninterrupted_order(series, tmp_p
         app = RecordingCommands()
         args = argparse.Namespace(train=str(series), dev=str(series), timestamp_column=None,
                                   value_columns=None)
-        config = DetectorConfig(window=16, batch_size=16, encoder={"nodes": [4]},
+        config = DetectorConfig(window=16, batch_size=16,
+                                encoder={**DetectorConfig().encoder, "nodes": [4]},
                                 decoder_units=4, patience=10)
         for stop in stops:  # as a new process each time: new order, datasets and model
             keras.utils.set_random_seed(config.seed)
