@@ -25,20 +25,13 @@ import pkgutil
 
 import numpy as np
 
+from applications.core.base import is_raw_input, load_model  # noqa: F401 (the rule)
 from data.errors import InputError
 
 SAVED_MODEL_FILE = "saved_model.pb"
 
 # Classes for SavedModels of each application, registered by its serving module.
 EXPORTED_KINDS = []
-
-
-def is_raw_input(inputs):
-    """True for a ``str`` or path, or a list or tuple of them (empty ones included)."""
-    if isinstance(inputs, (str, os.PathLike)):
-        return True
-    return isinstance(inputs, (list, tuple)) and all(
-        isinstance(item, (str, os.PathLike)) for item in inputs)
 
 
 def one_or_many(inputs, run):
@@ -142,8 +135,6 @@ def load(path):
     path = os.fspath(path)
     if os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
         return load_exported(path)
-    from applications.core.base import load_model
-
     return load_model(path)
 
 

@@ -152,8 +152,6 @@ class Application(keras.Model):
         Raw inputs are a ``str`` or a list or tuple of ``str`` (:mod:`applications.core.api`);
         arrays, tensors and datasets of model inputs get Keras' ``predict`` unchanged.
         """
-        from applications.core.api import is_raw_input
-
         if is_raw_input(x):
             return self.predict_raw(x, *args, **kwargs)
         return super().predict(x, *args, **kwargs)
@@ -198,6 +196,15 @@ def resolve_jit_compile(setting):
     if setting in (False, "false", "False"):
         return False
     return bool(tf.config.list_physical_devices("GPU"))
+
+
+def is_raw_input(inputs):
+    """True for a ``str`` or path, or a list or tuple of them (empty ones included): the
+    raw inputs :meth:`Application.predict` sends to ``predict_raw``."""
+    if isinstance(inputs, (str, os.PathLike)):
+        return True
+    return isinstance(inputs, (list, tuple)) and all(
+        isinstance(item, (str, os.PathLike)) for item in inputs)
 
 
 def load_model(path):
