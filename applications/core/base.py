@@ -9,12 +9,15 @@ import os
 import keras
 import tensorflow as tf
 
+from applications.core import compat
 from applications.core.adversarial import adversarial_loss
 from applications.core.distributed import WorkerRole
 from applications.core.distributed_loop import train_with_strategy
 from applications.core.epochs import fit_epochs
 from applications.core.training_state import MODEL_FILE, save_model_atomically
 from data.errors import InputError
+
+compat.check_keras()  # the train step uses Keras' private loss tracker
 
 
 class Application(keras.Model):
@@ -64,7 +67,13 @@ class Application(keras.Model):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
             y_pred, loss = self.training_loss(x, y, sample_weight, loss_share)
-        gradients = tape.gradient(loss, self.trainable_variables)
+            # As in Keras' own step. Under mixed_float16 the optimizer is a
+            # LossScaleOptimizer: the loss is multiplied by its scale so that small float16
+            # gradients do not underflow, and apply_gradients divides them by the same scale
+            # (skipping the update when they overflowed). Otherwise the loss is unchanged, or
+            # multiplied by the optimizer's loss_scale_factor, which apply_gradients undoes.
+            scaled_loss = self.optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled_loss, self.trainable_variables)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
         return self._update_metrics(loss, x, y, y_pred, sample_weight)
 
