@@ -20,7 +20,10 @@ from keras_tuner.src.distribute import oracle_chief, oracle_client
 from keras_tuner.src.engine import trial as trial_module
 from keras_tuner.src.engine.oracle import synchronized
 
+from applications.core import compat
 from applications.core.config import UsageError
+
+compat.check_keras_tuner()  # built on Keras Tuner's private gRPC oracle service
 
 HEARTBEAT_KEY = "encore-tuner-id"
 HEARTBEAT_SECONDS = 2.0

@@ -19,9 +19,12 @@ import keras_tuner
 from keras_tuner.src.engine import trial as trial_module
 from keras_tuner.src.engine.oracle import synchronized
 
+from applications.core import compat
 from applications.core.config import UsageError
 from data.errors import InputError
 from data.files import atomic_write_json, read_json
+
+compat.check_keras_tuner()  # the classes below extend Keras Tuner's private methods
 
 PROJECT = "search"
 Status = trial_module.TrialStatus

@@ -30,7 +30,10 @@ import socket
 
 import tensorflow as tf
 
+from applications.core import compat
 from applications.core.config import UsageError
+
+compat.check_keras()  # clip_after_all_reduce replaces private optimizer methods
 
 MODES = ("none", "mirrored", "multi_worker")
 # MirroredStrategy on a host without a GPU splits its CPU into this many logical devices.

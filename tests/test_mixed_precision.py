@@ -1,0 +1,92 @@
+"""The shared train step under ``mixed_float16`` does what Keras' own train step does.
+
+Under that policy ``compile`` wraps the optimizer in a ``LossScaleOptimizer``, whose
+``apply_gradients`` divides the gradients by its loss scale (2**15 at first). A step that
+took the gradient of the unscaled loss would therefore move the weights 32768 times too
+little; these tests compare the weights after a few steps with Keras' default step.
+"""
+
+import keras
+import numpy as np
+import pytest
+
+from applications.core.base import Application
+
+
+class TinyApplication(Application):
+    """One dense layer over 4 features, mean squared error; the package's train step."""
+
+    def __init__(self, config, metadata, **kwargs):
+        super().__init__(config, metadata, **kwargs)
+        self.dense = keras.layers.Dense(1)
+
+    def call(self, x, training=False):
+        return self.dense(x)
+
+
+class KerasStepModel(keras.Model):
+    """The same layer with Keras' default ``train_step``."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(1)
+
+    def call(self, x, training=False):
+        return self.dense(x)
+
+
+@pytest.fixture
+def mixed_float16():
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    # Small targets: the loss times 2**15 gives float16 gradients that do not overflow.
+    y = (0.1 * x @ np.array([[0.5], [-1.0], [2.0], [0.25]], "float32") + 0.01).astype("float32")
+    return x, y
+
+
+def train_both(optimizer_factory, steps=4):
+    """Train both models from the same weights; returns ``(ours, keras', initial weights)``."""
+    x, y = data()
+    ours, reference = TinyApplication({}, None), KerasStepModel()
+    for model in (ours, reference):
+        model.compile(optimizer=optimizer_factory(), loss="mse", jit_compile=False)
+        model(x[:1])
+    reference.set_weights(ours.get_weights())
+    initial = [np.array(w) for w in ours.get_weights()]
+    for model in (ours, reference):
+        model.fit(x, y, batch_size=len(x) // steps, epochs=1, shuffle=False, verbose=0)
+    return ours, reference, initial
+
+
+def test_mixed_float16_step_matches_keras_step(mixed_float16):
+    ours, reference, initial = train_both(lambda: keras.optimizers.SGD(0.5))
+    assert isinstance(ours.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert ours.dense.compute_dtype == "float16"
+    # Every step was applied at the initial scale (an overflow would have halved it).
+    assert float(ours.optimizer.dynamic_scale) == 2.0 ** 15
+    assert int(ours.optimizer.iterations) == int(reference.optimizer.iterations) == 4
+    kernel, initial_kernel = np.array(ours.dense.kernel), initial[0]
+    # The weights moved as far as SGD moves them (not 1/32768 of it) ...
+    assert np.abs(kernel - initial_kernel).max() > 0.05
+    # ... and exactly as Keras' own step moved the same weights.
+    for mine, theirs in zip(ours.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-3, atol=1e-4)
+
+
+def test_loss_scale_factor_step_matches_keras_step():
+    # Outside mixed precision an optimizer's loss_scale_factor multiplies the loss and
+    # apply_gradients divides by it again: the same weights as Keras' step, not 1/1024.
+    ours, reference, initial = train_both(
+        lambda: keras.optimizers.SGD(0.5, loss_scale_factor=1024.0))
+    assert np.abs(np.array(ours.dense.kernel) - initial[0]).max() > 0.05
+    for mine, theirs in zip(ours.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-6)
