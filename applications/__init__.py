@@ -1,58 +1,11 @@
-"""Applications built on the shared base: each is run as ``python -m applications.<name>``."""
+"""Encore's applications, each run as ``encore <name> VERB`` or ``python -m applications.<name>``.
 
-import os
-
-# TensorFlow's C++ start-up chatter is not for users; real warnings still show.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from applications.core.memory import limit_malloc_arenas  # noqa: E402
-
-# Before TensorFlow starts its threads, so they share the capped arenas.
-limit_malloc_arenas()
-
-# Importing a model module registers its class for safe ``.keras`` loading.
-MODEL_MODULES = [
-    "applications.pos_tagger.model",
-    "applications.text_classifier.model",
-    "applications.language_model.model",
-    "applications.anomaly_detector.model",
-    "applications.image_classifier.model",
-    "applications.autoencoder.model",
-    "applications.translator.model",
-    "applications.core.ensemble",
-]
-
-
-def import_tensorflow_quietly():
-    """Import TensorFlow with its C++ start-up lines (absl, oneDNN) kept off stderr.
-
-    Those lines ignore ``TF_CPP_MIN_LOG_LEVEL`` and would bury the one-line errors the
-    command line promises. Only the import is silenced; everything after it prints as usual.
-    """
-    import sys
-
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-import_tensorflow_quietly()
-
-
-def register_all():
-    import importlib
-
-    for name in MODEL_MODULES:
-        importlib.import_module(name)
+``applications/core/`` is the framework they share; every other folder with a
+``commands.py`` is an application (:func:`applications.core.registry.application_names`).
+Importing this package or any of its modules changes nothing in the process: the command
+line calls :func:`applications.core.runtime.configure_process` (TensorFlow's log level,
+malloc arenas, a quiet TensorFlow import), and a library user may call it too.
+"""
 
 
 def load(path):

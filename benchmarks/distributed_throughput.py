@@ -54,6 +54,9 @@ def epoch_timer():
 
 def worker(args):
     """One training process; writes a JSON report to ``args.report``."""
+    from applications.core.runtime import configure_process
+
+    configure_process()  # as the command line sets the process up (malloc arenas, quiet TF)
     import tensorflow as tf
 
     if args.one_thread:  # before the runtime starts, as the strategy must be too

@@ -159,6 +159,9 @@ def main():
     parser.add_argument("--mode", choices=["ours", "plain"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.mode:
+        from applications.core.runtime import configure_process
+
+        configure_process()  # as the command line sets the process up (malloc arenas, quiet TF)
         print(json.dumps((run_ours if args.mode == "ours" else run_plain)(args)))
         return
     results = {"ours": [], "plain": []}

@@ -64,6 +64,9 @@ def main():
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
+    from applications.core.runtime import configure_process
+
+    configure_process()  # as the command line sets the process up (malloc arenas, quiet TF)
 
     import keras
 

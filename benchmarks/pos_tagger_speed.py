@@ -156,6 +156,9 @@ def main():
     parser.add_argument("--mode", choices=["ours", "plain"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.mode:
+        from applications.core.runtime import configure_process
+
+        configure_process()  # as the command line sets the process up (malloc arenas, quiet TF)
         result = (run_ours if args.mode == "ours" else run_plain)(args, args.set)
         print(json.dumps(result))
         return

@@ -54,13 +54,15 @@ def main():
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    from tuning.__main__ import find_commands
-    from applications.core.cli import main as cli_main
+    from applications.core.runtime import configure_process
+    from applications.main import find_commands, run_commands
+
+    configure_process()  # as the command line sets the process up (malloc arenas, quiet TF)
 
     with tempfile.TemporaryDirectory() as folder:
         search_dir = os.path.join(folder, "search")
         with contextlib.redirect_stdout(io.StringIO()):  # the results table
-            code = cli_main(find_commands(args.app), [
+            code = run_commands(find_commands(args.app), [
                 "tune", *write_data(args.app, folder), "--dir", search_dir, "--epochs", "1",
                 "--max-trials", str(args.trials), "--seed", "1", *TINY[args.app]])
         if code != 0:

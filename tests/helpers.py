@@ -48,8 +48,13 @@ def run_encoder_test(cls, init_kwargs, input_data, expected_shapes, mask=None):
 
 
 def cli(commands, *argv, stdin=None):
-    """Run an application's CLI in this process; returns ``(exit code, stdout, stderr)``."""
-    from applications.core.cli import main
+    """Run an application's CLI in this process; returns ``(exit code, stdout, stderr)``.
+
+    The command line is the launcher's (:func:`applications.main.run_commands`): the shared
+    verbs, ``tune`` and the application's own.
+    """
+    from applications.main import run_commands as main
+
 
     out, err = io.StringIO(), io.StringIO()
     old_stdin = sys.stdin

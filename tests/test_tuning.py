@@ -3,6 +3,7 @@ kill -9, torn state files, and a chief with two workers. Trials are tiny anomaly
 searches on a series written here (a few seconds each)."""
 
 import argparse
+import importlib
 import json
 import math
 import os
@@ -18,11 +19,15 @@ import pytest
 from applications.anomaly_detector.commands import DetectorCommands
 from applications.anomaly_detector.config import DetectorConfig
 from applications.core.base import load_model
+from applications.core.config import UsageError
 from applications.core.distributed import free_local_ports
+from applications.core.registry import application_names
+from applications.core.space import Choice, Range
+from applications.main import find_commands
 from tests.helpers import REPO, assert_input_error, cli
-from tuning.__main__ import application_names, find_commands, run
+from tuning.__main__ import run
 from tuning.hypermodel import ApplicationHyperModel, choose_jit_compile
-from tuning.spaces import SPACES, apply_values, search_space
+from tuning.spaces import apply_values, search_space
 
 APP = DetectorCommands()
 TINY = ["--epochs", 2, "--set", "window=16", "--space", "encoder.units=4,8",
@@ -173,8 +178,23 @@ def _importable(name):
     return importlib.util.find_spec(name) is not None
 
 
+SEVEN = {"pos_tagger", "text_classifier", "language_model", "anomaly_detector",
+         "image_classifier", "autoencoder", "translator"}
+
+
+def test_every_application_declares_a_space_beside_its_config():
+    names = application_names()
+    assert SEVEN <= set(names) and "core" not in names, names
+    for name in names:
+        space = search_space(name)
+        assert "batch_size" in space, name
+        assert all(isinstance(d, (Choice, Range)) for d in space.values()), name
+        assert space == importlib.import_module(f"applications.{name}.config").SEARCH_SPACE
+    with pytest.raises(UsageError, match="add SEARCH_SPACE to applications/no_such/config.py"):
+        search_space("no_such")
+
+
 def test_every_application_has_a_space_that_builds_its_model(monkeypatch):
-    assert set(application_names()) <= set(SPACES)
     for name in ("pos_tagger", "text_classifier", "language_model", "anomaly_detector"):
         app = find_commands(name)
         flags = {"train": None, "dev": None, "text_column": None, "label_columns": None,

@@ -1,4 +1,5 @@
-"""The ``tune`` verb: ``python -m applications.<app> tune`` and ``python -m tuning <app>``."""
+"""What the ``tune`` verb runs (:mod:`tuning.verb` adds it to the command line): its flags,
+the search, the results table and ``--export-best``."""
 
 import contextlib
 import logging

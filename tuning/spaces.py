@@ -1,130 +1,42 @@
-"""Search spaces: which options of each application's config a search varies, and over what.
+"""Search spaces: reading an application's ``SEARCH_SPACE`` and writing chosen values into its
+config.
 
-A space is a dict from a hyperparameter name to a :class:`Choice` or :class:`Range`. Names
-follow the ``--set`` paths of the application's config (``encoder.cell``, ``learning_rate``),
-plus three shorthands that :func:`apply_values` expands:
+Each application declares its space beside its config, as ``SEARCH_SPACE`` in
+``applications/<app>/config.py`` (:mod:`applications.core.space` defines the
+:class:`Choice` and :class:`Range` dimensions). Names follow the ``--set`` paths of the
+application's config (``encoder.cell``, ``learning_rate``), plus three shorthands that
+:func:`apply_values` expands:
 
 - ``X.units`` and ``X.layers`` become ``X.nodes = [units] * layers``;
 - ``X.filters`` becomes ``X.filters = [filters]`` (one convolution width group);
 - ``X.name`` replaces the whole ``X`` group when it names another encoder, so
   ``{"name": "cnn", "preset": "text"}`` can become ``{"name": "rnn", ...}``.
 
-``batch_size`` is part of every space; the hypermodel reads it in ``fit``. Adding an
-application is one entry in :data:`SPACES`; ``--space NAME=V1,V2`` narrows a dimension to
-the listed values (one value fixes it) without editing this file.
+``--space NAME=V1,V2`` narrows a dimension to the listed values (one value fixes it) without
+editing the config module.
 """
 
 import copy
-import dataclasses
+import importlib
 import json
 
 from applications.core.config import UsageError
-
-
-@dataclasses.dataclass(frozen=True)
-class Choice:
-    """One of a few values; ``when=(parent, values)`` makes it exist only for those parents."""
-
-    values: tuple
-    when: tuple = None
-
-    def declare(self, hp, name):
-        return hp.Choice(name, list(self.values))
-
-
-@dataclasses.dataclass(frozen=True)
-class Range:
-    """A float between ``low`` and ``high``, on a log scale when ``log`` (learning rates)."""
-
-    low: float
-    high: float
-    step: float = None
-    log: bool = False
-    when: tuple = None
-
-    def declare(self, hp, name):
-        return hp.Float(name, self.low, self.high, step=self.step,
-                        sampling="log" if self.log else "linear")
-
-
-LEARNING_RATE = Range(3e-4, 1e-2, log=True)
-BATCH_SIZE = Choice((16, 32, 64))
-
-SPACES = {
-    "pos_tagger": {
-        "encoder.cell": Choice(("lstm", "gru")),
-        "encoder.units": Choice((64, 128, 256)),
-        "encoder.layers": Choice((1, 2)),
-        "encoder.dropout": Range(0.0, 0.5, step=0.1),
-        "char_encoder.units": Choice((32, 64)),
-        "word_dim": Choice((64, 100, 128)),
-        "embedding_dropout": Range(0.0, 0.5, step=0.1),
-        "learning_rate": LEARNING_RATE,
-        "optimizer": Choice(("adam", "nadam", "rmsprop")),
-        "batch_size": BATCH_SIZE,
-    },
-    "text_classifier": {
-        "encoder.name": Choice(("cnn", "rnn")),
-        "encoder.filters": Choice((50, 100, 200), when=("encoder.name", ("cnn",))),
-        "encoder.cell": Choice(("lstm", "gru"), when=("encoder.name", ("rnn",))),
-        "encoder.units": Choice((32, 64, 128), when=("encoder.name", ("rnn",))),
-        "encoder.pooling": Choice(("last", "max"), when=("encoder.name", ("rnn",))),
-        "embedding_dim": Choice((64, 128, 256)),
-        "dropout": Range(0.0, 0.6, step=0.1),
-        "learning_rate": LEARNING_RATE,
-        "optimizer": Choice(("adam", "rmsprop")),
-        "batch_size": BATCH_SIZE,
-    },
-    "language_model": {
-        "encoder.cell": Choice(("gru", "lstm")),
-        "encoder.units": Choice((128, 256, 512)),
-        "encoder.layers": Choice((1, 2, 3)),
-        "encoder.dropout": Range(0.0, 0.3, step=0.1),
-        "embedding_dim": Choice((32, 64, 128)),
-        "learning_rate": LEARNING_RATE,
-        "batch_size": Choice((32, 64, 128)),
-    },
-    "anomaly_detector": {
-        "encoder.cell": Choice(("lstm", "gru")),
-        "encoder.units": Choice((16, 32, 64)),
-        "decoder_units": Choice((16, 32, 64)),
-        "learning_rate": LEARNING_RATE,
-        "batch_size": Choice((32, 64, 128)),
-    },
-    "translator": {
-        "attention": Choice(("luong", "bahdanau")),
-        "encoder.cell": Choice(("gru", "lstm")),
-        "encoder.units": Choice((128, 256)),
-        "embedding_dim": Choice((128, 256)),
-        "decoder_units": Choice((256, 512)),
-        "dropout": Range(0.1, 0.5, step=0.1),
-        "learning_rate": LEARNING_RATE,
-        "batch_size": Choice((32, 64, 128)),
-    },
-    "image_classifier": {
-        "encoder.preset": Choice(("small", "lenet5", "vgg")),
-        "encoder.dropout": Range(0.0, 0.3, step=0.1),
-        "dropout": Range(0.2, 0.6, step=0.1),
-        "augment_translation": Choice((0.0, 0.1)),
-        "weight_decay": Choice((0.0, 1e-4)),
-        "learning_rate": LEARNING_RATE,
-        "batch_size": Choice((64, 128, 256)),
-    },
-    "autoencoder": {
-        "kind": Choice(("conv", "dense")),
-        "code_dim": Choice((16, 32, 64)),
-        "learning_rate": LEARNING_RATE,
-        "batch_size": Choice((64, 128, 256)),
-    },
-}
+from applications.core.space import Choice
 
 
 def search_space(app_name, overrides=()):
-    """The space of ``app_name`` with ``--space NAME=V1,V2,...`` overrides applied."""
-    if app_name not in SPACES:
-        raise UsageError(f"no search space for {app_name}; add one to tuning/spaces.py "
-                         f"(known: {', '.join(sorted(SPACES))})")
-    space = dict(SPACES[app_name])
+    """The ``SEARCH_SPACE`` of ``applications/<app_name>/config.py`` with ``--space``
+    overrides (``NAME=V1,V2,...``) applied; returns a new dict."""
+    try:
+        module = importlib.import_module(f"applications.{app_name}.config")
+    except ModuleNotFoundError as err:
+        if err.name not in (f"applications.{app_name}", f"applications.{app_name}.config"):
+            raise
+        module = None
+    if getattr(module, "SEARCH_SPACE", None) is None:
+        raise UsageError(f"no search space for {app_name}; add SEARCH_SPACE to "
+                         f"applications/{app_name}/config.py")
+    space = dict(module.SEARCH_SPACE)
     for text in overrides:
         name, values = _parse_override(text)
         if name not in space:

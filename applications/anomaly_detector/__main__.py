@@ -1,6 +1,7 @@
+"""``python -m applications.anomaly_detector VERB`` (as ``encore anomaly_detector VERB``)."""
+
 import sys
 
-from applications.anomaly_detector.commands import DetectorCommands
-from applications.core.cli import main
+from applications.main import run_application
 
-sys.exit(main(DetectorCommands()))
+sys.exit(run_application("anomaly_detector"))

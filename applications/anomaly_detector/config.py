@@ -3,6 +3,7 @@
 import dataclasses
 
 from applications.core.config import TrainConfig
+from applications.core.space import LEARNING_RATE, Choice
 
 
 @dataclasses.dataclass
@@ -58,3 +59,13 @@ class DetectorConfig(TrainConfig):
     learning_rate: float = 2e-3
     epochs: int = 10
     patience: int = 3
+
+
+# What `tune` varies (see applications/core/space.py); `--space NAME=V1,V2` narrows it.
+SEARCH_SPACE = {
+    "encoder.cell": Choice(("lstm", "gru")),
+    "encoder.units": Choice((16, 32, 64)),
+    "decoder_units": Choice((16, 32, 64)),
+    "learning_rate": LEARNING_RATE,
+    "batch_size": Choice((32, 64, 128)),
+}

@@ -1,6 +1,7 @@
+"""``python -m applications.autoencoder VERB`` (as ``encore autoencoder VERB``)."""
+
 import sys
 
-from applications.autoencoder.commands import AutoencoderCommands
-from applications.core.cli import main
+from applications.main import run_application
 
-sys.exit(main(AutoencoderCommands()))
+sys.exit(run_application("autoencoder"))

@@ -3,6 +3,7 @@
 import dataclasses
 
 from applications.core.config import TrainConfig
+from applications.core.space import LEARNING_RATE, Choice
 
 
 @dataclasses.dataclass
@@ -41,3 +42,12 @@ class AutoencoderConfig(TrainConfig):
     epochs: int = 20
     patience: int = 5
     learning_rate: float = 2e-3
+
+
+# What `tune` varies (see applications/core/space.py); `--space NAME=V1,V2` narrows it.
+SEARCH_SPACE = {
+    "kind": Choice(("conv", "dense")),
+    "code_dim": Choice((16, 32, 64)),
+    "learning_rate": LEARNING_RATE,
+    "batch_size": Choice((64, 128, 256)),
+}

@@ -223,9 +223,9 @@ def load_model(path):
     checks the file first), and Keras' safe mode stays on, so a file carrying a Lambda
     layer or other code is refused.
     """
-    import applications
+    from applications.core.registry import register_all
 
-    applications.register_all()
+    register_all()
 
     path = str(path)
     if os.path.isdir(path):

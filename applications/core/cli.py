@@ -1,7 +1,9 @@
-"""The one command line every application shares: ``train | evaluate | predict | export |
-tune``.
+"""The one command line every application shares: ``train | evaluate | predict | export``,
+plus the verbs the launcher adds (:class:`Verb`, such as the tuner's ``tune``) and the
+application's own.
 
-An application describes itself with an :class:`AppCommands` object; its ``__main__.py``
+An application describes itself with an :class:`AppCommands` object; the launcher
+(:mod:`applications.main`, behind ``encore`` and every ``python -m applications.<app>``)
 calls :func:`main` with it. User mistakes end as ``error: FILE:LINE: message`` on stderr and
 exit code 2; anything else is a bug and keeps its traceback.
 """
@@ -17,6 +19,8 @@ from data.errors import InputError
 from data.files import atomic_write_json, read_json
 
 APP_STATE = "application.json"
+# The verbs every application has, in the order ``--help`` lists them.
+SHARED_VERBS = ("train", "evaluate", "predict", "export")
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -73,8 +77,28 @@ class AppCommands:
         return {}
 
 
-def build_parser(app):
-    parser = ArgumentParser(prog=f"python -m applications.{app.name}")
+class Verb:
+    """A verb every application gets from a package above the core (the tuner's ``tune``).
+
+    Args:
+        name: the verb on the command line.
+        help: one line for ``--help``.
+        add_arguments: ``add_arguments(app, parser)`` adds the verb's flags for ``app``.
+        run: ``run(app, args)`` runs it; returns the exit code (None means 0).
+    """
+
+    def __init__(self, name, help, add_arguments, run):
+        self.name, self.help = name, help
+        self.add_arguments, self.run = add_arguments, run
+
+
+def build_parser(app, added_verbs=(), prog=None):
+    """The parser of ``app``'s command line with ``added_verbs`` (:class:`Verb`) added.
+
+    Returns ``(parser, {verb name: run(args)})`` for the verbs beyond train, evaluate,
+    predict and export.
+    """
+    parser = ArgumentParser(prog=prog or f"python -m applications.{app.name}")
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=ArgumentParser)
 
     train = verbs.add_parser("train", help="train (or resume training) a model")
@@ -112,26 +136,33 @@ def build_parser(app):
     for verb, sub in (("train", train), ("evaluate", evaluate), ("predict", predict),
                       ("export", export)):
         app.add_arguments(verb, sub)
-    tune = verbs.add_parser("tune", help="search hyperparameters with Keras Tuner")
-    from tuning.search import add_tune_arguments
-
-    add_tune_arguments(tune)
-    app.add_arguments("train", tune)  # tune reads the same inputs as train, with its flags
-    extra = app.extra_verbs()
-    for verb, (add_arguments, _) in extra.items():
+    runners = {}
+    for verb in added_verbs:
+        verb.add_arguments(app, verbs.add_parser(verb.name, help=verb.help))
+        runners[verb.name] = lambda args, verb=verb: verb.run(app, args)
+    for verb, (add_arguments, run) in app.extra_verbs().items():
         add_arguments(verbs.add_parser(verb))
-    return parser, extra
+        runners[verb] = run
+    return parser, runners
 
 
-def main(app, argv=None):
-    """Run one command; returns the process exit code."""
+def main(app, argv=None, added_verbs=(), prog=None):
+    """Run one command of ``app`` (``argv``, default ``sys.argv[1:]``); returns the exit code.
+
+    Args:
+        app: the application's :class:`AppCommands`.
+        argv: the verb and its flags.
+        added_verbs: :class:`Verb` objects beyond the four shared verbs (the launcher passes
+            the tuner's ``tune``).
+        prog: the command's name in usage lines (default ``python -m applications.<app>``).
+    """
     try:
-        parser, extra = build_parser(app)
+        parser, extra = build_parser(app, added_verbs, prog)
         args = parser.parse_args(argv)
         if args.verb in extra:
-            return extra[args.verb][1](args) or 0
+            return extra[args.verb](args) or 0
         return {"train": run_train, "evaluate": run_evaluate, "predict": run_predict,
-                "export": run_export, "tune": run_tune}[args.verb](app, args) or 0
+                "export": run_export}[args.verb](app, args) or 0
     except (InputError, UsageError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -265,9 +296,3 @@ def run_export(app, args):
     model = load_model(args.model)
     export(model, args.out)
     print(f"exported SavedModel to {args.out}", file=sys.stderr)
-
-
-def run_tune(app, args):
-    from tuning.search import run_tune as search
-
-    return search(app, args)

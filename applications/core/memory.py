@@ -6,7 +6,8 @@
   inside the heap, so the resident size creeps up over epochs although the memory in use
   does not. Called every few seconds while training (``epochs.ReleaseFreeMemory``).
 
-No Keras or TensorFlow here: the package imports this before TensorFlow.
+No Keras or TensorFlow here: :func:`applications.core.runtime.configure_process` calls
+:func:`limit_malloc_arenas` before anything imports TensorFlow.
 """
 
 import ctypes

@@ -1,6 +1,7 @@
+"""``python -m applications.image_classifier VERB`` (as ``encore image_classifier VERB``)."""
+
 import sys
 
-from applications.core.cli import main
-from applications.image_classifier.commands import ImageClassifierCommands
+from applications.main import run_application
 
-sys.exit(main(ImageClassifierCommands()))
+sys.exit(run_application("image_classifier"))

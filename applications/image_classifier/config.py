@@ -3,6 +3,7 @@
 import dataclasses
 
 from applications.core.config import TrainConfig
+from applications.core.space import LEARNING_RATE, Choice, Range
 
 
 @dataclasses.dataclass
@@ -72,3 +73,15 @@ class ImageClassifierConfig(TrainConfig):
 
 FLIPS = ("", "horizontal", "vertical", "horizontal_and_vertical")
 SCHEDULES = ("cosine", "constant")
+
+
+# What `tune` varies (see applications/core/space.py); `--space NAME=V1,V2` narrows it.
+SEARCH_SPACE = {
+    "encoder.preset": Choice(("small", "lenet5", "vgg")),
+    "encoder.dropout": Range(0.0, 0.3, step=0.1),
+    "dropout": Range(0.2, 0.6, step=0.1),
+    "augment_translation": Choice((0.0, 0.1)),
+    "weight_decay": Choice((0.0, 1e-4)),
+    "learning_rate": LEARNING_RATE,
+    "batch_size": Choice((64, 128, 256)),
+}

@@ -1,7 +1,7 @@
-"""Language models (next token): ``python -m applications.language_model --help``."""
+"""``python -m applications.language_model VERB`` (as ``encore language_model VERB``)."""
+
 import sys
 
-from applications.core.cli import main
-from applications.language_model.commands import LanguageModelCommands
+from applications.main import run_application
 
-sys.exit(main(LanguageModelCommands()))
+sys.exit(run_application("language_model"))

@@ -3,6 +3,7 @@
 import dataclasses
 
 from applications.core.config import TrainConfig
+from applications.core.space import LEARNING_RATE, Choice, Range
 
 
 @dataclasses.dataclass
@@ -36,3 +37,15 @@ class LanguageModelConfig(TrainConfig):
     learning_rate: float = 2e-3
     epochs: int = 20
     patience: int = 3
+
+
+# What `tune` varies (see applications/core/space.py); `--space NAME=V1,V2` narrows it.
+SEARCH_SPACE = {
+    "encoder.cell": Choice(("gru", "lstm")),
+    "encoder.units": Choice((128, 256, 512)),
+    "encoder.layers": Choice((1, 2, 3)),
+    "encoder.dropout": Range(0.0, 0.3, step=0.1),
+    "embedding_dim": Choice((32, 64, 128)),
+    "learning_rate": LEARNING_RATE,
+    "batch_size": Choice((32, 64, 128)),
+}

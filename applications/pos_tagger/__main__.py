@@ -1,6 +1,7 @@
+"""``python -m applications.pos_tagger VERB`` (as ``encore pos_tagger VERB``)."""
+
 import sys
 
-from applications.core.cli import main
-from applications.pos_tagger.commands import TaggerCommands
+from applications.main import run_application
 
-sys.exit(main(TaggerCommands()))
+sys.exit(run_application("pos_tagger"))

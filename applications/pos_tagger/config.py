@@ -3,6 +3,7 @@
 import dataclasses
 
 from applications.core.config import TrainConfig
+from applications.core.space import LEARNING_RATE, Choice, Range
 
 
 @dataclasses.dataclass
@@ -47,3 +48,18 @@ class TaggerConfig(TrainConfig):
     learning_rate: float = 2e-3
     epochs: int = 20
     patience: int = 4
+
+
+# What `tune` varies (see applications/core/space.py); `--space NAME=V1,V2` narrows it.
+SEARCH_SPACE = {
+    "encoder.cell": Choice(("lstm", "gru")),
+    "encoder.units": Choice((64, 128, 256)),
+    "encoder.layers": Choice((1, 2)),
+    "encoder.dropout": Range(0.0, 0.5, step=0.1),
+    "char_encoder.units": Choice((32, 64)),
+    "word_dim": Choice((64, 100, 128)),
+    "embedding_dropout": Range(0.0, 0.5, step=0.1),
+    "learning_rate": LEARNING_RATE,
+    "optimizer": Choice(("adam", "nadam", "rmsprop")),
+    "batch_size": Choice((16, 32, 64)),
+}

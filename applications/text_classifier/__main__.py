@@ -1,6 +1,7 @@
+"""``python -m applications.text_classifier VERB`` (as ``encore text_classifier VERB``)."""
+
 import sys
 
-from applications.core.cli import main
-from applications.text_classifier.commands import ClassifierCommands
+from applications.main import run_application
 
-sys.exit(main(ClassifierCommands()))
+sys.exit(run_application("text_classifier"))

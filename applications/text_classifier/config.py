@@ -3,6 +3,7 @@
 import dataclasses
 
 from applications.core.config import TrainConfig
+from applications.core.space import LEARNING_RATE, Choice, Range
 
 
 @dataclasses.dataclass
@@ -48,3 +49,18 @@ class ClassifierConfig(TrainConfig):
     batch_size: int = 32
     epochs: int = 10
     patience: int = 3
+
+
+# What `tune` varies (see applications/core/space.py); `--space NAME=V1,V2` narrows it.
+SEARCH_SPACE = {
+    "encoder.name": Choice(("cnn", "rnn")),
+    "encoder.filters": Choice((50, 100, 200), when=("encoder.name", ("cnn",))),
+    "encoder.cell": Choice(("lstm", "gru"), when=("encoder.name", ("rnn",))),
+    "encoder.units": Choice((32, 64, 128), when=("encoder.name", ("rnn",))),
+    "encoder.pooling": Choice(("last", "max"), when=("encoder.name", ("rnn",))),
+    "embedding_dim": Choice((64, 128, 256)),
+    "dropout": Range(0.0, 0.6, step=0.1),
+    "learning_rate": LEARNING_RATE,
+    "optimizer": Choice(("adam", "rmsprop")),
+    "batch_size": Choice((16, 32, 64)),
+}

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from applications.core.api import ExportedModel, exported_kind, one_or_many
 from applications.core.base import ServingModule
+from data.vocabulary import Vocabulary
 
 
 def tokenize(texts):
@@ -59,13 +60,13 @@ class ClassifierServer(ServingModule):
 
     def __init__(self, model):
         super().__init__(model)
-        from applications.text_classifier.pipeline import TextMetadata
-
-        meta = TextMetadata.from_config(model.metadata)
-        self.task = meta.task
-        self.max_length = meta.max_length
-        self.word_table = vocabulary_table(meta.words)
-        self.label_names = tf.constant(meta.labels)
+        # The saved metadata as TextMetadata.get_config() wrote it; read here directly, as the
+        # pipeline imports this module's tokenizer.
+        meta = model.metadata
+        self.task = meta["task"]
+        self.max_length = int(meta["max_length"])
+        self.word_table = vocabulary_table(Vocabulary.from_config(meta["words"]))
+        self.label_names = tf.constant(list(meta["labels"]))
 
     def _probabilities(self, texts, training):
         logits = self.model(encode_texts(texts, self.word_table, self.max_length),

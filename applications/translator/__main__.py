@@ -1,6 +1,7 @@
+"""``python -m applications.translator VERB`` (as ``encore translator VERB``)."""
+
 import sys
 
-from applications.core.cli import main
-from applications.translator.commands import TranslatorCommands
+from applications.main import run_application
 
-sys.exit(main(TranslatorCommands()))
+sys.exit(run_application("translator"))

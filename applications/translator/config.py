@@ -3,6 +3,7 @@
 import dataclasses
 
 from applications.core.config import TrainConfig
+from applications.core.space import LEARNING_RATE, Choice, Range
 
 
 @dataclasses.dataclass
@@ -67,3 +68,16 @@ class TranslatorConfig(TrainConfig):
     epochs: int = 20
     patience: int = 3
     learning_rate: float = 1e-3
+
+
+# What `tune` varies (see applications/core/space.py); `--space NAME=V1,V2` narrows it.
+SEARCH_SPACE = {
+    "attention": Choice(("luong", "bahdanau")),
+    "encoder.cell": Choice(("gru", "lstm")),
+    "encoder.units": Choice((128, 256)),
+    "embedding_dim": Choice((128, 256)),
+    "decoder_units": Choice((256, 512)),
+    "dropout": Range(0.1, 0.5, step=0.1),
+    "learning_rate": LEARNING_RATE,
+    "batch_size": Choice((32, 64, 128)),
+}

@@ -1,0 +1,51 @@
+"""The dimensions a hyperparameter search may vary, declared beside each application's config.
+
+An application lists its space as ``SEARCH_SPACE`` in its ``config.py``: a dict from a
+hyperparameter name to a :class:`Choice` or :class:`Range`. Names follow the ``--set`` paths of
+the config (``encoder.cell``, ``learning_rate``), plus the shorthands ``X.units``,
+``X.layers``, ``X.filters`` and ``X.name`` that :func:`tuning.spaces.apply_values` expands.
+``batch_size`` belongs in every space; the tuner reads it when it fits a trial.
+
+Example:
+    >>> SEARCH_SPACE = {
+    ...     "encoder.units": Choice((64, 128)),
+    ...     "learning_rate": LEARNING_RATE,
+    ...     "batch_size": Choice((32, 64)),
+    ... }
+
+Nothing here imports Keras Tuner: ``declare`` receives the tuner's ``hp`` object.
+"""
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """One of a few values; ``when=(parent, values)`` makes it exist only for those parents."""
+
+    values: tuple
+    when: tuple = None
+
+    def declare(self, hp, name):
+        """Declare this dimension as ``hp.Choice(name, ...)``; returns its current value."""
+        return hp.Choice(name, list(self.values))
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """A float between ``low`` and ``high``, on a log scale when ``log`` (learning rates)."""
+
+    low: float
+    high: float
+    step: float = None
+    log: bool = False
+    when: tuple = None
+
+    def declare(self, hp, name):
+        """Declare this dimension as ``hp.Float(name, ...)``; returns its current value."""
+        return hp.Float(name, self.low, self.high, step=self.step,
+                        sampling="log" if self.log else "linear")
+
+
+LEARNING_RATE = Range(3e-4, 1e-2, log=True)
+"""The learning-rate range most applications search."""
