@@ -1,15 +1,17 @@
 """The autoencoders end to end through their command line, on shape images drawn here."""
 
+import ast
 import gzip
 import json
+import pathlib
 
 import numpy as np
 import pytest
 
 from applications.autoencoder.commands import AutoencoderCommands
 from applications.autoencoder.pca import fit_pca, pca_mse
-from applications.image_classifier.sample_data import generate_shapes
-from tests.helpers import assert_input_error, cli, load_saved_model_without_package
+from data.shape_images import generate_shapes
+from tests.helpers import assert_input_error, cli, error_lines, load_saved_model_without_package
 from tests.test_image_classifier import idx_bytes, write_pngs
 
 APP = AutoencoderCommands()
@@ -143,5 +145,24 @@ def test_bad_inputs_and_options(trained, images, tmp_path):
                  ["train", "--out", tmp_path / "out", "--set", "kind=recurrent"],
                  ["train", "--out", tmp_path / "out", "--set", "encoder.padding=valid"]):
         code, _, err = cli(APP, *argv)
-        assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+        assert code == 2 and len(error_lines(err)) == 1 and "Traceback" not in err, err
     assert not (tmp_path / "out").exists() and not (tmp_path / "v.txt").exists()
+
+
+def test_autoencoder_has_the_application_shape_and_imports_no_sibling():
+    folder = pathlib.Path(__file__).resolve().parents[1] / "applications" / "autoencoder"
+    files = {path.name for path in folder.glob("*.py")}
+    assert {"config.py", "model.py", "pipeline.py", "commands.py", "serving.py",
+            "sample_data.py", "plots.py"} <= files
+    imported = set()
+    for path in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+    apps = {path.name for path in folder.parent.iterdir() if (path / "__main__.py").exists()}
+    assert {"autoencoder", "image_classifier"} <= apps
+    siblings = {name for name in imported if name.startswith("applications.")
+                and name.split(".")[1] in apps - {"autoencoder"}}
+    assert siblings == set()

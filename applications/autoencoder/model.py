@@ -5,8 +5,8 @@ import math
 import keras
 
 from applications.core.base import Application
-from applications.image_classifier.model import make_image_optimizer
-from applications.image_classifier.pipeline import ImageMetadata
+from applications.core.optimizers import make_scheduled_optimizer
+from data.image_sets import ImageMetadata
 from encoders import build_encoder
 
 KINDS = ("conv", "dense")
@@ -19,6 +19,25 @@ def feature_map_size(size, encoder):
         if encoder.pooling:
             size //= 2
     return size
+
+
+def checked_encoder(config, layer_name=None):
+    """Check the options an autoencoder is built from (a config dict, before any data is
+    read); returns the ``conv`` kind's ``CNN_Encoder``, or None for ``dense``.
+
+    Raises:
+        ValueError: an unknown kind, no code, or an encoder the decoder cannot mirror.
+    """
+    if config["kind"] not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {config['kind']!r}")
+    if config["code_dim"] < 1:
+        raise ValueError("code_dim must be 1 or more")
+    if config["kind"] == "dense":
+        return None
+    encoder = build_encoder(config["encoder"], layer_name=layer_name)
+    if any(p != "same" for p in encoder.padding) or encoder.mode != "2d":
+        raise ValueError("a conv autoencoder needs a 2-D encoder with 'same' padding")
+    return encoder
 
 
 @keras.saving.register_keras_serializable(package="encore")
@@ -50,22 +69,15 @@ class Autoencoder(Application):
         super().__init__(config, metadata, **kwargs)
         meta = ImageMetadata.from_config(metadata)
         self.kind = config["kind"]
-        if self.kind not in KINDS:
-            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
-        if config["code_dim"] < 1:
-            raise ValueError("code_dim must be 1 or more")
+        self.encoder = checked_encoder(config, layer_name="encoder")
         height, width, channels = meta.shape
         if self.kind == "dense":
-            self.encoder = None
             self.down = [keras.layers.Flatten()] + [
                 keras.layers.Dense(n, activation="relu") for n in config["hidden"]]
             self.up = [keras.layers.Dense(n, activation="relu") for n in config["hidden"][::-1]]
             self.up += [keras.layers.Dense(height * width * channels),
                         keras.layers.Reshape((height, width, channels))]
         else:
-            self.encoder = build_encoder(config["encoder"], layer_name="encoder")
-            if any(p != "same" for p in self.encoder.padding) or self.encoder.mode != "2d":
-                raise ValueError("a conv autoencoder needs a 2-D encoder with 'same' padding")
             h, w = feature_map_size(height, self.encoder), feature_map_size(width, self.encoder)
             factor = self.encoder.strides * (2 if self.encoder.pooling else 1)
             self.down = [keras.layers.Flatten()]
@@ -104,7 +116,7 @@ class Autoencoder(Application):
         return keras.losses.MeanSquaredError()
 
     def make_optimizer(self):
-        return make_image_optimizer(self, self.config["learning_rate"])
+        return make_scheduled_optimizer(self, self.config["learning_rate"])
 
     def reconstruct(self, images):
         """Each image's reconstruction error, reconstruction and code, as ``predict`` scores.

@@ -4,7 +4,7 @@ import tensorflow as tf
 
 from applications.core.api import ExportedModel, exported_kind, image_batch
 from applications.core.base import ServingModule
-from applications.image_classifier.serving import decode_images
+from data.image_decoding import decode_images
 
 
 class AutoencoderServer(ServingModule):

@@ -5,30 +5,19 @@ import sys
 
 import numpy as np
 
+from applications.core import progress
 from applications.core.cli import AppCommands
 from applications.core.config import UsageError
-from applications.image_classifier.config import FLIPS, SCHEDULES, ImageClassifierConfig
+from applications.core.image_inputs import add_image_data_arguments
+from applications.core.optimizers import check_schedule
+from applications.image_classifier.config import FLIPS, ImageClassifierConfig
 from applications.image_classifier.model import ImageClassifier
-from applications.image_classifier.pipeline import (ImageMetadata, read_input,
-                                                    read_train_and_dev)
-from applications.image_classifier.sample_data import SHAPES, sample_sets
-from data.errors import InputError
+from applications.image_classifier.pipeline import (ImageMetadata, class_batches,
+                                                    evaluation_data, read_train_and_dev)
 from data.files import atomic_write_json
-from data.image_batches import image_batches
-from data.images import ImageSet, image_files, read_image_files
+from data.image_sets import read_unlabelled
 
 CHUNK = 512  # images per serving call
-
-
-def add_data_arguments(verb, parser):
-    """The label-file flags IDX inputs need; shared with the autoencoder."""
-    if verb == "train":
-        parser.add_argument("--train-labels", help="IDX labels file for IDX --train images")
-        parser.add_argument("--dev-labels", help="IDX labels file for IDX --dev images")
-    if verb == "evaluate":
-        parser.add_argument("--labels", help="IDX labels file for IDX --data images")
-        parser.add_argument("--report", help="folder for evaluation.json and the PNG "
-                            "(default: the --model folder)")
 
 
 class ImageClassifierCommands(AppCommands):
@@ -45,7 +34,7 @@ class ImageClassifierCommands(AppCommands):
     model_class = ImageClassifier
 
     def add_arguments(self, verb, parser):
-        add_data_arguments(verb, parser)
+        add_image_data_arguments(verb, parser)
         if verb == "train":
             parser.add_argument("--init-from", metavar="MODEL_DIR",
                                 help="start from this trained model's encoder (transfer "
@@ -72,16 +61,16 @@ class ImageClassifierCommands(AppCommands):
             if isinstance(self.source, ImageClassifier):
                 config.hidden = list(self.source.config["hidden"])
             shape = _shape_of(self.source)
-        train, dev = read_train_and_dev(args, config, shape)
+        with progress.stage(f"reading {progress.file_label(args.train or 'samples')}",
+                            unit="images") as step:
+            train, dev = read_train_and_dev(args, config, shape)
+            step.count = len(train.images) + (0 if dev is None else len(dev.images))
         if metadata is None:
             meta = ImageMetadata.from_images(train, config.class_names)
         meta.check_shape(train)
         if dev is not None:
             meta.check_shape(dev)
-        train_ds = image_batches(train.images, meta.encode_labels(train), config.batch_size,
-                                 shuffle=True, seed=config.seed, order=order)
-        dev_ds = None if dev is None else image_batches(
-            dev.images, meta.encode_labels(dev), max(config.batch_size, 256), shuffle=False)
+        train_ds, dev_ds = class_batches(meta, train, dev, config, order)
         return meta.get_config(), train_ds, dev_ds
 
     def prepare_model(self, model, args, config):
@@ -107,9 +96,13 @@ class ImageClassifierCommands(AppCommands):
         from applications.image_classifier.plots import confusion_matrix, plot_confusion_matrix
 
         meta = ImageMetadata.from_config(model.metadata)
-        data = _evaluation_data(args, meta)
+        with progress.stage(f"reading {progress.file_label(args.data or 'samples')}",
+                            unit="images") as step:
+            data = evaluation_data(args, meta)
+            step.count = len(data.images)
         truth = meta.encode_labels(data)
-        probabilities = classify(model.serving_module(), data.images)
+        probabilities = classify(model.serving_module(), data.images,
+                                 f"classifying {progress.file_label(data.path)}")
         predicted = probabilities.argmax(axis=-1)
         matrix = confusion_matrix(truth, predicted, len(meta.labels))
         per_class = np.diag(matrix) / np.maximum(matrix.sum(axis=1), 1)
@@ -135,8 +128,10 @@ class ImageClassifierCommands(AppCommands):
 
     def predict(self, model, args, out):
         meta = ImageMetadata.from_config(model.metadata)
-        image_set = read_unlabelled(args.input, meta)
-        probabilities = classify(model.serving_module(), image_set.images)
+        image_set = progress.reading(args.input, "images", read_unlabelled, meta,
+                                     size=lambda images: len(images.images))
+        probabilities = classify(model.serving_module(), image_set.images,
+                                 f"classifying {progress.file_label(args.input)}")
         names = image_set.names or [str(i) for i in range(len(image_set.images))]
         out.write("\t".join(["source", "predicted", *meta.class_names]) + "\n")
         for name, row in zip(names, probabilities):
@@ -144,47 +139,14 @@ class ImageClassifierCommands(AppCommands):
             out.write("\t".join([name, best, *(f"{p:.6f}" for p in row)]) + "\n")
 
 
-def classify(server, images):
-    """``[N, K]`` probabilities for uint8 images, in chunks through the serving function."""
+def classify(server, images, label="classifying"):
+    """``[N, K]`` probabilities for uint8 images, in chunks through the serving function
+    (progress shown as a stage named ``label``)."""
+    starts = range(0, len(images), CHUNK)
     chunks = [server.classify_pixels(images[s:s + CHUNK])["probabilities"].numpy()
-              for s in range(0, len(images), CHUNK)]
+              for s in progress.track(starts, label, total=len(images), unit="images",
+                                      size=lambda s: len(images[s:s + CHUNK]))]
     return np.concatenate(chunks)
-
-
-def read_unlabelled(path, meta):
-    """Images to predict: a folder or image file(s), an ``.npz`` (``x``), IDX images, or ``-``
-    (image file paths, one a line, on standard input)."""
-    if path == "-":
-        files = [line.strip() for line in sys.stdin if line.strip()]
-        if not files:
-            raise InputError("no image paths on standard input", "<stdin>")
-    elif os.path.isdir(path):
-        files = image_files(path)
-        if not files:
-            raise InputError("holds no PNG or JPEG images", path)
-    elif str(path).lower().endswith((".png", ".jpg", ".jpeg", ".gif", ".bmp")):
-        files = [path]
-    else:
-        image_set = read_input(path, None, meta.shape, require_labels=False)
-        meta.check_shape(image_set)
-        return image_set
-    images = read_image_files(files, meta.shape[:2], meta.channels)
-    return ImageSet(images, None, [str(f) for f in files], str(path))
-
-
-def _evaluation_data(args, meta):
-    if args.data:
-        data = read_input(args.data, args.labels, meta.shape)
-    else:
-        if args.labels:
-            raise UsageError("--labels goes with --data")
-        if sorted(meta.labels) != sorted(SHAPES):
-            raise UsageError("evaluate needs --data (and --labels for IDX images): this "
-                             "model was not trained on the embedded shape images")
-        _, (images, labels) = sample_sets()
-        data = ImageSet(images, labels, None, "<embedded shapes>")
-    meta.check_shape(data)
-    return data
 
 
 def _check_options(config):
@@ -193,8 +155,7 @@ def _check_options(config):
                          f"not {config.augment_flip!r}")
     if config.test_time_flip and not config.augment_flip:
         raise UsageError("test_time_flip needs augment_flip (the mirror images it averages over)")
-    if config.lr_schedule not in SCHEDULES:
-        raise UsageError(f"lr_schedule must be one of {', '.join(SCHEDULES)}")
+    check_schedule(config)
     for name in ("augment_translation", "augment_rotation", "augment_zoom", "dropout"):
         if not 0.0 <= getattr(config, name) < 1.0:
             raise UsageError(f"{name} must be in [0, 1), not {getattr(config, name)}")

@@ -72,7 +72,6 @@ class ImageClassifierConfig(TrainConfig):
 
 
 FLIPS = ("", "horizontal", "vertical", "horizontal_and_vertical")
-SCHEDULES = ("cosine", "constant")
 
 
 # What `tune` varies (see applications/core/space.py); `--space NAME=V1,V2` narrows it.

@@ -1,11 +1,10 @@
 """The image classifier: ``CNN_Encoder`` plus a dense head on the shared base."""
 
-import math
-
 import keras
 
-from applications.core.base import Application, optimizer_options
-from applications.image_classifier.pipeline import ImageMetadata
+from applications.core.base import Application
+from applications.core.optimizers import make_scheduled_optimizer
+from data.image_sets import ImageMetadata
 from encoders import build_encoder
 
 
@@ -25,29 +24,6 @@ def augmentation_layers(config):
         layers.append(keras.layers.RandomTranslation(t, t, fill_mode="constant",
                                                      name="translate"))
     return layers
-
-
-def schedule_or_rate(config, rate, train_examples):
-    """The learning rate as a constant or as cosine decay over the whole run."""
-    if config["lr_schedule"] == "constant" or not train_examples:
-        return rate
-    steps_per_epoch = math.ceil(train_examples / config["batch_size"])
-    warmup = int(round(config["warmup_epochs"] * steps_per_epoch))
-    total = max(1, config["epochs"] * steps_per_epoch - warmup)
-    if warmup:
-        return keras.optimizers.schedules.CosineDecay(rate / 10, total, warmup_target=rate,
-                                                      warmup_steps=warmup)
-    return keras.optimizers.schedules.CosineDecay(rate, total)
-
-
-def make_image_optimizer(model, rate):
-    config = model.config
-    kwargs = optimizer_options(config, schedule_or_rate(config, rate,
-                                                        model.metadata["train_examples"]))
-    if config.get("weight_decay"):
-        kwargs["weight_decay"] = config["weight_decay"]
-    optimizer = keras.optimizers.get(config["optimizer"])
-    return optimizer.__class__(**kwargs)
 
 
 def inference_mirror_axes(config):
@@ -103,13 +79,14 @@ class ImageClassifier(Application):
         x = keras.ops.cast(inputs, "float32") / 255.0
         mirror_axes = inference_mirror_axes(self.config)
         if training or not mirror_axes:
-            return self.classify(x, training)
+            return self.class_scores(x, training)
         # Test-time augmentation: the mean of the scores of the image and its mirror images.
-        scores = [self.classify(x)]
-        scores += [self.classify(keras.ops.flip(x, axis)) for axis in mirror_axes]
+        scores = [self.class_scores(x)]
+        scores += [self.class_scores(keras.ops.flip(x, axis)) for axis in mirror_axes]
         return keras.ops.mean(keras.ops.stack(scores), axis=0)
 
-    def classify(self, x, training=False):
+    def class_scores(self, x, training=False):
+        """Logits ``[B, K]`` for images already scaled to [0, 1]."""
         for layer in self.augment:
             x = layer(x, training=training)
         # A frozen encoder runs in inference mode: its batch-norm statistics stay fixed.
@@ -129,7 +106,7 @@ class ImageClassifier(Application):
     def make_optimizer(self):
         fine_tuning = self.config.get("init_from") and not self.config.get("freeze_encoder")
         rate = self.config["fine_tune_learning_rate" if fine_tuning else "learning_rate"]
-        return make_image_optimizer(self, rate)
+        return make_scheduled_optimizer(self, rate)
 
     def classify(self, images):
         """The class and probabilities of images, as the ``predict`` command gives them.

@@ -1,0 +1,44 @@
+"""PNG figures drawn on Matplotlib's Agg canvas (no display), written atomically; and the
+image grid the vision applications draw."""
+
+import io
+
+from data.files import atomic_write_bytes
+
+
+def new_figure(width, height):
+    """A Matplotlib figure of ``width`` x ``height`` inches on an Agg canvas."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), tight_layout=True)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def write_png(figure, path, dpi=100):
+    """Save ``figure`` as a PNG at ``path`` (temp file, fsync, rename)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def plot_image_rows(path, rows, title="", columns=10):
+    """One row per ``(name, uint8 images [N, H, W, C])``, the first ``columns`` images of each.
+
+    For an autoencoder: the originals, then each method's reconstructions of them.
+    """
+    count = min(columns, min(len(images) for _, images in rows))
+    figure = new_figure(count * 1.0 + 1.2, len(rows) * 1.05 + 0.4)
+    grid = figure.subplots(len(rows), count, squeeze=False)
+    for r, (name, images) in enumerate(rows):
+        gray = images.shape[-1] == 1
+        for c in range(count):
+            axes = grid[r, c]
+            axes.imshow(images[c, ..., 0] if gray else images[c], cmap="gray" if gray else None,
+                        vmin=0, vmax=255)
+            axes.set_xticks([])
+            axes.set_yticks([])
+        grid[r, 0].set_ylabel(name, fontsize=8)
+    figure.suptitle(title, fontsize=9)
+    write_png(figure, path)
