@@ -4,6 +4,7 @@ import keras
 
 from encoders.pooling import masked_pool
 from encoders.registry import register
+from encoders.tracking import CheckpointableLists
 
 PRESETS = {
     # LeCun et al. 1998, with the first convolution padded so 28x28 inputs keep their size.
@@ -24,7 +25,7 @@ _DEFAULTS = dict(mode="2d", filters=[32, 64], kernel_size=3, kernel_sizes=[3], p
 
 @keras.saving.register_keras_serializable(package="encore")
 @register("cnn")
-class CNN_Encoder(keras.Model):
+class CNN_Encoder(CheckpointableLists, keras.Model):
     """Convolutional encoder for images (``mode="2d"``) or token sequences (``mode="1d"``).
 
     Args:

@@ -4,6 +4,7 @@ import keras
 
 from encoders.pooling import masked_pool
 from encoders.registry import register
+from encoders.tracking import CheckpointableLists
 
 _CELLS = {"simple": keras.layers.SimpleRNN, "gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
 _POOLINGS = ("last", "max", "mean")
@@ -11,12 +12,12 @@ _POOLINGS = ("last", "max", "mean")
 
 @keras.saving.register_keras_serializable(package="encore")
 @register("rnn")
-class RNN_Encoder(keras.Model):
+class RNN_Encoder(CheckpointableLists, keras.Model):
     """Stacked recurrent encoder over a sequence of vectors.
 
     Args:
-        cell: ``"simple"``, ``"gru"`` or ``"lstm"``.
         nodes: units per stacked layer, one entry per layer (per direction when bidirectional).
+        cell: ``"gru"`` (the default), ``"lstm"`` or ``"simple"``.
         bidirectional: run each layer forwards and backwards and concatenate.
         dropout: dropout rate applied to each layer's output.
         pooling: how ``pooled`` summarises the sequence: ``"last"`` (the final states),
@@ -33,16 +34,21 @@ class RNN_Encoder(keras.Model):
 
     Example:
         >>> import numpy as np
-        >>> enc = RNN_Encoder(cell="gru", nodes=[8, 8], bidirectional=True)
+        >>> enc = RNN_Encoder([256, 128])  # stacked GRU layers of 256 then 128 units a direction
         >>> out = enc(np.zeros((2, 5, 3), "float32"))
         >>> tuple(out["sequence"].shape), tuple(out["pooled"].shape)
-        ((2, 5, 16), (2, 16))
+        ((2, 5, 256), (2, 256))
+        >>> RNN_Encoder(nodes=[8], cell="lstm", bidirectional=False).output_size
+        8
     """
 
-    def __init__(self, cell="lstm", nodes=(128,), bidirectional=True, dropout=0.0, pooling="last",
+    def __init__(self, nodes=(128,), cell="gru", bidirectional=True, dropout=0.0, pooling="last",
                  **kwargs):
         super().__init__(**kwargs)
         self.supports_masking = True
+        if isinstance(nodes, str):
+            raise ValueError(f"nodes must be a list of layer sizes, not {nodes!r} (name the "
+                             "cell with cell=...)")
         if cell not in _CELLS:
             raise ValueError(f"cell must be one of {sorted(_CELLS)}, not {cell!r}")
         if pooling not in _POOLINGS:

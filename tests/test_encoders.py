@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -76,3 +77,34 @@ def test_registry_builds_by_name():
         build_encoder({"name": "nope"})
     with pytest.raises(ValueError, match="bad arguments"):
         build_encoder({"name": "rnn", "units": 3})
+
+
+def test_rnn_encoder_notes_form_builds_stacked_gru_layers():
+    """The notes' ``RNN_Encoder([256, 128])``: nodes first, GRU layers by default."""
+    encoder = RNN_Encoder([256, 128])
+    out = encoder(SEQ[:, :3], mask=MASK[:, :3])
+    assert encoder.cell == "gru" and encoder.nodes == [256, 128]
+    layers = encoder.forward_layers
+    assert [type(layer) for layer in layers] == [keras.layers.GRU] * 2
+    assert [layer.units for layer in layers] == [256, 128]
+    assert [layer.units for layer in encoder.backward_layers] == [256, 128]  # bidirectional
+    assert tuple(out["sequence"].shape) == (3, 3, 256) and tuple(out["pooled"].shape) == (3, 256)
+    one_way = RNN_Encoder([6, 4], bidirectional=False)
+    assert one_way.backward_layers == [] and one_way.output_size == 4
+    with pytest.raises(ValueError, match="nodes must be a list"):
+        RNN_Encoder("lstm", [4])  # the old positional order names the cell first
+
+
+def test_rnn_encoder_keywords_and_config_round_trip():
+    encoder = RNN_Encoder(cell="lstm", nodes=[5, 3], bidirectional=False, dropout=0.25,
+                          pooling="mean")
+    assert [type(layer) for layer in encoder.forward_layers] == [keras.layers.LSTM] * 2
+    config = encoder.get_config()
+    assert {k: config[k] for k in ("cell", "nodes", "bidirectional", "dropout", "pooling")} == {
+        "cell": "lstm", "nodes": [5, 3], "bidirectional": False, "dropout": 0.25,
+        "pooling": "mean"}
+    rebuilt = RNN_Encoder.from_config(config)
+    assert rebuilt.get_config() == config
+    assert [type(layer) for layer in rebuilt.forward_layers] == [keras.layers.LSTM] * 2
+    # A config without ``cell`` (never written by get_config) now means GRU.
+    assert RNN_Encoder.from_config({"nodes": [3]}).cell == "gru"
