@@ -16,11 +16,12 @@ from applications.core.distributed_loop import train_with_strategy
 from applications.core.epochs import fit_epochs
 from applications.core.training_state import MODEL_FILE, save_model_atomically
 from data.errors import InputError
+from encoders.tracking import CheckpointableLists
 
 compat.check_keras()  # the train step uses Keras' private loss tracker
 
 
-class Application(keras.Model):
+class Application(CheckpointableLists, keras.Model):
     """Base class of every application model.
 
     Args:
@@ -29,7 +30,8 @@ class Application(keras.Model):
             names, normalisation statistics); it travels inside the saved ``.keras`` file.
 
     Subclasses set ``monitor`` (the dev score that picks the best epoch) and implement
-    ``call``, ``make_loss`` and ``make_metrics``.
+    ``call``, ``make_loss`` and ``make_metrics``. Layers they keep in lists or dicts are in
+    the model's own ``tf.train.Checkpoint`` too (:mod:`encoders.tracking`).
     """
 
     monitor = ("val_loss", "min")
