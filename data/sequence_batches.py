@@ -11,6 +11,7 @@ import dataclasses
 import numpy as np
 
 from data.errors import InputError
+from data.padded_batches import padded_batches, stack_examples
 from data.tagged_text import read_tagged
 from data.vocabulary import Vocabulary
 
@@ -87,37 +88,8 @@ def encode_sentences(sentences, metadata, path=None):
             for s in sentences]
 
 
-def pad_to(arrays, length, dtype=np.int32):
-    """Stack arrays of shape [T_i, ...] into [N, length, ...], zero-padded or cut."""
-    tail = arrays[0].shape[1:]
-    out = np.zeros((len(arrays), length) + tail, dtype)
-    for i, array in enumerate(arrays):
-        n = min(len(array), length)
-        out[i, :n] = array[:n]
-    return out
-
-
-def one_hot(ids, depth):
-    """One-hot rows for tag ids; padding (id 0) gets an all-zero row, so it adds no loss."""
-    rows = np.eye(depth, dtype=np.float32)[ids]
-    rows[..., 0] = 0.0
-    return rows
-
-
-def stack_examples(examples, length=None, one_hot_depth=None):
-    """Pad a list of examples into one batch: (dict of [B, T, ...], labels [B, T] or [B, T, K])."""
-    if length is None:
-        length = max(len(labels) for _, labels in examples)
-    features = {
-        name: pad_to([feats[name] for feats, _ in examples], length) for name in examples[0][0]
-    }
-    labels = pad_to([labels for _, labels in examples], length)
-    if one_hot_depth is not None:
-        labels = one_hot(labels, one_hot_depth)
-    return features, labels
-
-
-def load_all_data(path, metadata=None, tag_column="upos", one_hot_labels=True):
+def load_all_data(path, metadata=None, tag_column="upos", one_hot_labels=True,
+                  min_word_count=1):
     """The notes' "load all data": read a tagged file, collect metadata, build X and Y.
 
     Args:
@@ -125,6 +97,7 @@ def load_all_data(path, metadata=None, tag_column="upos", one_hot_labels=True):
         metadata: a :class:`TaggingMetadata` from training; built from this file when None.
         tag_column: ``upos`` or ``xpos`` for CoNLL-U files.
         one_hot_labels: Y as one-hot ``[N, T, K]`` floats, else ids ``[N, T]``.
+        min_word_count: words seen fewer times are ``<unk>`` (new metadata only).
 
     Returns:
         ``(metadata, X, Y)`` with X a dict of zero-padded arrays ``words [N, T]`` and
@@ -137,7 +110,7 @@ def load_all_data(path, metadata=None, tag_column="upos", one_hot_labels=True):
     """
     sentences = read_tagged(path, tag_column)
     if metadata is None:
-        metadata = TaggingMetadata.from_sentences(sentences)
+        metadata = TaggingMetadata.from_sentences(sentences, min_word_count)
     examples = encode_sentences(sentences, metadata, path)
     X, Y = stack_examples(examples, one_hot_depth=len(metadata.tags) if one_hot_labels else None)
     return metadata, X, Y
@@ -147,7 +120,8 @@ def load_all_batches(examples, batch_size, num_tags, shuffle=True, seed=0):
     """The notes' "load all batches": yield ``(X, Y)`` batches padded to their longest sentence.
 
     Y is one-hot ``[B, T, num_tags]``. Padding positions have word id 0 and an all-zero Y
-    row, so a model can mask them.
+    row, so a model can mask them. The shared :func:`~data.padded_batches.padded_batches`
+    does the work; ``applications.pos_tagger.pipeline.load_all_batches`` reads a file first.
 
     Args:
         examples: from :func:`encode_sentences`.
@@ -156,12 +130,7 @@ def load_all_batches(examples, batch_size, num_tags, shuffle=True, seed=0):
         shuffle: visit the examples in a seeded random order.
         seed: the shuffle seed.
     """
-    order = np.arange(len(examples))
-    if shuffle:
-        np.random.default_rng(seed).shuffle(order)
-    for start in range(0, len(order), batch_size):
-        yield stack_examples([examples[i] for i in order[start:start + batch_size]],
-                             one_hot_depth=num_tags)
+    return padded_batches(examples, batch_size, num_tags, shuffle, seed)
 
 
 def default_boundaries(max_length):

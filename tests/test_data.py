@@ -181,3 +181,106 @@ def test_training_pipelines_run_without_autotuning(tmp_path):
                image_batches(np.zeros((6, 4, 4, 1), np.uint8), np.arange(6), 4)):
         assert ds.options().autotune.enabled is False
         assert len(list(ds)) == int(ds.cardinality())
+
+
+# The split each application made before data.tokenize existed, on the same four sentences:
+# the shared tokenizer must reproduce every one of them.
+SENTENCES = ["I don't know, Bob's car.", "DON'T STOP! It's 1990's...",
+             "<br />They'll say we'd've gone (maybe)", "shouldn't've; naïve café's ¿sí?"]
+EXPECTED_SPLITS = {
+    "pos_tagger": [
+        ["I", "do", "n't", "know", ",", "Bob", "'s", "car", "."],
+        ["DO", "N'T", "STOP", "!", "It", "'s", "1990", "'s", ".", ".", "."],
+        ["<br", "/>They", "'ll", "say", "we", "'d've", "gone", "(", "maybe", ")"],
+        ["should", "n't", "'ve", ";", "naïve", "café's", "¿sí", "?"]],
+    "text_classifier": [
+        ["i", "do", "n't", "know", ",", "bob", "'s", "car", "."],
+        ["do", "n't", "stop", "!", "it", "'s", "1990's", ".", ".", "."],
+        ["they", "'ll", "say", "we", "'d've", "gone", "(", "maybe", ")"],
+        ["should", "n't", "'ve", ";", "naïve", "café", "'s", "¿", "sí", "?"]],
+    "translator": [
+        ["I", "do", "n't", "know", ",", "Bob", "'s", "car", "."],
+        ["DON'T", "STOP", "!", "It", "'s", "1990's", ".", ".", "."],
+        ["<", "br", "/", ">", "They", "'ll", "say", "we", "'d've", "gone", "(", "maybe", ")"],
+        ["should", "n't've", ";", "naïve", "café", "'s", "¿", "sí", "?"]],
+    "language_model": [
+        ["I", "don't", "know", ",", "Bob's", "car", "."],
+        ["DON'T", "STOP", "!", "It's", "1990's", ".", ".", "."],
+        ["<", "br", "/", ">", "They'll", "say", "we'd've", "gone", "(", "maybe", ")"],
+        ["shouldn't've", ";", "naïve", "café's", "¿", "sí", "?"]],
+}
+
+
+def _tokenizers():
+    from applications.language_model.pipeline import word_tokens
+    from applications.pos_tagger.serving import tokenize as tagger
+    from applications.text_classifier.serving import tokenize as classifier
+    from applications.translator.text import tokenize as translator
+
+    return {"pos_tagger": tagger, "text_classifier": classifier, "translator": translator,
+            "language_model": word_tokens}
+
+
+@pytest.mark.parametrize("app", sorted(EXPECTED_SPLITS))
+def test_each_application_splits_words_as_before(app):
+    import tensorflow as tf
+
+    rows = _tokenizers()[app](tf.constant(SENTENCES)).to_list()
+    assert [[t.decode() for t in row] for row in rows] == EXPECTED_SPLITS[app]
+
+
+def test_python_word_lists_agree_with_the_graph_split():
+    import tensorflow as tf
+
+    from applications.translator.text import tokenize, tokenize_corpus
+    from data.tokenize import split_words, word_lists
+
+    for options in ({}, {"lowercase": True, "one_pass": True},
+                    {"clitics": False}, {"letter": r"\w", "ignore_case": True}):
+        graph = [[t.decode() for t in row]
+                 for row in split_words(tf.constant(SENTENCES), **options).to_list()]
+        assert word_lists(SENTENCES, chunk=3, **options) == graph
+    assert tokenize_corpus(SENTENCES) == EXPECTED_SPLITS["translator"]
+    assert tokenize(tf.constant(["DON'T"]), lowercase=True).to_list() == [[b"do", b"n't"]]
+
+
+def test_language_model_reads_the_words_its_split_gives(tmp_path):
+    from applications.language_model.pipeline import read_tokens
+
+    path = write(tmp_path, "t.txt", "\n".join(SENTENCES) + "\n")
+    expected = [t for row in EXPECTED_SPLITS["language_model"] for t in row + ["\n"]]
+    assert read_tokens(path, "word") == expected
+
+
+def test_held_out_split_is_seeded_and_unchanged():
+    from data.splits import held_out_split
+
+    kept, held = held_out_split(10, 0.3, seed=0)
+    assert kept.tolist() == [0, 1, 3, 5, 7, 8, 9] and held.tolist() == [2, 4, 6]
+    kept, held = held_out_split(7, 0.5, seed=3)
+    assert kept.tolist() == [0, 3, 4] and held.tolist() == [1, 2, 5, 6]
+    kept, held = held_out_split(5, 0.0, seed=1)
+    assert kept.tolist() == [0, 1, 2, 3, 4] and held.size == 0
+
+
+def test_padded_batches_pad_each_feature_and_one_hot_by_kind():
+    from data.padded_batches import padded_batches, stack_examples
+
+    per_token = [({"source": np.array([5, 6, 7]), "target_in": np.array([2, 8])},
+                  np.array([8, 3])),
+                 ({"source": np.array([9]), "target_in": np.array([2, 4, 4, 4])},
+                  np.array([4, 4, 4, 3]))]
+    x, y = stack_examples(per_token, one_hot_depth=10)
+    assert x["source"].tolist() == [[5, 6, 7], [9, 0, 0]]
+    assert x["target_in"].tolist() == [[2, 8, 0, 0], [2, 4, 4, 4]]
+    assert y.shape == (2, 4, 10) and y.dtype == np.float32
+    assert y[0].argmax(-1)[:2].tolist() == [8, 3] and not y[0, 2:].any()  # padding: all zero
+
+    per_example = [(np.array([3, 4]), 0), (np.array([5]), 2), (np.array([6, 7, 8]), 1)]
+    batches = list(padded_batches(per_example, 2, one_hot_depth=3))
+    assert [b[0].shape for b in batches] == [(2, 2), (1, 3)]
+    assert batches[0][1].tolist() == [[1, 0, 0], [0, 0, 1]]  # class 0 is a class here
+    shuffled = list(padded_batches(per_example, 3, None, shuffle=True, seed=4))
+    again = list(padded_batches(per_example, 3, None, shuffle=True, seed=4))
+    assert sorted(shuffled[0][1].tolist()) == [0, 1, 2]
+    assert shuffled[0][1].tolist() == again[0][1].tolist()

@@ -14,6 +14,7 @@ from applications.core.adversarial import adversarial_loss
 from applications.core.distributed import WorkerRole
 from applications.core.distributed_loop import train_with_strategy
 from applications.core.epochs import fit_epochs
+from applications.core.inputs import as_training_data
 from applications.core.training_state import MODEL_FILE, save_model_atomically
 from data.errors import InputError
 from encoders.tracking import CheckpointableLists
@@ -118,6 +119,40 @@ class Application(CheckpointableLists, keras.Model):
         self._loss_tracker.update_state(loss * replicas if replicas > 1 else loss)
         return self.compute_metrics(x, y, y_pred, sample_weight)
 
+    def targets_from_one_hot(self, y):
+        """``(targets, sample weights or None)`` for the loss, from a batch's one-hot ``y``.
+
+        The notes' ``load_all_batches`` give Y one-hot; the losses take ids, as the
+        ``tf.data`` pipelines give them, so both paths run the same loss. Here one-hot rows
+        become ids (arg-max over the last axis) and an all-zero row (padding) weight 0,
+        every other row weight 1. Applications whose targets are not ids override this.
+        """
+        ids = tf.argmax(y, axis=-1, output_type=tf.int32)
+        return ids, tf.cast(tf.reduce_max(y, axis=-1) > 0, tf.float32)
+
+    def application_class(self):
+        """The application this model is, for :meth:`load_model`: its class (an ensemble
+        answers its members' class)."""
+        return type(self)
+
+    @classmethod
+    def load_model(cls, path):
+        """Load a saved application of this class from its directory or its ``.keras`` file.
+
+        ``PosTagger.load_model("runs/tagger")`` returns the saved tagger (or an ensemble of
+        taggers); ``Application.load_model`` loads any application. Loading is safe as
+        :func:`load_model` describes.
+
+        Raises:
+            InputError: no model there, a file this package does not build, or the model
+                of another application (one line naming the file).
+        """
+        model = load_model(path)
+        if not (isinstance(model, cls) or issubclass(model.application_class(), cls)):
+            raise InputError(f"holds a {model.application_class().__name__} model, not a "
+                             f"{cls.__name__}", model_file(path))
+        return model
+
     def build_from_batch(self, batch):
         """Create all variables (model and optimizer) by running one batch forward."""
         x, _, _ = keras.utils.unpack_x_y_sample_weight(batch)
@@ -136,7 +171,13 @@ class Application(CheckpointableLists, keras.Model):
         Both run the epochs through :mod:`applications.core.epochs`, which sets ``order``
         (the :class:`~data.epoch_order.EpochOrder` ``train_data`` shuffles by) to each
         epoch's number as it begins.
+
+        ``train_data`` and ``dev_data`` may also be the notes' batches, ``(X, one-hot Y)``
+        from an application's ``load_all_batches``: a function returning the generator, a
+        re-iterable object, or the generator itself (read once and kept in memory); see
+        :mod:`applications.core.inputs`.
         """
+        train_data, dev_data = (as_training_data(self, data) for data in (train_data, dev_data))
         role = role or WorkerRole()
         if strategy is not None:
             history = train_with_strategy(self, strategy, role, train_data, dev_data, out_dir,
@@ -209,6 +250,12 @@ def resolve_jit_compile(setting):
     return bool(tf.config.list_physical_devices("GPU"))
 
 
+def model_file(path):
+    """The ``.keras`` file of a saved application: ``path`` itself or ``path/model.keras``."""
+    path = str(path)
+    return os.path.join(path, MODEL_FILE) if os.path.isdir(path) else path
+
+
 def is_raw_input(inputs):
     """True for a ``str`` or path, or a list or tuple of them (empty ones included): the
     raw inputs :meth:`Application.predict` sends to ``predict_raw``."""
@@ -221,6 +268,9 @@ def is_raw_input(inputs):
 def load_model(path):
     """Load a saved application from its directory or its ``.keras`` file.
 
+    The same as ``Application.load_model(path)``; ``SomeApplication.load_model(path)``
+    also refuses another application's model.
+
     Only classes this package registers can be loaded (:mod:`applications.core.safe_loading`
     checks the file first), and Keras' safe mode stays on, so a file carrying a Lambda
     layer or other code is refused.
@@ -229,9 +279,7 @@ def load_model(path):
 
     register_all()
 
-    path = str(path)
-    if os.path.isdir(path):
-        path = os.path.join(path, MODEL_FILE)
+    path = model_file(path)
     if not os.path.exists(path):
         raise InputError("no saved model here (expected a directory holding model.keras)", path)
     from applications.core.safe_loading import check_model_archive

@@ -50,6 +50,9 @@ class Ensemble(Application):
     def monitor(self):
         return self.members[0].monitor
 
+    def application_class(self):
+        return self.members[0].application_class()
+
     def call(self, inputs, training=False):
         logits = [member(inputs, training=training) for member in self.members]
         return keras.ops.mean(keras.ops.stack(logits, axis=0), axis=0)

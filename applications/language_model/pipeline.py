@@ -3,14 +3,19 @@
 Word tokens come from one in-graph function, :func:`word_tokens`, used for the training
 file, the prompt of ``generate`` and the exported SavedModel alike, so they cannot disagree
 about where a word ends. Characters are Unicode code points, newlines included.
+
+Training batches come from :func:`window_dataset`; the notes' :func:`load_all_data` and
+:func:`load_all_batches` give the same windows as NumPy arrays with one-hot next tokens.
 """
 
 import numpy as np
 import tensorflow as tf
 
+from applications.language_model.config import LanguageModelConfig
 from data.epoch_order import epoch_pipeline_options, pass_seed, per_epoch
 from data.errors import InputError
 from data.files import iter_lines
+from data.padded_batches import padded_batches, stack_examples
 from data.tokenize import split_words, word_lists
 from data.vocabulary import Vocabulary
 
@@ -102,6 +107,60 @@ def check_length(tokens, window, path, level, part="file"):
         raise InputError(f"{part} holds {len(tokens)} {unit}, shorter than one window "
                          f"({window} + 1); use a longer file or a smaller --set window=N",
                          path)
+
+
+def load_all_data(path, metadata=None, config=None):
+    """The notes' "load all data": read a text file, collect metadata, build X and Y.
+
+    Args:
+        path: a UTF-8 text file.
+        metadata: ``{"level", "vocabulary"}`` (:func:`make_metadata`; a trained model's
+            ``metadata``); built from this file when None.
+        config: a :class:`LanguageModelConfig` (``level``, ``window``, vocabulary options);
+            the defaults when None.
+
+    Returns:
+        ``(metadata, X, Y)``: X ``[N, window]`` token ids of the file's consecutive windows
+        (the tokens that do not fill a last window are left out) and Y ``[N, window, V]``
+        the one-hot next token at every position.
+    """
+    examples, metadata = _window_examples(path, metadata, config or LanguageModelConfig())
+    X, Y = stack_examples(examples, one_hot_depth=len(metadata_vocabulary(metadata)))
+    return metadata, X, Y
+
+
+def load_all_batches(path, metadata, config=None, shuffle=False):
+    """The notes' "load all batches": a generator of ``(X, Y)`` batches of a text file.
+
+    Each batch is X ``[B, window]`` ids, the model's input, and Y ``[B, window, V]`` one-hot
+    next tokens, as in :func:`load_all_data`; the last batch may hold fewer windows.
+
+    Args:
+        path: the text file (read now, so errors show at once).
+        metadata: the training metadata (:func:`make_metadata`).
+        config: a :class:`LanguageModelConfig` (``window``, ``batch_size``, ``seed``).
+        shuffle: visit the windows in an order drawn from ``config.seed``; else in order.
+    """
+    config = config or LanguageModelConfig()
+    examples, metadata = _window_examples(path, metadata, config)
+    return padded_batches(examples, config.batch_size, len(metadata_vocabulary(metadata)),
+                          shuffle, config.seed)
+
+
+def _window_examples(path, metadata, config):
+    """``([(ids [window], next ids [window]), ...], metadata)`` of consecutive windows."""
+    level = config.level if metadata is None else metadata["level"]
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
+    tokens = read_tokens(path, level)
+    window = config.window
+    check_length(tokens, window, path, level)
+    if metadata is None:
+        metadata = make_metadata(level, build_vocabulary(tokens, level, config.max_vocab,
+                                                         config.min_count))
+    ids = np.asarray(metadata_vocabulary(metadata).encode(tokens), np.int32)
+    starts = range(0, (len(ids) - 1) // window * window, window)
+    return [(ids[k:k + window], ids[k + 1:k + window + 1]) for k in starts], metadata
 
 
 def window_dataset(ids, window, batch_size, shuffle=False, seed=0, order=None):

@@ -6,6 +6,7 @@ from applications.core.cli import AppCommands
 from applications.pos_tagger.config import TaggerConfig
 from applications.pos_tagger.model import PosTagger
 from applications.pos_tagger.sample_data import sample_paths
+from applications.pos_tagger.pipeline import training_datasets
 from data.errors import InputError
 from data.files import iter_lines
 from data.sequence_batches import TaggingMetadata, bucketed_dataset, encode_sentences
@@ -35,18 +36,7 @@ class TaggerCommands(AppCommands):
     def read_training_data(self, args, config, metadata=None, order=None):
         train_path = args.train or sample_paths()["train"]
         dev_path = args.dev or (None if args.train else sample_paths()["dev"])
-        train = read_tagged(train_path, config.tag_column)
-        meta = (TaggingMetadata.from_config(metadata) if metadata is not None
-                else TaggingMetadata.from_sentences(train, config.min_word_count))
-        train_ds = bucketed_dataset(encode_sentences(train, meta, train_path), config.batch_size,
-                                    shuffle=True, seed=config.seed, max_tokens=config.batch_tokens,
-                                    order=order)
-        dev_ds = None
-        if dev_path:
-            dev = encode_sentences(read_tagged(dev_path, config.tag_column), meta, dev_path)
-            dev_ds = bucketed_dataset(dev, config.batch_size * 4, shuffle=False,
-                                      max_tokens=config.batch_tokens * 2)
-        return meta.get_config(), train_ds, dev_ds
+        return training_datasets(config, train_path, dev_path, metadata, order)
 
     def evaluate(self, model, args):
         path = args.data or sample_paths()["dev"]

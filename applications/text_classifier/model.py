@@ -92,6 +92,16 @@ class TextClassifier(Application):
             return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         return keras.losses.BinaryCrossentropy(from_logits=True)
 
+    def targets_from_one_hot(self, y):
+        """The loss's targets from one-hot Y ``[B, K]`` (the notes' batches); no weights.
+
+        Multi-class: class ids; binary: the second class's column ``[B, 1]``, the one
+        sigmoid logit's target; multi-label: the 0/1 rows as they are.
+        """
+        if self.task == "multiclass":
+            return keras.ops.cast(keras.ops.argmax(y, axis=-1), "int32"), None
+        return (y[:, 1:] if self.task == "binary" else y), None
+
     def make_metrics(self):
         if self.task == "multiclass":
             return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]

@@ -2,7 +2,8 @@
 
 Texts are tokenised by the same in-graph function the served model uses
 (:func:`~applications.text_classifier.serving.encode_texts`), run once over the corpus; the
-batches group texts of similar length, as the tagger's do.
+batches group texts of similar length, as the tagger's do. The notes' :func:`load_all_data`
+and :func:`load_all_batches` give the same texts as NumPy arrays with one-hot labels.
 """
 
 import collections
@@ -11,9 +12,12 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from applications.text_classifier.config import ClassifierConfig
 from applications.text_classifier.serving import encode_texts, tokenize, vocabulary_table
 from data.errors import InputError
+from data.padded_batches import padded_batches, stack_examples
 from data.sequence_batches import bucket_by_length
+from data.text_table import read_text_table
 from data.vocabulary import Vocabulary
 
 TASKS = ("auto", "binary", "multiclass", "multilabel")
@@ -132,6 +136,64 @@ def encode_corpus(texts, metadata):
         # A text with no tokens keeps one padding id: every example needs a length of 1 or more.
         encoded.extend(row[:max(n, 1)] for row, n in zip(ids, lengths))
     return encoded
+
+
+def load_all_data(path, metadata=None, config=None):
+    """The notes' "load all data": read a text table, collect metadata, build X and Y.
+
+    Args:
+        path: a CSV/TSV file with a header (see :func:`~data.text_table.read_text_table`).
+        metadata: a :class:`TextMetadata` (or its config, e.g. a trained model's
+            ``metadata``); built from this table when None.
+        config: a :class:`ClassifierConfig` (columns, task, ``max_length``, vocabulary
+            options); the defaults when None.
+
+    Returns:
+        ``(metadata, X, Y)``: X word ids ``[N, T]`` zero-padded to the longest text (at most
+        ``max_length`` tokens), Y one-hot ``[N, classes]`` (binary: two columns;
+        multi-label: the 0/1 label columns ``[N, K]``).
+    """
+    examples, metadata = _table_examples(path, metadata, config or ClassifierConfig())
+    X, Y = stack_examples(examples, one_hot_depth=_one_hot_depth(metadata))
+    return metadata, X, Y
+
+
+def load_all_batches(path, metadata, config=None, shuffle=False):
+    """The notes' "load all batches": a generator of ``(X, Y)`` batches of a text table.
+
+    Each batch is X word ids ``[B, T]`` padded to its longest text, the classifier's input,
+    and Y one-hot ``[B, classes]`` as in :func:`load_all_data`.
+
+    Args:
+        path: the table (read now, so errors show at once).
+        metadata: the training :class:`TextMetadata` or its config.
+        config: a :class:`ClassifierConfig` (``batch_size``, ``seed``).
+        shuffle: visit the texts in an order drawn from ``config.seed``; else in file order.
+    """
+    config = config or ClassifierConfig()
+    examples, metadata = _table_examples(path, metadata, config)
+    return padded_batches(examples, config.batch_size, _one_hot_depth(metadata), shuffle,
+                          config.seed)
+
+
+def _table_examples(path, metadata, config):
+    """``([(word ids, label), ...], metadata)``: a class id per text, or its 0/1 row."""
+    if metadata is None:
+        table = read_text_table(path, config.text_column or None, config.label_columns or None)
+        metadata = TextMetadata.from_table(table, config.task, config.max_length,
+                                           config.max_vocab, config.min_word_count)
+    else:
+        if not isinstance(metadata, TextMetadata):
+            metadata = TextMetadata.from_config(metadata)
+        table = read_text_table(path, metadata.text_column, metadata.label_columns)
+    targets = metadata.encode_labels(table)
+    if metadata.task == "binary":  # [N, 1] floats: the second class is 1
+        targets = targets[:, 0].astype(np.int32)
+    return list(zip(encode_corpus(table.texts, metadata), targets)), metadata
+
+
+def _one_hot_depth(metadata):
+    return None if metadata.task == "multilabel" else len(metadata.labels)
 
 
 def text_dataset(encoded, targets, batch_size, shuffle=True, seed=0, order=None):

@@ -3,6 +3,8 @@
 Sentences are split by the in-graph :func:`~applications.translator.text.tokenize` that the
 served model uses. A target becomes ``<s> w1 ... wn </s>``; the decoder reads
 ``target_in = <s> w1 ... wn`` and learns to predict ``target_out = w1 ... wn </s>``.
+Training batches come from :func:`translation_dataset`; the notes' :func:`load_all_data`
+and :func:`load_all_batches` give the same pairs as NumPy arrays with one-hot targets.
 """
 
 import dataclasses
@@ -10,7 +12,11 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from applications.translator.config import TranslatorConfig
 from applications.translator.text import tokenize_corpus
+from data.errors import InputError
+from data.padded_batches import padded_batches, stack_examples
+from data.parallel_text import read_tab_pairs
 from data.sequence_batches import bucket_by_length
 from data.vocabulary import Vocabulary
 
@@ -77,6 +83,63 @@ def encode_pairs(source_tokens, target_tokens, metadata):
     targets = [np.asarray([BOS_ID, *metadata.target.encode(tokens), EOS_ID], np.int32)
                for tokens in target_tokens]
     return sources, targets
+
+
+def load_all_data(path, metadata=None, config=None):
+    """The notes' "load all data": read sentence pairs, collect metadata, build X and Y.
+
+    Args:
+        path: tab-separated ``source<TAB>target`` lines (:func:`~data.parallel_text.read_tab_pairs`).
+        metadata: a :class:`TranslationMetadata` (or its config, e.g. a trained model's
+            ``metadata``); built from these pairs when None.
+        config: a :class:`TranslatorConfig` (``reverse``, ``max_length``, lower-casing and
+            vocabulary options); the defaults when None.
+
+    Returns:
+        ``(metadata, X, Y)``: X ``{"source": [N, Ts], "target_in": [N, Tt]}`` ids, each
+        zero-padded to its longest, and Y ``[N, Tt, V]`` the one-hot ``target_out``. Pairs
+        with a side longer than ``max_length`` tokens are left out, as in training.
+    """
+    examples, metadata = _pair_examples(path, metadata, config or TranslatorConfig())
+    X, Y = stack_examples(examples, one_hot_depth=len(metadata.target))
+    return metadata, X, Y
+
+
+def load_all_batches(path, metadata, config=None, shuffle=False):
+    """The notes' "load all batches": a generator of ``(X, Y)`` batches of sentence pairs.
+
+    Each batch is X ``{"source": [B, Ts], "target_in": [B, Tt]}``, the model's input with
+    each side padded to its longest in the batch, and Y ``[B, Tt, V]`` one-hot.
+
+    Args:
+        path: the pairs file (read now, so errors show at once).
+        metadata: the training :class:`TranslationMetadata` or its config.
+        config: a :class:`TranslatorConfig` (``batch_size``, ``seed`` and as above).
+        shuffle: visit the pairs in an order drawn from ``config.seed``; else file order.
+    """
+    config = config or TranslatorConfig()
+    examples, metadata = _pair_examples(path, metadata, config)
+    return padded_batches(examples, config.batch_size, len(metadata.target), shuffle,
+                          config.seed)
+
+
+def _pair_examples(path, metadata, config):
+    """``([({"source", "target_in"}, target_out), ...], metadata)`` of the kept pairs."""
+    if metadata is not None and not isinstance(metadata, TranslationMetadata):
+        metadata = TranslationMetadata.from_config(metadata)
+    corpus = read_tab_pairs(path, config.reverse)
+    options = metadata or config
+    sources, targets = corpus_tokens(corpus, options.lowercase_source, options.lowercase_target)
+    kept = keep_short(sources, targets, config.max_length)
+    if not kept:
+        raise InputError(f"no pair has both sides within max_length={config.max_length} "
+                         "tokens", path)
+    sources, targets = [sources[i] for i in kept], [targets[i] for i in kept]
+    if metadata is None:
+        metadata = TranslationMetadata.from_tokens(sources, targets, config)
+    sources, targets = encode_pairs(sources, targets, metadata)
+    examples = [({"source": s, "target_in": t[:-1]}, t[1:]) for s, t in zip(sources, targets)]
+    return examples, metadata
 
 
 def translation_dataset(sources, targets, batch_size, shuffle=True, seed=0, order=None):
