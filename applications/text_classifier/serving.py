@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from applications.core.api import ExportedModel, exported_kind, one_or_many
 from applications.core.base import ServingModule
+from data.tokenize import split_words
 from data.vocabulary import Vocabulary
 
 
@@ -21,10 +22,7 @@ def tokenize(texts):
     """
     text = tf.strings.lower(texts, encoding="utf-8")
     text = tf.strings.regex_replace(text, r"<br\s*/?>", " ")
-    text = tf.strings.regex_replace(text, r"(\pL)(n't)\b", r"\1 \2")
-    text = tf.strings.regex_replace(text, r"(\pL)('(?:s|re|ll|ve|m|d))\b", r"\1 \2")
-    text = tf.strings.regex_replace(text, r"([^\pL\pN\s'])", r" \1 ")
-    return tf.strings.split(text)
+    return split_words(text)
 
 
 def vocabulary_table(words):
