@@ -12,8 +12,8 @@ from applications.text_classifier.scoring import classification_scores
 from data.errors import InputError
 from data.files import iter_lines
 from data.splits import held_out_split
-
 from data.text_table import read_text_table
+
 TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".csv.gz", ".tsv.gz")
 CHUNK = 256
 

@@ -19,8 +19,8 @@ from data.files import iter_lines
 from data.parallel_text import read_parallel_files, read_tab_pairs, split_pairs
 from data.splits import held_out_split
 
-class TranslatorCommands(AppCommands):
 
+class TranslatorCommands(AppCommands):
     name = "translator"
     config_class = TranslatorConfig
     model_class = Translator
