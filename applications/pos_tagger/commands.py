@@ -5,8 +5,8 @@ import numpy as np
 from applications.core.cli import AppCommands
 from applications.pos_tagger.config import TaggerConfig
 from applications.pos_tagger.model import PosTagger
-from applications.pos_tagger.sample_data import sample_paths
 from applications.pos_tagger.pipeline import training_datasets
+from applications.pos_tagger.sample_data import sample_paths
 from data.errors import InputError
 from data.files import iter_lines
 from data.sequence_batches import TaggingMetadata, bucketed_dataset, encode_sentences

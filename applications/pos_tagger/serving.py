@@ -9,11 +9,11 @@ from applications.core.api import ExportedModel, exported_kind, one_or_many
 from applications.core.base import ServingModule
 
 from data.sequence_batches import MAX_WORD_CHARS, TaggingMetadata
-
 from data.tokenize import split_words
 
 # The marks set apart as tokens, as UD English does; others (' - $ %) stay in their word.
 TAGGER_MARKS = r"[.,!?;:\"()\[\]{}]|\.\.\."
+
 
 def tokenize(sentences):
     """Split raw sentences into tokens the way UD English does: punctuation and clitics apart.
