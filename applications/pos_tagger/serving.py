@@ -104,3 +104,5 @@ class ExportedTagger(ExportedModel):
     def predict(self, sentences):
         serve = self.signatures["serve"]
         return one_or_many(sentences, lambda batch: tag_sentences(serve, batch))
+
+    tag = predict

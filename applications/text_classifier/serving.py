@@ -123,3 +123,5 @@ class ExportedClassifier(ExportedModel):
     def predict(self, texts):
         serve = self.signatures["serve"]
         return one_or_many(texts, lambda batch: classify_texts(serve, batch))
+
+    classify = predict
