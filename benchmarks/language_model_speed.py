@@ -47,7 +47,7 @@ def matmul_peak(size=2048, repeats=10):
 def train_step_flops(config, vocab_size):
     """Matmul FLOPs of one train step (forward + backward = 3x forward)."""
     encoder = config["encoder"]
-    gates = GATES[encoder.get("cell", "lstm")]
+    gates = GATES[encoder.get("cell", "gru")]
     per_token, d_in = 0, config["embedding_dim"]
     for units in encoder["nodes"]:
         per_token += 2 * (d_in + units) * gates * units
