@@ -9,7 +9,7 @@ from applications.anomaly_detector.commands import DetectorCommands
 from applications.anomaly_detector.sample_data import write_labelled_series, write_series
 from applications.anomaly_detector.pipeline import pooled_windows, sliding_windows
 from data.time_series import read_time_series
-from tests.helpers import assert_input_error, cli, exported_scores
+from tests.helpers import assert_input_error, cli, error_lines, exported_scores
 
 APP = DetectorCommands()
 TINY = ["--epochs", 8, "--seed", 1, "--batch-size", 32, "--set", "stride=2",
@@ -121,7 +121,7 @@ def test_pooled_export_serves_block_means(pair, tmp_path):
 def test_pool_errors(pair, tmp_path):
     fine, coarse, test, labels = pair
     code, _, err = cli(APP, "train", "--out", tmp_path / "x", "--set", "pool=0")
-    assert code == 2 and "pool must be at least 1" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "pool must be at least 1" in err and len(error_lines(err)) == 1
     short = tmp_path / "short.csv"
     write_series(short, *slow_wave(40, seed=3))  # one fine window, not one coarse one
     assert "fewer than one window of 64" in assert_input_error(
@@ -134,11 +134,11 @@ def test_pool_errors(pair, tmp_path):
     assert code == 0, err
     code, _, err = cli(APP, "evaluate", "--model", fine, "--with-model", tmp_path / "load",
                        "--data", test, "--labels", labels)
-    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert code == 2 and len(error_lines(err)) == 1
     assert "load: not an anomaly detector of the columns value" in err
     code, _, err = cli(APP, "evaluate", "--model", fine, "--with-model", coarse, "--data", test,
                        "--labels", labels, "--threshold", -1)
-    assert code == 2 and "must be positive" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "must be positive" in err and len(error_lines(err)) == 1
     assert not (tmp_path / "x").exists()
 
 

@@ -13,7 +13,7 @@ from applications.image_classifier.model import ImageClassifier
 from applications.image_classifier.pipeline import ImageMetadata
 from applications.image_classifier.sample_data import SHAPES, generate_shapes
 from data.images import read_idx, read_images
-from tests.helpers import (assert_input_error, cli, cli_subprocess,
+from tests.helpers import (assert_input_error, cli, cli_subprocess, error_lines,
                            load_saved_model_without_package)
 
 APP = ImageClassifierCommands()
@@ -265,7 +265,7 @@ def test_usage_errors(trained, shapes, tmp_path):
                  ["--set", "test_time_flip=true"], ["--init-from", tmp_path / "nothing"]):
         code, _, err = cli(APP, "train", "--train", images, "--train-labels", labels,
                            "--out", tmp_path / "x", *argv)
-        assert code == 2 and len(err.strip().splitlines()) == 1, err
+        assert code == 2 and len(error_lines(err)) == 1, err
     assert_input_error(APP, ["train", "--train", images, "--out", tmp_path / "x"], images)
     wrong = tmp_path / "big.npz"
     np.savez(wrong, x=np.zeros((2, 32, 32), np.uint8), y=np.array([0, 1]))

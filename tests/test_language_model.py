@@ -9,7 +9,7 @@ import pytest
 
 from applications.language_model.commands import LanguageModelCommands, stream_generation
 from tests.helpers import (assert_input_error, check_bad_input_keeps_model, cli, cli_subprocess,
-                           load_saved_model_without_package)
+                           error_lines, load_saved_model_without_package)
 
 # Every test trains through the command line (the trained fixture or a run of its own).
 pytestmark = pytest.mark.integration
@@ -198,4 +198,5 @@ def test_usage_errors_exit_2(trained, tmp_path):
                  ["generate", "--model", trained, "--length", -1],
                  ["generate", "--model", tmp_path / "none"]):
         code, _, err = cli(APP, *argv)
-        assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1
+        lines = error_lines(err)
+        assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ")

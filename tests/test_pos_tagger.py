@@ -9,7 +9,7 @@ from applications.core.base import load_model
 from applications.pos_tagger.commands import TaggerCommands
 from applications.pos_tagger.sample_data import generate_sentences, write_two_column
 from tests.helpers import (assert_input_error, check_adversarial_loss, check_bad_input_keeps_model,
-                           cli, cli_subprocess, load_saved_model_without_package)
+                           cli, cli_subprocess, error_lines, load_saved_model_without_package)
 
 APP = TaggerCommands()
 TINY = ["--set", "word_dim=16", "--set", "char_dim=8", "--set", "encoder.nodes=[24]",
@@ -169,7 +169,7 @@ def test_unseen_tag_and_missing_file(trained, tmp_path):
 @pytest.mark.integration
 def test_usage_errors_exit_2(trained):
     code, _, err = cli(APP, "train", "--out", trained, "--set", "encoder.cell=transformer")
-    assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    assert code == 2 and len(error_lines(err)) == 1 and error_lines(err)[0].startswith("error: ")
     code, _, err = cli(APP, "train", "--out", trained, "--set", "no_such_option=1")
     assert code == 2 and "unknown option" in err
     code, _, err = cli(APP, "train", "--out", trained, *TINY, "--set", "encoder.nodes=[8]")

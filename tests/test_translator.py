@@ -19,7 +19,7 @@ from data import Vocabulary
 from data.errors import InputError
 from data.parallel_text import read_parallel_files, read_tab_pairs
 from tests.helpers import (assert_input_error, check_bad_input_keeps_model, cli, cli_subprocess,
-                           load_saved_model_without_package)
+                           error_lines, load_saved_model_without_package)
 
 APP = TranslatorCommands()
 LETTERS = "a b c d e f g h".split()
@@ -286,7 +286,8 @@ def test_bad_parallel_files_name_file_and_line(trained, tmp_path):
 ])
 def test_bad_options_are_one_line(tmp_path, argv):
     code, _, err = cli(APP, "train", "--out", tmp_path / "x", *argv)
-    assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+    lines = error_lines(err)
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
     assert not (tmp_path / "x" / "model.keras").exists()
 
 

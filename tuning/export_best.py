@@ -2,9 +2,9 @@
 
 import argparse
 import os
-import sys
 import time
 
+from applications.core import progress
 from applications.core.cli import APP_STATE
 from data.files import atomic_write_json
 
@@ -56,5 +56,5 @@ def export_best(app, args, tuner, hypermodel, trial, out):
     })
     saved_model = os.path.join(out, "saved_model")
     export(load_model(out), saved_model)
-    print(f"best trial {trial.trial_id} ({source}): application in {out}, SavedModel in "
-          f"{saved_model}", file=sys.stderr)
+    progress.line(f"best trial {trial.trial_id} ({source}): application in {out}, SavedModel "
+                  f"in {saved_model}")

@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 
+from applications.core import progress
 from applications.core.config import UsageError
 from data.errors import InputError
 from data.files import atomic_write_json, read_json
@@ -95,7 +96,8 @@ def run_tune(app, args):
         # Keras Tuner prints to stdout; stdout is kept for the results table.
         with contextlib.redirect_stdout(sys.stderr):
             tuner = ApplicationTuner(oracle, hypermodel, args.dir, args.executions_per_trial,
-                                     args.worker_timeout, log=sys.stderr)
+                                     args.worker_timeout,
+                                     log=sys.stderr if progress.enabled() else None)
     except (RuntimeError, KeyError, ValueError, TypeError) as err:
         if not resuming:
             raise
@@ -107,11 +109,12 @@ def run_tune(app, args):
         atomic_write_json(settings_path, settings)
     if resuming and role != "worker":
         done = sum(t.status in ("COMPLETED", "FAILED") for t in tuner.oracle.trials.values())
-        print(f"resuming the search in {args.dir}: {done} of {args.max_trials} trials done",
-              file=sys.stderr)
+        progress.line(f"resuming the search in {args.dir}: {done} of {args.max_trials} "
+                      "trials done")
     try:
         with contextlib.redirect_stdout(sys.stderr):
-            tuner.search(epochs=config.epochs, verbose=0)
+            # A line per trial (the tuner's log); on a terminal, Keras' bar in each trial too.
+            tuner.search(epochs=config.epochs, verbose=1 if progress.interactive() else 0)
     except RuntimeError as err:
         if "consecutive failures" not in str(err):
             raise
@@ -119,7 +122,7 @@ def run_tune(app, args):
         raise UsageError(f"{oracle.max_consecutive_failed_trials} trials in a row failed, "
                          f"the last with: {lines[-1].strip()[:300]}") from None
     if role == "worker":
-        print(f"worker {tuner.tuner_id}: no trials left", file=sys.stderr)
+        progress.line(f"worker {tuner.tuner_id}: no trials left")
         return 0
     return _report(app, args, tuner, hypermodel, list(space), objective)
 

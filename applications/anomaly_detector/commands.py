@@ -14,6 +14,7 @@ from applications.anomaly_detector.pipeline import (choose_threshold, flagged_ru
                                                    model_values, parse_threshold_rule,
                                                    point_scores, pooled_windows,
                                                    series_metadata, sliding_windows)
+from applications.core import progress
 from applications.core.cli import AppCommands
 from applications.core.config import UsageError
 from data.epoch_order import epoch_permutation, epoch_pipeline_options
@@ -61,10 +62,12 @@ class DetectorCommands(AppCommands):
             config.value_columns = [c.strip() for c in args.value_columns.split(",") if c.strip()]
         path = args.train or sample_paths()["train"]
         if metadata is not None:  # resuming: the columns and statistics of the first run
-            series = read_time_series(path, metadata["columns"], metadata["timestamp_column"])
+            series = progress.reading(path, "points", read_time_series, metadata["columns"],
+                                      metadata["timestamp_column"], size=_points)
         else:
-            series = read_time_series(path, config.value_columns or None,
-                                      config.timestamp_column or None)
+            series = progress.reading(path, "points", read_time_series,
+                                      config.value_columns or None,
+                                      config.timestamp_column or None, size=_points)
         part = series.head(int(round(len(series.values) * config.train_fraction)))
         span = config.window * config.pool
         _check_length(part, span, path, config.train_fraction)
@@ -78,7 +81,8 @@ class DetectorCommands(AppCommands):
                     .with_options(epoch_pipeline_options()))
         dev_ds = None
         if args.dev:
-            dev = read_time_series(args.dev, meta["columns"], meta["timestamp_column"])
+            dev = progress.reading(args.dev, "points", read_time_series, meta["columns"],
+                                   meta["timestamp_column"], size=_points)
             _check_length(dev, span, args.dev)
             dev = _normalised_windows(dev, meta, config)
             dev_ds = (tf.data.Dataset.from_tensor_slices((dev, dev)).batch(config.batch_size * 4)
@@ -90,7 +94,7 @@ class DetectorCommands(AppCommands):
         from applications.core.base import load_model
 
         best = load_model(args.out)
-        scores = score_points(best, self.training_series)
+        scores = score_points(best, self.training_series, "scoring the training points")
         threshold = choose_threshold(scores, config.threshold, config.threshold_margin)
         best.metadata = {**best.metadata, "threshold": threshold,
                          "threshold_rule": config.threshold}
@@ -138,8 +142,11 @@ class DetectorCommands(AppCommands):
         return 0
 
 
-def score_points(model, series):
-    """Per-point anomaly scores of a series: the mean score of the windows covering it."""
+def score_points(model, series, label="scoring"):
+    """Per-point anomaly scores of a series: the mean score of the windows covering it.
+
+    Progress is shown as a stage named ``label``, counting windows.
+    """
     import tensorflow as tf
 
     server = model.serving_module()
@@ -150,7 +157,8 @@ def score_points(model, series):
                                       model.span, stride=1)[0][..., 0])
     window_scores = np.concatenate([
         server.serve(*(tf.constant(x[i:i + CHUNK]) for x in inputs))["scores"].numpy()
-        for i in range(0, len(windows), CHUNK)])
+        for i in progress.track(range(0, len(windows), CHUNK), label, total=len(windows),
+                                unit="windows", size=lambda i: len(windows[i:i + CHUNK]))])
     return point_scores(window_scores, starts, model.span, len(series.values))
 
 
@@ -180,18 +188,25 @@ def detect_series(model, path, args):
                              "finish); give one with --threshold")
     if extra and min(thresholds) <= 0:
         raise UsageError("--with-model compares scores to thresholds, which must be positive")
-    series = read_time_series(path, meta["columns"], meta["timestamp_column"])
+    series = progress.reading(path, "points", read_time_series, meta["columns"],
+                              meta["timestamp_column"], size=_points)
     for other in models:
         _check_length(series, other.span, path)
         if other.metadata.get("season") and series.time_kind != "datetime":
             raise InputError(f"the model was trained with season={other.metadata['season']} "
                              "and needs dates in the timestamp column", path)
-    scores = [score_points(other, series) for other in models]
+    name = progress.file_label(path)
+    scores = [score_points(other, series, f"scoring {name}" + (f" (model {i + 1})" if i else ""))
+              for i, other in enumerate(models)]
     flags = np.any([s > t for s, t in zip(scores, thresholds)], axis=0)
     flags[:_probation_points(len(flags), args)] = False
     if not extra:
         return series, scores[0], flags, float(thresholds[0])
     return series, np.max([s / t for s, t in zip(scores, thresholds)], axis=0), flags, 1.0
+
+
+def _points(series):
+    return len(series.values)
 
 
 def _probation_points(length, args):

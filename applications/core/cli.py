@@ -14,6 +14,7 @@ import os
 import sys
 import time
 
+from applications.core import progress
 from applications.core.config import UsageError, load_config
 from data.errors import InputError
 from data.files import atomic_write_json, read_json
@@ -143,6 +144,9 @@ def build_parser(app, added_verbs=(), prog=None):
     for verb, (add_arguments, run) in app.extra_verbs().items():
         add_arguments(verbs.add_parser(verb))
         runners[verb] = run
+    for sub in verbs.choices.values():
+        sub.add_argument("--quiet", action="store_true",
+                         help="no progress on stderr (errors are still reported)")
     return parser, runners
 
 
@@ -159,6 +163,7 @@ def main(app, argv=None, added_verbs=(), prog=None):
     try:
         parser, extra = build_parser(app, added_verbs, prog)
         args = parser.parse_args(argv)
+        progress.set_enabled(not args.quiet)
         if args.verb in extra:
             return extra[args.verb](args) or 0
         return {"train": run_train, "evaluate": run_evaluate, "predict": run_predict,
@@ -245,8 +250,8 @@ def run_train(app, args):
         **extra,
     }
     atomic_write_json(os.path.join(args.out, "metrics.json"), metrics)
-    print(f"saved {os.path.join(args.out, 'model.keras')} "
-          f"(best {state.monitor} = {state.best_score})", file=sys.stderr)
+    progress.line(f"saved {os.path.join(args.out, 'model.keras')} "
+                  f"(best {state.monitor} = {state.best_score})")
 
 
 def set_cpu_threads(threads):
@@ -295,4 +300,4 @@ def run_export(app, args):
 
     model = load_model(args.model)
     export(model, args.out)
-    print(f"exported SavedModel to {args.out}", file=sys.stderr)
+    progress.line(f"exported SavedModel to {args.out}")

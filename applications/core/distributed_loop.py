@@ -26,6 +26,7 @@ import tempfile
 import keras
 import tensorflow as tf
 
+from applications.core import progress
 from applications.core.checkpoints import checkpoints_on_disk
 from applications.core.config import UsageError
 from applications.core.distributed import (any_worker, clip_after_all_reduce,
@@ -92,8 +93,8 @@ class _Loop:
 
     def run(self, epochs, callbacks, verbose, log_dir, order):
         model, role = self.model, self.role
-        if verbose is None:
-            verbose = 1 if sys.stdout.isatty() else 2
+        if verbose is None:  # 0 under --quiet (applications/core/progress.py)
+            verbose = progress.fit_verbose()
         # Only the chief logs: the others would write copies of the same summaries.
         callbacks = epoch_callbacks(model, order, self.state, log_dir if role.chief else None,
                                     self.dev is not None, callbacks)

@@ -21,11 +21,11 @@ differing only in how a batch is split across replicas and reduced.
 
 import math
 import os
-import sys
 import time
 
 import keras
 
+from applications.core import progress
 from applications.core.memory import release_free_memory
 from applications.core.training_state import TrainingState, averages_weights
 
@@ -158,8 +158,8 @@ def fit_epochs(model, train_data, dev_data, epochs, order=None, out_dir=None, ca
 
     ``order`` is the :class:`~data.epoch_order.EpochOrder` ``train_data`` was built with.
     """
-    if verbose is None:
-        verbose = 1 if sys.stdout.isatty() else 2
+    if verbose is None:  # 0 under --quiet (applications/core/progress.py)
+        verbose = progress.fit_verbose()
     has_dev = dev_data is not None
     # shuffle=False: the datasets shuffle themselves, by ``order``.
     options = dict(validation_data=dev_data, verbose=verbose, shuffle=False)

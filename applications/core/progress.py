@@ -24,6 +24,7 @@ Example:
 
 import contextlib
 import os
+import re
 import sys
 import time
 
@@ -60,6 +61,15 @@ def line(text):
     """Write one line of progress (nothing when quiet)."""
     if _enabled:
         print(text, file=sys.stderr, flush=True)
+
+
+def is_stage_line(text):
+    """Whether ``text`` is a line a finished stage writes off a terminal (to tell progress
+    from other output, e.g. the one-line error that may follow it)."""
+    return bool(_STAGE_LINE.match(text.rstrip("\n")))
+
+
+_STAGE_LINE = re.compile(r"^[^\n]+ in \d+\.\d s( \([^\n]*\))?$")
 
 
 def file_label(path):

@@ -3,6 +3,7 @@
 import math
 import sys
 
+from applications.core import progress
 from applications.core.cli import AppCommands
 from applications.core.config import UsageError
 from applications.language_model.config import LanguageModelConfig
@@ -42,10 +43,10 @@ class LanguageModelCommands(AppCommands):
             raise UsageError(f"dev_fraction must be in [0, 1), not {config.dev_fraction}")
         level, window = config.level, config.window
         train_path = args.train or sample_path()
-        tokens = read_tokens(train_path, level)
+        tokens = progress.reading(train_path, "tokens", read_tokens, level)
         check_length(tokens, window, train_path, level)
         if args.dev:
-            train, dev = tokens, read_tokens(args.dev, level)
+            train, dev = tokens, progress.reading(args.dev, "tokens", read_tokens, level)
             check_length(dev, window, args.dev, level)
         else:
             train, dev = split_for_validation(tokens, config.dev_fraction)
@@ -54,9 +55,13 @@ class LanguageModelCommands(AppCommands):
             if dev is not None:
                 check_length(dev, window, train_path, level,
                              f"the last {share} (held out for validation)")
-        vocab = (metadata_vocabulary(metadata) if metadata is not None
-                 else build_vocabulary(train, level, config.max_vocab, config.min_count))
-        train_ds = window_dataset(vocab.encode(train), window, config.batch_size, shuffle=True,
+        with progress.stage(f"indexing {progress.file_label(train_path)}",
+                            unit="tokens") as step:
+            vocab = (metadata_vocabulary(metadata) if metadata is not None
+                     else build_vocabulary(train, level, config.max_vocab, config.min_count))
+            train_ids = vocab.encode(train)
+            step.count = len(train_ids)
+        train_ds = window_dataset(train_ids, window, config.batch_size, shuffle=True,
                                   seed=config.seed, order=order)
         dev_ds = (None if dev is None
                   else window_dataset(vocab.encode(dev), window, config.batch_size))
@@ -65,7 +70,7 @@ class LanguageModelCommands(AppCommands):
     def evaluate(self, model, args):
         config, level = model.config, model.metadata["level"]
         path = args.data or sample_path()
-        tokens = read_tokens(path, level)
+        tokens = progress.reading(path, "tokens", read_tokens, level)
         if args.held_out and not config["dev_fraction"]:
             raise UsageError("--held-out: this model was trained with dev_fraction=0")
         if args.held_out or (not args.data and config["dev_fraction"]):
@@ -73,7 +78,8 @@ class LanguageModelCommands(AppCommands):
         check_length(tokens, config["window"], path, level)
         ids = metadata_vocabulary(model.metadata).encode(tokens)
         return language_model_scores(model, window_dataset(ids, config["window"],
-                                                           config["batch_size"]))
+                                                           config["batch_size"]),
+                                     f"scoring {progress.file_label(path)}")
 
     def predict(self, model, args, out):
         import tensorflow as tf
@@ -83,7 +89,10 @@ class LanguageModelCommands(AppCommands):
             raise InputError("no texts to score", args.input)
         server = model.serving_module()
         out.write("nats_per_token\ttokens\ttext\n")
-        for start in range(0, len(texts), CHUNK):
+        starts = range(0, len(texts), CHUNK)
+        for start in progress.track(starts, f"scoring {progress.file_label(args.input)}",
+                                    total=len(texts), unit="texts",
+                                    size=lambda s: len(texts[s:s + CHUNK])):
             chunk = texts[start:start + CHUNK]
             result = server.serve(tf.constant(chunk))
             for text, nats, count in zip(chunk, result["nats_per_token"].numpy(),
@@ -112,8 +121,11 @@ def add_generate_arguments(parser):
     parser.add_argument("--seed", type=int, help="random seed, for reproducible samples")
 
 
-def language_model_scores(model, dataset):
-    """Nats per token, bits per character (or token), perplexity and the token count."""
+def language_model_scores(model, dataset, label="scoring"):
+    """Nats per token, bits per character (or token), perplexity and the token count.
+
+    Progress is shown as a stage named ``label``, counting windows.
+    """
     import tensorflow as tf
 
     @tf.function
@@ -123,7 +135,8 @@ def language_model_scores(model, dataset):
         return tf.reduce_sum(nats * w), tf.reduce_sum(w)
 
     total = count = 0.0
-    for x, y, w in dataset:
+    for x, y, w in progress.track(dataset, label, unit="windows",
+                                  size=lambda batch: int(batch[0].shape[0])):
         nats, weight = summed(x, y, w)
         total += float(nats)
         count += float(weight)

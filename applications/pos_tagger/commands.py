@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from applications.core import progress
 from applications.core.cli import AppCommands
 from applications.pos_tagger.config import TaggerConfig
 from applications.pos_tagger.model import PosTagger
@@ -41,8 +42,9 @@ class TaggerCommands(AppCommands):
     def evaluate(self, model, args):
         path = args.data or sample_paths()["dev"]
         meta = TaggingMetadata.from_config(model.metadata)
-        examples = encode_sentences(read_tagged(path, model.config["tag_column"]), meta, path)
-        return tagging_scores(model, examples)
+        sentences = progress.reading(path, "sentences", read_tagged, model.config["tag_column"])
+        examples = encode_sentences(sentences, meta, path)
+        return tagging_scores(model, examples, label=f"tagging {progress.file_label(path)}")
 
     def predict(self, model, args, out):
         import tensorflow as tf
@@ -50,7 +52,8 @@ class TaggerCommands(AppCommands):
         server = model.serving_module()
         fmt = args.format or ("conllu" if args.input.endswith(".conllu") else "text")
         if fmt == "conllu":
-            tokens = [s.tokens for s in read_conllu(args.input, model.config["tag_column"])]
+            tokens = [s.tokens for s in progress.reading(args.input, "sentences", read_conllu,
+                                                         model.config["tag_column"])]
             batches = _chunks(tokens, 64)
             tag = lambda batch: server.tag_tokens(tf.ragged.constant(batch, dtype=tf.string))
         else:
@@ -59,7 +62,8 @@ class TaggerCommands(AppCommands):
                 raise InputError("no sentences to tag", args.input)
             batches = _chunks(lines, 64)
             tag = lambda batch: server.serve(tf.constant(batch))
-        for batch in batches:
+        for batch in progress.track(batches, f"tagging {progress.file_label(args.input)}",
+                                    total=sum(map(len, batches)), unit="sentences", size=len):
             result = tag(batch)
             if isinstance(result, dict):
                 tokens_b = [row[:n] for row, n in zip(result["tokens"].numpy(),
@@ -75,13 +79,19 @@ class TaggerCommands(AppCommands):
                 out.write("\n")
 
 
-def tagging_scores(model, examples, batch_size=128):
-    """Token accuracy, accuracy on words unseen in training (id ``<unk>``), and token count."""
+def tagging_scores(model, examples, batch_size=128, label="tagging"):
+    """Token accuracy, accuracy on words unseen in training (id ``<unk>``), and token count.
+
+    Progress is shown as a stage named ``label``.
+    """
     import tensorflow as tf
 
     forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     correct = total = oov_correct = oov_total = 0
-    for features, tags, weights in bucketed_dataset(examples, batch_size, shuffle=False):
+    batches = bucketed_dataset(examples, batch_size, shuffle=False)
+    for features, tags, weights in progress.track(batches, label, total=len(examples),
+                                                  unit="sentences",
+                                                  size=lambda batch: int(batch[1].shape[0])):
         predicted = np.argmax(forward(features).numpy()[..., 1:], axis=-1) + 1
         real = weights.numpy() > 0
         hit = (predicted == tags.numpy()) & real

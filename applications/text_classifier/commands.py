@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from applications.core import progress
 from applications.core.cli import AppCommands
 from applications.core.config import UsageError
 from applications.text_classifier.config import ClassifierConfig
@@ -58,20 +59,25 @@ class ClassifierCommands(AppCommands):
         dev_path = args.dev or (None if args.train else sample_paths()["dev"])
         if metadata is not None:  # resuming: the columns and vocabulary of the first run
             meta = TextMetadata.from_config(metadata)
-            train = read_text_table(train_path, meta.text_column, meta.label_columns)
+            train = progress.reading(train_path, "texts", read_text_table, meta.text_column,
+                                     meta.label_columns, size=_size)
         else:
-            train = read_text_table(train_path, config.text_column or None,
-                                    config.label_columns or None)
+            train = progress.reading(train_path, "texts", read_text_table,
+                                     config.text_column or None, config.label_columns or None,
+                                     size=_size)
         held = None
         if not dev_path and config.dev_split > 0:
             kept, held = held_out_split(len(train.texts), config.dev_split, config.seed)
             train, held = _rows(train, kept), _rows(train, held)
         if metadata is None:
-            meta = TextMetadata.from_table(train, config.task, config.max_length,
-                                           config.max_vocab, config.min_word_count)
+            with progress.stage(f"indexing {progress.file_label(train_path)}",
+                                unit="texts") as step:
+                meta = TextMetadata.from_table(train, config.task, config.max_length,
+                                               config.max_vocab, config.min_word_count)
+                step.count = len(train.texts)
         # Every file is read and checked before the caller writes anything.
-        dev = read_text_table(dev_path, meta.text_column, meta.label_columns) if dev_path \
-            else held
+        dev = progress.reading(dev_path, "texts", read_text_table, meta.text_column,
+                               meta.label_columns, size=_size) if dev_path else held
         train_ds = text_dataset(encode_corpus(train.texts, meta), meta.encode_labels(train),
                                 config.batch_size, shuffle=True, seed=config.seed, order=order)
         dev_ds = None
@@ -87,7 +93,8 @@ class ClassifierCommands(AppCommands):
             raise UsageError(f"the model reads {len(meta.label_columns)} label column(s), "
                              f"--label-columns names {len(label_columns)}")
         path = args.data or sample_paths()["dev"]
-        table = read_text_table(path, args.text_column or meta.text_column, label_columns)
+        table = progress.reading(path, "texts", read_text_table,
+                                 args.text_column or meta.text_column, label_columns, size=_size)
         if args.held_out:
             if not model.config.get("dev_split"):
                 raise UsageError("--held-out: this model was not trained with dev_split")
@@ -95,7 +102,8 @@ class ClassifierCommands(AppCommands):
                                      model.config["seed"])
             table = _rows(table, held)
         targets = meta.encode_labels(table)
-        probabilities = served_probabilities(model.serving_module(), table.texts)
+        probabilities = served_probabilities(model.serving_module(), table.texts,
+                                             f"classifying {progress.file_label(path)}")
         scores = classification_scores(meta.task, probabilities, targets, meta.labels)
         scores["task"] = meta.task
         return scores
@@ -105,8 +113,9 @@ class ClassifierCommands(AppCommands):
         name = str(args.input).lower()
         fmt = args.format or ("table" if name.endswith(TABLE_SUFFIXES) else "text")
         if fmt == "table":
-            texts = read_text_table(args.input, args.text_column or meta.text_column,
-                                    require_labels=False).texts
+            texts = progress.reading(args.input, "texts", read_text_table,
+                                     args.text_column or meta.text_column,
+                                     require_labels=False, size=_size).texts
         else:
             texts = [line for _, line in iter_lines(args.input) if line.strip()]
         if not texts:
@@ -118,7 +127,10 @@ class ClassifierCommands(AppCommands):
         if args.mc_samples:
             header += [f"std({label})" for label in meta.labels]
         out.write("\t".join(header) + "\n")
-        for start in range(0, len(texts), CHUNK):
+        starts = range(0, len(texts), CHUNK)
+        for start in progress.track(starts, f"classifying {progress.file_label(args.input)}",
+                                    total=len(texts), unit="texts",
+                                    size=lambda s: len(texts[s:s + CHUNK])):
             chunk = texts[start:start + CHUNK]
             if args.mc_samples:
                 mean, std = mc_dropout(server, chunk, args.mc_samples)
@@ -134,16 +146,18 @@ class ClassifierCommands(AppCommands):
                 out.write("\t".join([label, *(f"{v:.6f}" for v in row)]) + "\n")
 
 
-def served_probabilities(server, texts):
+def served_probabilities(server, texts, label="classifying"):
     """``[N, K]`` probabilities from the serving function, in the order of ``texts``.
 
-    Texts are run shortest first, so each chunk is padded to a similar length.
+    Texts are run shortest first, so each chunk is padded to a similar length. Progress is
+    shown as a stage named ``label``.
     """
     import tensorflow as tf
 
     order = np.argsort([len(t) for t in texts], kind="stable")
-    chunks = [server.serve(tf.constant([texts[i] for i in order[s:s + CHUNK]]))["probabilities"]
-              .numpy() for s in range(0, len(order), CHUNK)]
+    chunks = [server.serve(tf.constant([texts[i] for i in part]))["probabilities"].numpy()
+              for part in progress.track([order[s:s + CHUNK] for s in range(0, len(order), CHUNK)],
+                                         label, total=len(texts), unit="texts", size=len)]
     probabilities = np.empty((len(texts), chunks[0].shape[1]), np.float32)
     probabilities[order] = np.concatenate(chunks)
     return probabilities
@@ -163,6 +177,10 @@ def predicted_labels(task, probabilities, names):
     if task == "multilabel":
         return [",".join(n for n, p in zip(names, row) if p > 0.5) for row in probabilities]
     return [names[i] for i in np.argmax(probabilities, axis=-1)]
+
+
+def _size(table):
+    return len(table.texts)
 
 
 def _names(text):

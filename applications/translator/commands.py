@@ -7,6 +7,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from applications.core import progress
 from applications.core.cli import AppCommands
 from applications.core.config import UsageError
 from applications.translator.config import TranslatorConfig
@@ -58,8 +59,10 @@ class TranslatorCommands(AppCommands):
         dev = read_corpus(args.dev, args.dev_src, args.dev_tgt, config.reverse, "--dev")
         if train is None:
             paths = sample_paths()
-            train = read_tab_pairs(paths["train"], config.reverse)
-            dev = dev or read_tab_pairs(paths["dev"], config.reverse)
+            train = progress.reading(paths["train"], "pairs", read_tab_pairs, config.reverse,
+                                     size=_pairs)
+            dev = dev or progress.reading(paths["dev"], "pairs", read_tab_pairs, config.reverse,
+                                          size=_pairs)
         if dev is None and config.dev_split > 0:
             kept, held = held_out_split(len(train.sources), config.dev_split, config.seed)
             train, dev = split_pairs(train, kept), split_pairs(train, held)
@@ -74,10 +77,12 @@ class TranslatorCommands(AppCommands):
                   f"a side longer than max_length={config.max_length} tokens; left out",
                   file=sys.stderr)
         sources, targets = [sources[i] for i in kept], [targets[i] for i in kept]
-        meta = (TranslationMetadata.from_config(metadata) if metadata is not None
-                else TranslationMetadata.from_tokens(sources, targets, config))
-        train_ds = translation_dataset(*encode_pairs(sources, targets, meta),
-                                       config.batch_size, shuffle=True, seed=config.seed,
+        with progress.stage("indexing the training pairs", unit="pairs") as step:
+            meta = (TranslationMetadata.from_config(metadata) if metadata is not None
+                    else TranslationMetadata.from_tokens(sources, targets, config))
+            encoded = encode_pairs(sources, targets, meta)
+            step.count = len(sources)
+        train_ds = translation_dataset(*encoded, config.batch_size, shuffle=True, seed=config.seed,
                                        order=order)
         dev_ds = None
         if dev is not None:
@@ -91,7 +96,8 @@ class TranslatorCommands(AppCommands):
         reverse = bool(args.reverse or config["reverse"])
         corpus = read_corpus(args.data, args.data_src, args.data_tgt, reverse, "--data")
         if corpus is None:
-            corpus = read_tab_pairs(sample_paths()["dev"], reverse)
+            corpus = progress.reading(sample_paths()["dev"], "pairs", read_tab_pairs, reverse,
+                                      size=_pairs)
         if args.held_out:
             if not config.get("dev_split"):
                 raise UsageError("--held-out: this model was not trained with dev_split")
@@ -101,7 +107,8 @@ class TranslatorCommands(AppCommands):
         run = model.serving_module().translator(beam, alpha)
         run(tf.constant(corpus.sources[:1]))  # tracing is not decoding time
         started = time.perf_counter()
-        hypotheses = translate_all(run, corpus.sources, beam, args.batch_size)["translations"]
+        hypotheses = translate_all(run, corpus.sources, beam, args.batch_size,
+                                   label=f"translating {_corpus_label(args)}")["translations"]
         seconds = time.perf_counter() - started
         return translation_scores(hypotheses, corpus.targets, model.metadata["lowercase_target"],
                                   beam, alpha, seconds)
@@ -110,7 +117,9 @@ class TranslatorCommands(AppCommands):
         lines = [text for _, text in iter_lines(args.input)]
         beam, alpha = decoding_options(args, model.config)
         run = model.serving_module().translator(beam, alpha)
-        for line in translate_all(run, lines, beam, args.batch_size)["translations"]:
+        for line in translate_all(run, lines, beam, args.batch_size,
+                                  label=f"translating {progress.file_label(args.input)}"
+                                  )["translations"]:
             out.write(line + "\n")
 
     def translate(self, args):
@@ -120,7 +129,8 @@ class TranslatorCommands(AppCommands):
         lines = [text for _, text in iter_lines(args.input)]
         beam, alpha = decoding_options(args, model.config)
         result = translate_all(model.serving_module().translator(beam, alpha), lines, beam,
-                               args.batch_size, with_attention=bool(args.plot))
+                               args.batch_size, with_attention=bool(args.plot),
+                               label=f"translating {progress.file_label(args.input)}")
         for line in result["translations"]:
             sys.stdout.write(line + "\n")
         sys.stdout.flush()
@@ -178,29 +188,39 @@ def read_corpus(pairs_path, source_path, target_path, reverse, flag):
         raise UsageError(f"give {flag} (tab-separated pairs) or {flag}-src/{flag}-tgt, "
                          "not both")
     if source_path:
-        return (read_parallel_files(target_path, source_path) if reverse
-                else read_parallel_files(source_path, target_path))
-    return read_tab_pairs(pairs_path, reverse) if pairs_path else None
+        first, second = (target_path, source_path) if reverse else (source_path, target_path)
+        return progress.reading(first, "pairs", read_parallel_files, second, size=_pairs)
+    if not pairs_path:
+        return None
+    return progress.reading(pairs_path, "pairs", read_tab_pairs, reverse, size=_pairs)
 
 
 def _pairs(corpus):
     return len(corpus.sources)
 
 
-def translate_all(run, sentences, beam, batch_size=64, with_attention=False):
+def _corpus_label(args):
+    """How progress names the corpus ``evaluate`` reads."""
+    return progress.file_label(args.data or args.data_src or "samples")
+
+
+def translate_all(run, sentences, beam, batch_size=64, with_attention=False,
+                  label="translating"):
     """Translate every sentence with ``run`` (``TranslatorServer.translator(beam, alpha)``),
     in order; blank lines give blank translations.
 
     Sentences are decoded in batches of similar length (shortest first), so little work
     goes to padding. Returns ``{"translations": [...]}`` and, with ``with_attention``,
     ``"attention"``: per sentence ``(source tokens, output tokens, weights)`` or Nones.
+    Progress is shown as a stage named ``label``.
     """
     translations = [""] * len(sentences)
     attention = [(None, None, None)] * len(sentences)
     real = [i for i, s in enumerate(sentences) if s.strip()]
     real.sort(key=lambda i: len(sentences[i].split()))
     rows = max(1, batch_size // max(1, beam))  # a beam multiplies the rows decoded
-    for start in range(0, len(real), rows):
+    for start in progress.track(range(0, len(real), rows), label, total=len(real),
+                                unit="sentences", size=lambda s: len(real[s:s + rows])):
         chunk = real[start:start + rows]
         result = run(tf.constant([sentences[i] for i in chunk]))
         for k, i in enumerate(chunk):
