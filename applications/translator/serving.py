@@ -124,6 +124,8 @@ def translate_sentences(run, sentences, beam_size, batch_size=64):
 
 
 def checked_decoding(beam_size, length_penalty):
+    """``(int beam size, float length penalty)``; ValueError for a beam under 1 or a
+    negative penalty."""
     if int(beam_size) < 1 or float(length_penalty) < 0:
         raise ValueError("beam_size must be 1 or more and length_penalty not negative")
     return int(beam_size), float(length_penalty)
