@@ -250,3 +250,19 @@ def test_load_model_is_a_class_method_that_knows_its_application(tagged_file, ta
     assert "\n" not in message and message.startswith(str(tmp_path / "classifier"))
     with pytest.raises(InputError, match="no saved model here"):
         PosTagger.load_model(tmp_path / "nothing")
+
+
+def test_an_ensemble_loads_as_its_members_application(tagged_file, tmp_path):
+    from applications.core.ensemble import Ensemble
+    from applications.pos_tagger.model import PosTagger
+    from applications.text_classifier.model import TextClassifier
+
+    build, fast, _, _ = tagger_case(tagged_file)
+    member = build()
+    pair = Ensemble(member.config, member.metadata, "encore>PosTagger", 2)
+    pair(next(iter(fast))[0])
+    pair.save_to(str(tmp_path / "pair"))
+    assert type(PosTagger.load_model(tmp_path / "pair")) is Ensemble
+    assert type(Ensemble.load_model(tmp_path / "pair")) is Ensemble
+    with pytest.raises(InputError, match="holds a PosTagger model, not a TextClassifier"):
+        TextClassifier.load_model(tmp_path / "pair")
