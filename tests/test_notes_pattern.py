@@ -252,17 +252,17 @@ def test_load_model_is_a_class_method_that_knows_its_application(tagged_file, ta
         PosTagger.load_model(tmp_path / "nothing")
 
 
-def test_an_ensemble_loads_as_its_members_application(tagged_file, tmp_path):
+def test_an_ensemble_loads_as_its_members_application(text_file, tmp_path):
     from applications.core.ensemble import Ensemble
-    from applications.pos_tagger.model import PosTagger
+    from applications.language_model.model import LanguageModel
     from applications.text_classifier.model import TextClassifier
 
-    build, fast, _, _ = tagger_case(tagged_file)
+    build, fast, _, _ = language_model_case(text_file)
     member = build()
-    pair = Ensemble(member.config, member.metadata, "encore>PosTagger", 2)
+    pair = Ensemble(member.config, member.metadata, "encore>LanguageModel", 2)
     pair(next(iter(fast))[0])
     pair.save_to(str(tmp_path / "pair"))
-    assert type(PosTagger.load_model(tmp_path / "pair")) is Ensemble
+    assert type(LanguageModel.load_model(tmp_path / "pair")) is Ensemble
     assert type(Ensemble.load_model(tmp_path / "pair")) is Ensemble
-    with pytest.raises(InputError, match="holds a PosTagger model, not a TextClassifier"):
+    with pytest.raises(InputError, match="holds a LanguageModel model, not a TextClassifier"):
         TextClassifier.load_model(tmp_path / "pair")
