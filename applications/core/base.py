@@ -229,11 +229,19 @@ class ServingModule(tf.Module):
 
 
 def optimizer_options(config, learning_rate=None):
-    """Optimizer keyword arguments from the shared options: rate, beta_2, clipping, averaging."""
+    """Optimizer keyword arguments from the shared options: rate, the optimizer's knobs
+    (betas, momentum, Nesterov, rho, Adagrad's initial accumulator, weight decay), clipping
+    and averaging. A knob left at 0 is not passed, so the optimizer keeps its default."""
     options = {"learning_rate": config["learning_rate"] if learning_rate is None
                else learning_rate}
     if config.get("beta_2"):
         options["beta_2"] = config["beta_2"]
+    for knob, keyword in (("beta_1", "beta_1"), ("momentum", "momentum"),
+                          ("nesterov", "nesterov"), ("rho", "rho"),
+                          ("initial_accumulator", "initial_accumulator_value"),
+                          ("weight_decay", "weight_decay")):
+        if config.get(knob):
+            options[keyword] = config[knob]
     if config.get("clipnorm"):
         options["global_clipnorm"] = config["clipnorm"]
     if config.get("ema_momentum"):

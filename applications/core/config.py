@@ -29,6 +29,13 @@ class TrainConfig:
     while training steps go on with the raw weights. ``beta_2`` (0 = the optimizer's own
     default, 0.999 for Adam) is the decay of an Adam-family optimizer's second-moment
     estimate; Dozat & Manning's taggers and parsers use 0.9.
+
+    The notes' optimiser knobs; 0 (False) leaves each optimizer's own default:
+    ``beta_1`` (Adam family, first-moment decay, 0.9), ``momentum`` (``sgd``, ``rmsprop``),
+    ``nesterov`` (``sgd``), ``rho`` (``rmsprop``, ``adadelta``: the decay of the squared
+    gradient average, 0.9 / 0.95), ``initial_accumulator`` (``adagrad``, 0.1) and
+    ``weight_decay`` (decoupled weight decay, any optimizer; AdamW's own default 0.004
+    applies only with ``optimizer=adamw`` and 0 here).
     """
 
     batch_size: int = 32
@@ -43,6 +50,12 @@ class TrainConfig:
     save_every_steps: int = 0
     ema_momentum: float = 0.0
     beta_2: float = 0.0
+    beta_1: float = 0.0
+    momentum: float = 0.0
+    nesterov: bool = False
+    rho: float = 0.0
+    initial_accumulator: float = 0.0
+    weight_decay: float = 0.0
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -65,10 +78,33 @@ class TrainConfig:
         if config.beta_2 and config.optimizer.lower() not in ADAM_FAMILY:
             raise UsageError(f"{source}: beta_2 needs an Adam-family optimizer "
                              f"({', '.join(ADAM_FAMILY)}), not {config.optimizer}")
+        _check_optimizer_knobs(config, source)
         if getattr(config, "adversarial_epsilon", 0.0) < 0:
             raise UsageError(f"{source}: adversarial_epsilon must be 0 or more, not "
                              f"{config.adversarial_epsilon}")
         return config
+
+
+# Each optimizer knob and the optimizers that take it.
+OPTIMIZER_KNOBS = {"beta_1": ADAM_FAMILY, "momentum": ("sgd", "rmsprop"),
+                   "nesterov": ("sgd",), "rho": ("rmsprop", "adadelta"),
+                   "initial_accumulator": ("adagrad",)}
+
+
+def _check_optimizer_knobs(config, source):
+    """Refuse a knob set for an optimizer that does not take it, or out of its range."""
+    name = config.optimizer.lower()
+    for knob, takers in OPTIMIZER_KNOBS.items():
+        if getattr(config, knob) and name not in takers:
+            raise UsageError(f"{source}: {knob} needs optimizer {' or '.join(takers)}, "
+                             f"not {config.optimizer}")
+    for knob in ("beta_1", "momentum", "rho"):
+        if not 0.0 <= getattr(config, knob) < 1.0:
+            raise UsageError(f"{source}: {knob} must be in [0, 1), not {getattr(config, knob)}")
+    for knob in ("initial_accumulator", "weight_decay"):
+        if getattr(config, knob) < 0:
+            raise UsageError(f"{source}: {knob} must be 0 or more, not "
+                             f"{getattr(config, knob)}")
 
 
 def _check_type(field, value, source):
