@@ -31,7 +31,8 @@ def export_best(app, args, tuner, hypermodel, trial, out):
     monitor = tuner.oracle.objective.name
     started = time.time()
     os.makedirs(out, exist_ok=True)
-    state = {"config": config.to_dict(), "metadata": hypermodel.metadata}
+    state = {"application": app.name, "config": config.to_dict(),
+             "metadata": hypermodel.metadata}
     atomic_write_json(os.path.join(out, "checkpoints", APP_STATE), state)
     atomic_write_json(os.path.join(out, "config.json"), config.to_dict())
     if os.path.exists(checkpoint):

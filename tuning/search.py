@@ -48,12 +48,29 @@ def add_tune_arguments(parser):
 
 
 def run_tune(app, args):
-    """Run (or resume) a search; returns the exit code."""
+    """Run (or resume) a search; returns the exit code.
+
+    The chief (or a lone search) holds ``--dir``'s lock from its first write to the end
+    (:mod:`applications.core.locks`): a second search into the same folder exits 2.
+    """
+    from applications.core import locks
+
+    before = locks.held()
+    try:
+        return _run_tune(app, args)
+    finally:
+        for folder in locks.held() - before:
+            locks.release(folder)
+
+
+def _run_tune(app, args):
     import keras_tuner
     import tensorflow as tf
     from keras_tuner.src import config as keras_tuner_config
 
+    from applications.core import locks
     from applications.core.cli import training_config
+    from applications.core.outputs import check_run_target, check_search_target, overlaps
     from tuning.distributed import check_environment
     from tuning.hypermodel import ApplicationHyperModel
     from tuning.spaces import search_space
@@ -64,6 +81,12 @@ def run_tune(app, args):
     for flag, path in (("--dir", args.dir), ("--export-best", args.export_best)):
         if path and os.path.exists(path) and not os.path.isdir(path):
             raise UsageError(f"{flag} {path} is a file, not a directory")
+    check_search_target(args.dir)
+    if args.export_best:
+        if overlaps(args.export_best, args.dir):
+            raise UsageError(f"--export-best {args.export_best} is --dir, lies inside it or "
+                             "holds it; give it a folder of its own (nothing was changed)")
+        check_run_target(args.export_best, app.name, "--export-best")
     role = check_environment()
     if getattr(args, "out", None) is None:
         args.out = args.dir  # read_training_data hooks may name the run directory
@@ -90,6 +113,8 @@ def run_tune(app, args):
     oracle_file = os.path.join(args.dir, PROJECT, "oracle.json")
     resuming = os.path.exists(oracle_file)
     _quiet_retracing_notes()
+    if role != "worker":  # workers share the chief's --dir, writing their own trials
+        locks.acquire(args.dir)  # the first write into --dir comes next
     # A failed trial's traceback goes to its trial.json, not to the terminal.
     keras_tuner_config.DEBUG = False
     try:

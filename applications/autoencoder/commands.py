@@ -112,10 +112,12 @@ class AutoencoderCommands(AppCommands):
     def run_encode(self, args):
         """Write one code vector per image: ``.npy`` (float32 ``[N, code_dim]``) or CSV."""
         from applications.core.base import load_model
+        from applications.core.outputs import check_file_target
 
         out = str(args.out)
         if not out.lower().endswith((".npy", ".csv")):
             raise UsageError(f"--out must end in .npy or .csv, not {os.path.basename(out)!r}")
+        check_file_target(out)  # only an earlier .npy or vectors CSV is replaced
         model = load_model(args.model)
         image_set = progress.reading(args.input, "images", read_unlabelled,
                                      ImageMetadata.from_config(model.metadata), size=_count)

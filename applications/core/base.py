@@ -305,10 +305,12 @@ def export(model, export_dir):
     """Write a SavedModel with the serving module's endpoints (``serve`` is the default).
 
     Keras' ``ExportArchive`` records every variable and lookup table, so the result also
-    runs in TF1-style tools such as ``saved_model_cli run``. The directory is written beside
-    the target and renamed over it, so a failed export leaves an older one intact.
+    runs in TF1-style tools such as ``saved_model_cli run``. The folder is written beside
+    the target and swapped in (:func:`applications.core.outputs.write_export`): a failed or
+    killed export leaves the older one intact, and a target that is not an earlier export
+    of this package is refused with nothing changed.
     """
-    import shutil
+    from applications.core.outputs import write_export
 
     server = model.serving_module()
     archive = keras.export.ExportArchive()
@@ -316,11 +318,5 @@ def export(model, export_dir):
     archive.track(server)
     for name, fn in server.endpoints().items():
         archive.add_endpoint(name, fn)
-    tmp = export_dir.rstrip("/") + ".tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    archive.write_out(tmp, verbose=False)
-    old = export_dir.rstrip("/") + ".old"
-    if os.path.exists(export_dir):
-        os.replace(export_dir, old)
-    os.replace(tmp, export_dir)
-    shutil.rmtree(old, ignore_errors=True)
+    write_export(lambda folder: archive.write_out(folder, verbose=False), export_dir,
+                 model.application_class().__name__)

@@ -6,6 +6,11 @@ that fills up, a copy cut short or a file system that loses its last writes can 
 truncate any file. The functions here read what is there, report each unreadable file in
 one ``warning: FILE: ...`` line, and fall back to the newest checkpoint that restores in
 full; when there is none, the error is one line too.
+
+Only damage counts as damage: a file that cannot be opened or read at all (no permission,
+an I/O error, a file system gone away) is not torn, and deleting checkpoints because of it
+would destroy a run that is whole. Such an error stops the run with one line naming the
+file, and nothing is deleted.
 """
 
 import glob
@@ -14,6 +19,7 @@ import re
 import shutil
 import sys
 import zipfile
+import zlib
 
 import tensorflow as tf
 
@@ -33,12 +39,47 @@ def _reason(err):
     return f"{type(err).__name__}: {text[:160]}" if text else type(err).__name__
 
 
+# TensorFlow's errors for a file it could not get at, as opposed to one it read and found bad.
+_ACCESS_ERRORS = (OSError, tf.errors.PermissionDeniedError, tf.errors.UnavailableError,
+                  tf.errors.ResourceExhaustedError, tf.errors.UnauthenticatedError)
+
+
+def access_error(path, err):
+    """The one-line :class:`InputError` for a file that could not be read at all."""
+    reason = getattr(err, "strerror", None) or _reason(err)
+    return InputError(f"cannot read this file ({reason}); it was left as it is, and so was "
+                      "every checkpoint: fix its permissions or storage and run again", path)
+
+
+def check_readable(prefix):
+    """Open every file of the checkpoint ``prefix`` and read a byte of each.
+
+    A missing or empty file is damage, left for the restore to find; any other ``OSError``
+    (permission, I/O) raises :func:`access_error`.
+    """
+    for path in [prefix + ".index", *sorted(glob.glob(glob.escape(prefix) + ".data-*"))]:
+        try:
+            with open(path, "rb") as handle:
+                handle.read(1)
+        except FileNotFoundError:
+            continue
+        except OSError as err:
+            raise access_error(path, err) from None
+
+
 def remove_stale_temporaries(*folders):
-    """Delete what a killed write left behind: ``.tmp-*`` files and TF's ``*_temp`` folders."""
+    """Delete what a killed write left behind: ``.tmp-*`` files and TF's ``*_temp`` folders.
+
+    The caller holds the folder's lock (:mod:`applications.core.locks`), so no other live
+    process is writing them.
+    """
     for folder in folders:
         for path in glob.glob(os.path.join(glob.escape(folder), ".tmp-*")):
             if os.path.isfile(path):
-                os.unlink(path)
+                try:
+                    os.unlink(path)
+                except OSError as err:
+                    raise access_error(path, err) from None
         for path in glob.glob(os.path.join(glob.escape(folder), "ckpt-*_temp*")):
             shutil.rmtree(path, ignore_errors=True)
 
@@ -50,6 +91,8 @@ def _list_problem(path):
             payload = handle.read()
     except FileNotFoundError:
         return None
+    except OSError as err:
+        raise access_error(path, err) from None
     if not payload:
         return "empty file"
     text = payload.decode("utf-8", "replace")
@@ -68,6 +111,8 @@ def open_manager(checkpoint, directory, max_to_keep):
     if problem is None:
         try:
             return tf.train.CheckpointManager(checkpoint, directory, max_to_keep=max_to_keep)
+        except _ACCESS_ERRORS as err:
+            raise access_error(path, err) from None
         except (ValueError, tf.errors.OpError) as err:
             problem = _reason(err)
     warn(path, f"unreadable list of checkpoints ({problem}); "
@@ -101,20 +146,25 @@ def restore_newest_readable(checkpoint, manager):
 
     Every checkpoint file on disk is a candidate, listed or not, newest first. Each one that
     fails is named in a warning and the next older one is tried; once one restores, the
-    unreadable newer ones are deleted. When the one restored is not the manager's latest
+    unreadable newer ones are deleted. A file that cannot be read at all (permission, I/O:
+    not damage) stops the search with an :class:`InputError` before anything is deleted. When the one restored is not the manager's latest
     (or the list was torn), the list is rewritten to it and the older ones, so the manager
     keeps pruning them; the caller must then reopen the manager.
 
     Raises:
-        InputError: checkpoint files exist but none of them can be restored.
+        InputError: checkpoint files exist but none of them can be restored, or one of them
+            cannot be read at all.
     """
     directory = manager.directory
     candidates = checkpoints_on_disk(directory)
     bad, reasons = [], []
     for prefix in candidates:
+        check_readable(prefix)
         try:
             checkpoint.restore(prefix).expect_partial()
-        except Exception as err:  # noqa: BLE001 - any failure here means: try an older one
+        except _ACCESS_ERRORS as err:
+            raise access_error(prefix, err) from None
+        except Exception as err:  # noqa: BLE001 - any other failure: damage; try an older one
             bad.append(prefix)
             reasons.append((_torn_file(prefix), _reason(err)))
             continue
@@ -137,10 +187,16 @@ def restore_newest_readable(checkpoint, manager):
 
 
 def readable_keras_file(path):
-    """None when ``path`` is a whole ``.keras`` archive, else why it is not (zip CRC check)."""
+    """None when ``path`` is a whole ``.keras`` archive, else why it is not (zip CRC check).
+
+    Raises:
+        InputError: the file cannot be read at all (:func:`access_error`).
+    """
     try:
         with zipfile.ZipFile(path) as archive:
             broken = archive.testzip()
-    except (zipfile.BadZipFile, OSError, EOFError) as err:
+    except (zipfile.BadZipFile, EOFError, zlib.error, ValueError) as err:
         return _reason(err)
+    except OSError as err:
+        raise access_error(path, err) from None
     return f"member {broken} fails its CRC check" if broken else None

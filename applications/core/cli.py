@@ -116,6 +116,9 @@ def build_parser(app, added_verbs=(), prog=None):
                        help="use TensorFlow's deterministic ops (slower)")
     train.add_argument("--threads", type=int, metavar="N",
                        help="CPU threads for TensorFlow's ops (default: all cores)")
+    train.add_argument("--restart", action="store_true",
+                       help="start afresh: delete the run's own checkpoints and model in "
+                            "--out instead of resuming them")
     train.add_argument("--distribute", choices=["none", "mirrored", "multi_worker"],
                        default="none",
                        help="data-parallel tf.distribute training: mirrored = this host's "
@@ -199,19 +202,43 @@ def training_config(app, args, saved=None):
 
 
 def run_train(app, args):
+    """Train into ``args.out`` (resuming what is there), holding the folder's lock meanwhile.
+
+    The lock is taken once the input is read and checked, just before the first write, so
+    a run that fails on bad input leaves ``--out`` untouched (:mod:`applications.core.locks`).
+    """
+    from applications.core import locks
+
+    before = locks.held()
+    try:
+        return _run_train(app, args)
+    finally:
+        for folder in locks.held() - before:
+            locks.release(folder)
+
+
+def _run_train(app, args):
     import keras
     import tensorflow as tf
 
-    from applications.core import distributed
+    from applications.core import distributed, locks, outputs
+    from applications.core.fingerprints import check_same_data, training_fingerprints
     from data.epoch_order import EpochOrder
 
     set_cpu_threads(getattr(args, "threads", None))
     mode = getattr(args, "distribute", "none")
     role = distributed.worker_role(mode)  # a non-chief worker writes under a private folder
+    outputs.check_run_target(args.out, app.name)
+    restart = getattr(args, "restart", False)
     state_path = os.path.join(role.private_dir(args.out), "checkpoints", APP_STATE)
     # Resuming: the architecture and vocabularies are the ones the checkpoint was made with.
-    saved = read_json(state_path) if os.path.exists(state_path) else None
+    saved = read_json(state_path) if os.path.exists(state_path) and not restart else None
+    if saved is not None and not isinstance(saved, dict):
+        raise InputError("not a run state file (expected a JSON object)", state_path)
     config = training_config(app, args, saved["config"] if saved else None)
+    data = training_fingerprints(args)  # of the training files' content
+    if saved:
+        check_same_data(saved.get("data"), data, args.out)
     if mode != "none" and config.ema_momentum:
         raise UsageError("ema_momentum is not supported with --distribute; set it to 0")
     # Before any other TensorFlow work: a multi-worker runtime is configured at start-up.
@@ -230,7 +257,12 @@ def run_train(app, args):
             raise UsageError(f"bad model options: {err}") from None
         app.prepare_model(model, args, config)
     os.makedirs(args.out, exist_ok=True)
-    atomic_write_json(state_path, {"config": config.to_dict(), "metadata": metadata})
+    # The first write: from here on this process is the folder's only writer.
+    locks.acquire(role.private_dir(args.out))
+    if restart:
+        outputs.remove_run_files(role.private_dir(args.out))
+    atomic_write_json(state_path, {"application": app.name, "config": config.to_dict(),
+                                   "metadata": metadata, "data": data})
     if role.chief:
         atomic_write_json(os.path.join(args.out, "config.json"), config.to_dict())
     started = time.time()
@@ -297,7 +329,10 @@ def run_predict(app, args):
 
 def run_export(app, args):
     from applications.core.base import export, load_model
+    from applications.core.outputs import check_apart, prepare_export
 
+    check_apart(args.out, args.model)
+    prepare_export(args.out)  # refuses a target that is not ours before the model loads
     model = load_model(args.model)
     export(model, args.out)
     progress.line(f"exported SavedModel to {args.out}")

@@ -144,11 +144,16 @@ def ensemble_verb(build):
 
     def run(args):
         from applications.core.base import load_model
+        from applications.core.outputs import check_ensemble_target, overlaps
 
-        if os.path.abspath(args.out) in {os.path.abspath(m) for m in args.models}:
-            raise UsageError(f"--out {args.out} is one of the members; write to a new "
-                             "directory")
+        for member in args.models:
+            if overlaps(args.out, member):
+                raise UsageError(f"--out {args.out} is the member {member}, lies inside it or "
+                                 "holds it; write to a new directory (nothing was changed)")
         members = [load_model(path) for path in args.models]
+        application = members[0].application_class().__name__
+        # Only a folder empty or holding an earlier ensemble of this application is written.
+        check_ensemble_target(args.out, application)
         ensemble = build(members, args.models)
         os.makedirs(args.out, exist_ok=True)
         ensemble.save_to(args.out)
@@ -156,7 +161,8 @@ def ensemble_verb(build):
         # config.json is the first member's; each member's own options (seed, optimizer
         # settings, ...) are kept beside the member list.
         atomic_write_json(os.path.join(args.out, "ensemble.json"),
-                          {"members": [os.path.abspath(m) for m in args.models],
+                          {"application": application,
+                           "members": [os.path.abspath(m) for m in args.models],
                            "member_configs": [m.config for m in members]})
         print(f"saved {os.path.join(args.out, 'model.keras')} ({len(members)} members)",
               file=sys.stderr)

@@ -17,7 +17,14 @@ def new_figure(width, height):
 
 
 def write_png(figure, path, dpi=100):
-    """Save ``figure`` as a PNG at ``path`` (temp file, fsync, rename)."""
+    """Save ``figure`` as a PNG at ``path`` (temp file, fsync, rename).
+
+    An existing file at ``path`` is replaced only when it is a PNG; anything else is
+    refused with one line (:func:`applications.core.outputs.check_file_target`).
+    """
+    from applications.core.outputs import check_file_target
+
+    check_file_target(path, "the plot")
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     atomic_write_bytes(path, buffer.getvalue())
