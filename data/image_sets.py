@@ -69,12 +69,15 @@ class ImageMetadata:
                              f"channels), the model takes {'x'.join(map(str, self.shape))}",
                              image_set.path)
 
-    def encode_labels(self, image_set):
-        """Class ids ``int32 [N]``; a label never seen in training is an error naming it."""
+    def encode_labels(self, image_set, unseen_id=None):
+        """Class ids ``int32 [N]``; a label never seen in training is an error naming it,
+        or (evaluation, ``unseen_id`` given) gets ``unseen_id``."""
         index = {label: i for i, label in enumerate(self.labels)}
         ids = np.empty(len(image_set.labels), np.int32)
         for i, label in enumerate(image_set.labels):
-            if label not in index:
+            if label not in index and unseen_id is not None:
+                ids[i] = unseen_id
+            elif label not in index:
                 where = image_set.names[i] if image_set.names else image_set.path
                 raise InputError(f"label {label!r} (image {i}) was never seen in training; "
                                  f"known: {', '.join(self.labels[:20])}", where)

@@ -55,10 +55,21 @@ class TaggingMetadata:
             chars[i, : len(token)] = self.chars.encode(token)
         return {"words": words, "chars": chars}
 
-    def encode_tags(self, tags, path=None, lines=None):
+    @property
+    def unseen_tag_id(self):
+        """The id evaluation gives a tag never seen in training: one past the known ids, so
+        it weighs as a real token and no prediction matches it."""
+        return len(self.tags)
+
+    def encode_tags(self, tags, path=None, lines=None, unseen_ok=False):
+        """Tag ids; an unseen tag is an :class:`InputError`, or with ``unseen_ok``
+        :attr:`unseen_tag_id` (evaluation counts it as an error)."""
         ids = np.zeros(len(tags), np.int32)
         for i, tag in enumerate(tags):
             if tag not in self.tags:
+                if unseen_ok:
+                    ids[i] = self.unseen_tag_id
+                    continue
                 line = lines[i] if lines else None
                 raise InputError(f"tag {tag!r} was never seen in training", path, line)
             ids[i] = self.tags.index[tag]
@@ -82,10 +93,14 @@ class TaggingMetadata:
         )
 
 
-def encode_sentences(sentences, metadata, path=None):
-    """Turn :class:`TaggedSentence` s into (features, tag ids) examples."""
-    return [(metadata.encode_tokens(s.tokens), metadata.encode_tags(s.tags, path, s.lines))
-            for s in sentences]
+def encode_sentences(sentences, metadata, path=None, unseen_ok=False):
+    """Turn :class:`TaggedSentence` s into (features, tag ids) examples.
+
+    ``unseen_ok`` (evaluation): a tag never seen in training gets
+    :attr:`TaggingMetadata.unseen_tag_id` instead of being an error.
+    """
+    return [(metadata.encode_tokens(s.tokens),
+             metadata.encode_tags(s.tags, path, s.lines, unseen_ok)) for s in sentences]
 
 
 def load_all_data(path, metadata=None, tag_column="upos", one_hot_labels=True,

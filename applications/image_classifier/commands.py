@@ -8,6 +8,7 @@ import numpy as np
 from applications.core import progress
 from applications.core.cli import AppCommands
 from applications.core.config import UsageError
+from applications.core.evaluation import UNSEEN_ID, warn_unseen
 from applications.core.image_inputs import add_image_data_arguments
 from applications.core.optimizers import check_schedule
 from applications.image_classifier.config import FLIPS, ImageClassifierConfig
@@ -100,11 +101,12 @@ class ImageClassifierCommands(AppCommands):
                             unit="images") as step:
             data = evaluation_data(args, meta)
             step.count = len(data.images)
-        truth = meta.encode_labels(data)
+        truth = meta.encode_labels(data, unseen_id=UNSEEN_ID)
+        known = truth != UNSEEN_ID  # an unseen label is a miss, outside the matrix
         probabilities = classify(model.serving_module(), data.images,
                                  f"classifying {progress.file_label(data.path)}")
         predicted = probabilities.argmax(axis=-1)
-        matrix = confusion_matrix(truth, predicted, len(meta.labels))
+        matrix = confusion_matrix(truth[known], predicted[known], len(meta.labels))
         per_class = np.diag(matrix) / np.maximum(matrix.sum(axis=1), 1)
         precision = np.diag(matrix) / np.maximum(matrix.sum(axis=0), 1)
         f1 = 2 * precision * per_class / np.maximum(precision + per_class, 1e-12)
@@ -113,7 +115,10 @@ class ImageClassifierCommands(AppCommands):
             "examples": int(len(truth)),
             "macro_f1": float(f1.mean()),
             "class_accuracy": {n: float(a) for n, a in zip(meta.class_names, per_class)},
+            "unseen_labels": int((~known).sum()),
         }
+        warn_unseen(data.path, results["unseen_labels"], "images", "label",
+                    sorted({l for l, k in zip(data.labels, known) if not k}, key=str))
         report = args.report or args.model
         json_path = os.path.join(report, "evaluation.json")
         png_path = os.path.join(report, "confusion_matrix.png")

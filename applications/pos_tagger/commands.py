@@ -4,14 +4,15 @@ import numpy as np
 
 from applications.core import progress
 from applications.core.cli import AppCommands
+from applications.core.evaluation import warn_unseen
 from applications.pos_tagger.config import TaggerConfig
 from applications.pos_tagger.model import PosTagger
 from applications.pos_tagger.pipeline import training_datasets
 from applications.pos_tagger.sample_data import sample_paths
 from data.errors import InputError
-from data.files import iter_lines
+from data.files import batches_of, nonblank_lines
 from data.sequence_batches import TaggingMetadata, bucketed_dataset, encode_sentences
-from data.tagged_text import read_conllu, read_tagged
+from data.tagged_text import MAX_SENTENCE_TOKENS, iter_conllu, read_tagged
 
 
 class TaggerCommands(AppCommands):
@@ -42,28 +43,34 @@ class TaggerCommands(AppCommands):
     def evaluate(self, model, args):
         path = args.data or sample_paths()["dev"]
         meta = TaggingMetadata.from_config(model.metadata)
-        sentences = progress.reading(path, "sentences", read_tagged, model.config["tag_column"])
-        examples = encode_sentences(sentences, meta, path)
-        return tagging_scores(model, examples, label=f"tagging {progress.file_label(path)}")
+        sentences = progress.reading(path, "sentences", read_tagged, model.config["tag_column"],
+                                     model.config.get("max_sentence_tokens",
+                                                      MAX_SENTENCE_TOKENS))
+        examples = encode_sentences(sentences, meta, path, unseen_ok=True)
+        scores = tagging_scores(model, examples, label=f"tagging {progress.file_label(path)}",
+                                unseen_id=meta.unseen_tag_id)
+        unseen = sorted({tag for s in sentences for tag in s.tags if tag not in meta.tags})
+        warn_unseen(path, scores["unseen_labels"], "tokens", "tag", unseen)
+        return scores
 
     def predict(self, model, args, out):
         import tensorflow as tf
 
         server = model.serving_module()
         fmt = args.format or ("conllu" if args.input.endswith(".conllu") else "text")
+        # Read, tag and write batch by batch: memory does not grow with the input.
         if fmt == "conllu":
-            tokens = [s.tokens for s in progress.reading(args.input, "sentences", read_conllu,
-                                                         model.config["tag_column"])]
-            batches = _chunks(tokens, 64)
+            sentences = iter_conllu(args.input, model.config["tag_column"],
+                                    model.config.get("max_sentence_tokens", MAX_SENTENCE_TOKENS))
+            batches = batches_of((s.tokens for s in sentences), 64)
             tag = lambda batch: server.tag_tokens(tf.ragged.constant(batch, dtype=tf.string))
         else:
-            lines = [line for _, line in iter_lines(args.input) if line.strip()]
-            if not lines:
-                raise InputError("no sentences to tag", args.input)
-            batches = _chunks(lines, 64)
+            batches = batches_of(nonblank_lines(args.input), 64)
             tag = lambda batch: server.serve(tf.constant(batch))
+        tagged = 0
         for batch in progress.track(batches, f"tagging {progress.file_label(args.input)}",
-                                    total=sum(map(len, batches)), unit="sentences", size=len):
+                                    unit="sentences", size=len):
+            tagged += len(batch)
             result = tag(batch)
             if isinstance(result, dict):
                 tokens_b = [row[:n] for row, n in zip(result["tokens"].numpy(),
@@ -77,17 +84,20 @@ class TaggerCommands(AppCommands):
                 for token, tag_name in zip(toks, tags):
                     out.write(f"{token.decode()}\t{tag_name.decode()}\n")
                 out.write("\n")
+        if not tagged:
+            raise InputError("no sentences to tag", args.input)
 
 
-def tagging_scores(model, examples, batch_size=128, label="tagging"):
+def tagging_scores(model, examples, batch_size=128, label="tagging", unseen_id=None):
     """Token accuracy, accuracy on words unseen in training (id ``<unk>``), and token count.
 
-    Progress is shown as a stage named ``label``.
+    Tokens whose tag id is ``unseen_id`` (a tag never seen in training) count as errors
+    and are counted in ``unseen_labels``. Progress is shown as a stage named ``label``.
     """
     import tensorflow as tf
 
     forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-    correct = total = oov_correct = oov_total = 0
+    correct = total = oov_correct = oov_total = unseen = 0
     batches = bucketed_dataset(examples, batch_size, shuffle=False)
     for features, tags, weights in progress.track(batches, label, total=len(examples),
                                                   unit="sentences",
@@ -100,13 +110,12 @@ def tagging_scores(model, examples, batch_size=128, label="tagging"):
         total += int(real.sum())
         oov_correct += int((hit & oov).sum())
         oov_total += int(oov.sum())
+        if unseen_id is not None:
+            unseen += int(((tags.numpy() == unseen_id) & real).sum())
     return {
         "accuracy": correct / total,
         "oov_accuracy": oov_correct / oov_total if oov_total else None,
         "oov_tokens": oov_total,
         "tokens": total,
+        "unseen_labels": unseen,
     }
-
-
-def _chunks(items, size):
-    return [items[i:i + size] for i in range(0, len(items), size)]

@@ -1,17 +1,20 @@
 """The text classifier's part of the shared command line."""
 
+import itertools
+
 import numpy as np
 
 from applications.core import progress
 from applications.core.cli import AppCommands
 from applications.core.config import UsageError
+from applications.core.evaluation import warn_unseen
 from applications.text_classifier.config import ClassifierConfig
 from applications.text_classifier.model import TextClassifier
 from applications.text_classifier.pipeline import TextMetadata, encode_corpus, text_dataset
 from applications.text_classifier.sample_data import sample_paths
 from applications.text_classifier.scoring import classification_scores
 from data.errors import InputError
-from data.files import iter_lines
+from data.files import batches_of, nonblank_lines
 from data.splits import held_out_split
 from data.text_table import read_text_table
 
@@ -101,37 +104,44 @@ class ClassifierCommands(AppCommands):
             _, held = held_out_split(len(table.texts), model.config["dev_split"],
                                      model.config["seed"])
             table = _rows(table, held)
-        targets = meta.encode_labels(table)
+        targets = meta.encode_labels(table, unseen_ok=True)
         probabilities = served_probabilities(model.serving_module(), table.texts,
                                              f"classifying {progress.file_label(path)}")
         scores = classification_scores(meta.task, probabilities, targets, meta.labels)
         scores["task"] = meta.task
+        unseen = [] if meta.task == "multilabel" else [
+            row[0] for row in table.labels if row[0] not in meta.labels]
+        scores["unseen_labels"] = len(unseen)
+        warn_unseen(path, len(unseen), "texts", "label", sorted(set(unseen)))
         return scores
 
     def predict(self, model, args, out):
         meta = TextMetadata.from_config(model.metadata)
         name = str(args.input).lower()
         fmt = args.format or ("table" if name.endswith(TABLE_SUFFIXES) else "text")
+        if args.mc_samples < 0:
+            raise UsageError("--mc-samples must be 0 or more")
         if fmt == "table":
             texts = progress.reading(args.input, "texts", read_text_table,
                                      args.text_column or meta.text_column,
                                      require_labels=False, size=_size).texts
         else:
-            texts = [line for _, line in iter_lines(args.input) if line.strip()]
-        if not texts:
+            # Raw text is read, classified and written a chunk at a time: memory does not
+            # grow with the input.
+            texts = nonblank_lines(args.input)
+        chunks = batches_of(texts, CHUNK)
+        first = next(chunks, None)
+        if first is None:
             raise InputError("no texts to classify", args.input)
-        if args.mc_samples < 0:
-            raise UsageError("--mc-samples must be 0 or more")
         server = model.serving_module()
         header = ["predicted", *meta.labels]
         if args.mc_samples:
             header += [f"std({label})" for label in meta.labels]
         out.write("\t".join(header) + "\n")
-        starts = range(0, len(texts), CHUNK)
-        for start in progress.track(starts, f"classifying {progress.file_label(args.input)}",
-                                    total=len(texts), unit="texts",
-                                    size=lambda s: len(texts[s:s + CHUNK])):
-            chunk = texts[start:start + CHUNK]
+        for chunk in progress.track(itertools.chain([first], chunks),
+                                    f"classifying {progress.file_label(args.input)}",
+                                    total=len(texts) if isinstance(texts, list) else None,
+                                    unit="texts", size=len):
             if args.mc_samples:
                 mean, std = mc_dropout(server, chunk, args.mc_samples)
                 predicted = predicted_labels(meta.task, mean, meta.labels)

@@ -12,6 +12,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from applications.core.evaluation import UNSEEN_ID
 from applications.text_classifier.config import ClassifierConfig
 from applications.text_classifier.serving import encode_texts, tokenize, vocabulary_table
 from data.errors import InputError
@@ -78,11 +79,13 @@ class TextMetadata:
         return cls(words, labels, task, table.text_column, list(table.label_columns),
                    max_length)
 
-    def encode_labels(self, table):
+    def encode_labels(self, table, unseen_ok=False):
         """Targets for a table read with this model's label columns; unseen labels are errors.
 
         Binary: ``[N, 1]`` floats (1 = the second label name); multi-class: ``[N]`` ids;
-        multi-label: ``[N, K]`` floats from 0/1 values.
+        multi-label: ``[N, K]`` floats from 0/1 values. With ``unseen_ok`` (evaluation) a
+        label never seen in training gets :data:`~applications.core.evaluation.UNSEEN_ID`
+        (binary and multi-class), which no prediction matches.
         """
         if self.task == "multilabel":
             targets = np.zeros((len(table.labels), len(self.labels)), np.float32)
@@ -100,6 +103,9 @@ class TextMetadata:
         ids = np.zeros(len(table.labels), np.int32)
         for i, row in enumerate(table.labels):
             if row[0] not in index:
+                if unseen_ok:
+                    ids[i] = UNSEEN_ID
+                    continue
                 raise InputError(f"label {row[0]!r} was never seen in training", table.path,
                                  table.lines[i], table.label_positions[0])
             ids[i] = index[row[0]]

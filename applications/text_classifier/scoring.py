@@ -48,8 +48,9 @@ def classification_scores(task, probabilities, targets, label_names):
     Args:
         task: ``binary``, ``multiclass`` or ``multilabel``.
         probabilities: ``[N, K]``, as the served model returns them (binary: K = 2).
-        targets: class ids ``[N]`` (binary / multi-class; binary may be ``[N, 1]``), or
-            0/1 ``[N, K]`` (multi-label).
+        targets: class ids ``[N]`` (binary / multi-class; binary may be ``[N, 1]``; -1 for
+            a label never seen in training, always an error), or 0/1 ``[N, K]``
+            (multi-label).
         label_names: the K names.
 
     Returns:
@@ -76,7 +77,8 @@ def classification_scores(task, probabilities, targets, label_names):
         }
     truth = np.asarray(targets).reshape(-1).astype(np.int64)
     predicted = probabilities.argmax(axis=-1)
-    present = np.union1d(truth, predicted)
+    # A label never seen in training (id -1) is a miss; F1 is over the model's classes.
+    present = np.union1d(truth[truth >= 0], predicted)
     return {
         "accuracy": float((truth == predicted).mean()),
         "macro_f1": float(np.mean([f1(truth == k, predicted == k) for k in present])),
