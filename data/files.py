@@ -1,5 +1,12 @@
-"""Reading user text files line by line, and writing files atomically."""
+"""Reading user text files line by line in bounded memory, and writing files atomically.
 
+Hostile input stays bounded: a line longer than :data:`MAX_LINE_BYTES` and a gzip file that
+expands more than :data:`MAX_GZIP_RATIO` times (past :data:`GZIP_FREE_BYTES`) are refused
+with one :class:`InputError` naming the file (and line) before they fill the memory. A write
+that finds the disk full raises :class:`DiskFullError` and leaves the old file in place.
+"""
+
+import errno
 import gzip
 import io
 import json
@@ -10,22 +17,70 @@ import zlib
 
 from data.errors import InputError
 
+# The longest line a reader accepts; a longer one is refused, never held in memory whole.
+MAX_LINE_BYTES = 1 << 20
+# A gzip input may expand this many times its compressed size (text: 3-10 times) ...
+MAX_GZIP_RATIO = 100
+# ... once its expanded bytes pass this floor (a small file cannot hurt, whatever its ratio).
+GZIP_FREE_BYTES = 64 << 20
+_DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
-def iter_lines(path):
-    """Yield ``(line_number, text)`` for each line of a UTF-8 file.
+
+class DiskFullError(InputError):
+    """A write stopped because the disk (or the user's quota) is full.
+
+    Raised where the package writes a file; the file that was there before is unchanged.
+
+    Example:
+        >>> str(DiskFullError("runs/a/model.keras"))
+        'runs/a/model.keras: no space left on device; the previous file is unchanged'
+    """
+
+    def __init__(self, path, reason="no space left on device"):
+        super().__init__(f"{reason}; the previous file is unchanged", path)
+
+
+def is_disk_full(err):
+    """Whether ``err`` (an ``OSError`` or a TensorFlow file error) says the disk is full."""
+    if isinstance(err, DiskFullError):
+        return True
+    if isinstance(err, OSError) and err.errno in _DISK_FULL_ERRNOS:
+        return True
+    # TensorFlow's C++ file writers report errno only as its text (strerror).
+    text = str(err)
+    return any(os.strerror(code) in text for code in _DISK_FULL_ERRNOS)
+
+
+def disk_full_reason(err):
+    """``"no space left on device"`` or ``"disk quota exceeded"`` for a disk-full ``err``."""
+    quota = (getattr(err, "errno", None) == errno.EDQUOT
+             or os.strerror(errno.EDQUOT) in str(err))
+    return "disk quota exceeded" if quota else "no space left on device"
+
+
+def iter_lines(path, max_line_bytes=None):
+    """Yield ``(line_number, text)`` for each line of a UTF-8 file, in bounded memory.
 
     A UTF-8 byte-order mark and CRLF line endings are accepted. A missing
     file or bytes that are not UTF-8 raise :class:`InputError` naming the
     file and line. ``"-"`` reads standard input; a name ending in ``.gz`` is
     decompressed on the fly.
+
+    Args:
+        path: the file, or ``"-"``.
+        max_line_bytes: the longest line accepted (default :data:`MAX_LINE_BYTES`); a longer
+            line is refused after reading at most this many bytes of it.
     """
+    limit = MAX_LINE_BYTES if max_line_bytes is None else int(max_line_bytes)
     if str(path) == "-":
         stream = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else io.BytesIO(
             sys.stdin.read().encode("utf-8"))
-        yield from _decode_lines(stream, "<stdin>")
+        yield from _decode_lines(stream, "<stdin>", limit)
         return
     try:
-        handle = gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")
+        compressed = str(path).endswith(".gz")
+        handle = gzip.open(path, "rb") if compressed else open(path, "rb")
+        size = os.path.getsize(path) if compressed else None
     except FileNotFoundError:
         raise InputError("no such file", path) from None
     except IsADirectoryError:
@@ -34,14 +89,85 @@ def iter_lines(path):
         raise InputError("permission denied", path) from None
     with handle:
         try:
-            yield from _decode_lines(handle, path)
+            yield from _decode_lines(handle, path, limit, size)
         except (gzip.BadGzipFile, EOFError, zlib.error) as err:
             raise InputError(f"not a readable gzip file ({err.__class__.__name__})",
                              path) from None
 
 
-def _decode_lines(handle, path):
-    for number, raw in enumerate(handle, start=1):
+def batches_of(items, size):
+    """Yield lists of ``size`` consecutive items (the last may be shorter), lazily.
+
+    Example:
+        >>> list(batches_of(iter("abcde"), 2))
+        [['a', 'b'], ['c', 'd'], ['e']]
+    """
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def nonblank_lines(path):
+    """The lines of ``path`` (see :func:`iter_lines`) that hold more than white space."""
+    return (text for _, text in iter_lines(path) if text.strip())
+
+
+def gzip_budget(compressed_bytes):
+    """How many bytes a gzip file of ``compressed_bytes`` may expand to."""
+    return max(GZIP_FREE_BYTES, MAX_GZIP_RATIO * compressed_bytes)
+
+
+def gzip_bomb_error(path, expanded, compressed_bytes, line=None):
+    """The error for a gzip file that expanded past :func:`gzip_budget`."""
+    return InputError(f"gzip data expands more than {MAX_GZIP_RATIO} times "
+                      f"({compressed_bytes:,} bytes compressed, over {expanded:,} expanded "
+                      "so far); refused as a decompression bomb", path, line)
+
+
+def decompress_gzip(payload, path):
+    """Decompress a whole gzip ``payload`` held in memory, refusing a decompression bomb.
+
+    Raises:
+        InputError: the data is not gzip, is cut short, or expands past :func:`gzip_budget`.
+    """
+    budget = gzip_budget(len(payload))
+    parts, size = [], 0
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(payload)) as handle:
+            while True:
+                part = handle.read(1 << 20)
+                if not part:
+                    break
+                size += len(part)
+                if size > budget:
+                    raise gzip_bomb_error(path, size, len(payload))
+                parts.append(part)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as err:
+        raise InputError(f"not a readable gzip file ({err.__class__.__name__}: {err})",
+                         path) from None
+    return b"".join(parts)
+
+
+def _decode_lines(handle, path, limit=MAX_LINE_BYTES, compressed_bytes=None):
+    budget = None if compressed_bytes is None else gzip_budget(compressed_bytes)
+    number, expanded = 0, 0
+    while True:
+        # readline(n) stops after n bytes: a line with no end is never read whole.
+        raw = handle.readline(limit + 1)
+        if not raw:
+            return
+        number += 1
+        expanded += len(raw)
+        if budget is not None and expanded > budget:
+            raise gzip_bomb_error(path, expanded, compressed_bytes, number)
+        if len(raw) > limit and not (len(raw) == limit + 1 and raw.endswith(b"\n")):
+            raise InputError(f"line longer than {limit:,} bytes (is this a text file with "
+                             "one record a line?)", path, number)
         if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
         try:
@@ -60,20 +186,27 @@ def _decode_lines(handle, path):
 
 
 def atomic_write_bytes(path, payload):
-    """Write ``payload`` to ``path`` so that readers see the old or the new file, never half."""
+    """Write ``payload`` to ``path`` so that readers see the old or the new file, never half.
+
+    Raises:
+        DiskFullError: the disk or quota filled up; ``path`` still holds what it held.
+    """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    tmp = None
     try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as err:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        if is_disk_full(err):
+            raise DiskFullError(path, disk_full_reason(err)) from None
         raise
     _fsync_dir(folder)
 

@@ -5,20 +5,24 @@ Every reader returns an :class:`ImageSet`: ``uint8`` pixels ``[N, H, W, C]`` kep
 :class:`~data.errors.InputError` naming it; a bad image inside a folder is named itself.
 """
 
-import gzip
 import os
 import struct
+import warnings
 import zlib
 from typing import NamedTuple
 
 import numpy as np
 
 from data.errors import InputError
+from data.files import MAX_GZIP_RATIO, decompress_gzip, gzip_budget
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 # IDX type byte -> big-endian NumPy dtype ("THE IDX FILE FORMAT", yann.lecun.com/exdb/mnist).
 IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+# The most pixels an image file may declare (about 8000 x 8000); its header is checked
+# before anything is decoded, so a decompression bomb never reaches memory.
+MAX_IMAGE_PIXELS = 64_000_000
 
 
 class ImageSet(NamedTuple):
@@ -81,11 +85,7 @@ def _read_bytes(path):
     except PermissionError:
         raise InputError("permission denied", path) from None
     if payload[:2] == b"\x1f\x8b":
-        try:
-            payload = gzip.decompress(payload)
-        except (gzip.BadGzipFile, EOFError, zlib.error) as err:
-            raise InputError(f"not a readable gzip file ({err.__class__.__name__}: {err})",
-                             path) from None
+        payload = decompress_gzip(payload, path)
     return payload
 
 
@@ -112,6 +112,7 @@ def read_npz(path, require_labels=True):
     except (OSError, ValueError, zlib.error) as err:
         raise InputError(f"not a readable .npz file ({err})", path) from None
     with archive:
+        _check_npz_size(archive, path)
         if "x" not in archive.files or (require_labels and "y" not in archive.files):
             wanted = "'x' and 'y'" if require_labels else "'x'"
             raise InputError(f"an .npz file must hold arrays {wanted}; this one holds "
@@ -130,6 +131,16 @@ def read_npz(path, require_labels=True):
         labels = label_strings(y, path)
         _check_counts(len(images), len(labels), path, path)
     return ImageSet(images, labels, None, str(path))
+
+
+def _check_npz_size(archive, path):
+    # The arrays' sizes as the zip directory declares them, before any is inflated.
+    declared = sum(info.file_size for info in archive.zip.infolist())
+    allowed = gzip_budget(os.path.getsize(path))
+    if declared > allowed:
+        raise InputError(f"refused: its arrays declare {declared:,} bytes, more than "
+                         f"{MAX_GZIP_RATIO} times the file's size (a decompression bomb?)",
+                         path)
 
 
 def read_image_folder(root, size=None, channels=None):
@@ -169,25 +180,79 @@ def image_files(folder):
 
 
 def read_image_files(paths, size=None, channels=None):
-    """Decode image files into one ``uint8`` array, resized like the served model resizes."""
-    from PIL import Image, UnidentifiedImageError
+    """Decode image files into one ``uint8`` array, resized like the served model resizes.
 
-    decoded = []
-    for path in paths:
+    Every file's header is read first (its size and colour mode, nothing decoded): a file
+    declaring more than :data:`MAX_IMAGE_PIXELS` pixels is refused before any decoding, and
+    each image is resized as soon as it is decoded, so only one full-size image is held.
+    """
+    headers = [image_header(path) for path in paths]
+    if channels is None:
+        channels = 1 if all(gray for _, gray in headers) else 3
+    size = tuple(size) if size else headers[0][0][::-1]  # PIL's (width, height)
+    out = np.empty((len(paths), size[0], size[1], channels), np.uint8)
+    for i, path in enumerate(paths):
+        out[i] = fit_image(decode_image_file(path), size, channels)
+    return out
+
+
+def image_header(path):
+    """``((width, height), is_gray)`` from an image file's header; nothing is decoded.
+
+    Raises:
+        InputError: the file is missing or not an image, or declares more than
+            :data:`MAX_IMAGE_PIXELS` pixels.
+    """
+    with _opened_image(path) as image:
+        return image.size, image.mode in _GRAY_MODES
+
+
+def decode_image_file(path):
+    """One image file's pixels, ``uint8 [H, W]`` (gray) or ``[H, W, 3]``."""
+    with _opened_image(path) as image:
         try:
-            with Image.open(path) as image:
-                image.load()
-                gray = image.mode in _GRAY_MODES
-                decoded.append(np.asarray(image.convert("L" if gray else "RGB")))
+            image.load()
+            gray = image.mode in _GRAY_MODES
+            return np.asarray(image.convert("L" if gray else "RGB"))
+        except (OSError, ValueError, SyntaxError) as err:
+            raise InputError(f"cannot read image ({err.__class__.__name__}: {err})",
+                             path) from None
+
+
+class _opened_image:
+    """``Image.open`` (which reads the header only) with the pixel count checked."""
+
+    def __init__(self, path):
+        self.path = path
+        self.image = None
+
+    def __enter__(self):
+        from PIL import Image, UnidentifiedImageError
+
+        path = self.path
+        try:
+            with warnings.catch_warnings():
+                # This module's own limit below is lower; PIL's warning would be a second line.
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                self.image = Image.open(path)
         except FileNotFoundError:
             raise InputError("no such file", path) from None
+        except Image.DecompressionBombError:
+            raise InputError(f"refused: the image declares more than {MAX_IMAGE_PIXELS:,} "
+                             "pixels (a decompression bomb?)", path) from None
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
             raise InputError(f"cannot read image ({err.__class__.__name__}: {err})",
                              path) from None
-    if channels is None:
-        channels = 1 if all(a.ndim == 2 for a in decoded) else 3
-    size = tuple(size) if size else decoded[0].shape[:2]
-    return np.stack([fit_image(a, size, channels) for a in decoded])
+        width, height = self.image.size
+        if width * height > MAX_IMAGE_PIXELS:
+            self.image.close()
+            raise InputError(f"refused: the image declares {width:,} x {height:,} pixels, "
+                             f"more than {MAX_IMAGE_PIXELS:,} (a decompression bomb?)", path)
+        return self.image
+
+    def __exit__(self, *exc):
+        self.image.close()
+        return False
 
 
 def fit_image(array, size, channels):
