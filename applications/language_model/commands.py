@@ -1,5 +1,6 @@
 """The language model's part of the shared command line, plus the ``generate`` verb."""
 
+import itertools
 import math
 import sys
 
@@ -15,7 +16,7 @@ from applications.language_model.pipeline import (LEVELS, build_vocabulary, chec
 from applications.language_model.serving import stream_generation
 from applications.language_model.sample_data import sample_path
 from data.errors import InputError
-from data.files import iter_lines
+from data.files import batches_of, nonblank_lines
 
 CHUNK = 256
 
@@ -84,16 +85,16 @@ class LanguageModelCommands(AppCommands):
     def predict(self, model, args, out):
         import tensorflow as tf
 
-        texts = [line for _, line in iter_lines(args.input) if line.strip()]
-        if not texts:
+        # Read, scored and written a chunk at a time: memory does not grow with the input.
+        chunks = batches_of(nonblank_lines(args.input), CHUNK)
+        first = next(chunks, None)
+        if first is None:
             raise InputError("no texts to score", args.input)
         server = model.serving_module()
         out.write("nats_per_token\ttokens\ttext\n")
-        starts = range(0, len(texts), CHUNK)
-        for start in progress.track(starts, f"scoring {progress.file_label(args.input)}",
-                                    total=len(texts), unit="texts",
-                                    size=lambda s: len(texts[s:s + CHUNK])):
-            chunk = texts[start:start + CHUNK]
+        for chunk in progress.track(itertools.chain([first], chunks),
+                                    f"scoring {progress.file_label(args.input)}",
+                                    unit="texts", size=len):
             result = server.serve(tf.constant(chunk))
             for text, nats, count in zip(chunk, result["nats_per_token"].numpy(),
                                          result["tokens"].numpy()):

@@ -29,6 +29,9 @@ class TaggerConfig(TrainConfig):
             32-token ones (development batches: four times the sentences, twice the tokens).
         adversarial_epsilon: L2 length (over a sentence's token vectors) of the adversarial
             move whose loss is added in training (0 = off); each step costs about two.
+        max_sentence_tokens: a training, dev or evaluation sentence longer than this is
+            refused with its file and line (a file missing its blank lines would otherwise
+            be one sentence as long as the file).
     """
 
     tag_column: str = "upos"
@@ -45,6 +48,7 @@ class TaggerConfig(TrainConfig):
     min_word_count: int = 1
     batch_size: int = 64
     batch_tokens: int = 2048
+    max_sentence_tokens: int = 1000
     learning_rate: float = 2e-3
     epochs: int = 20
     patience: int = 4

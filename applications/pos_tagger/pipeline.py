@@ -65,7 +65,8 @@ def training_datasets(config, train_path, dev_path=None, metadata=None, order=No
     padded tokens) and shuffled each epoch by ``order``; dev batches hold four times the
     sentences. ``metadata`` (a resumed run's) is used instead of building new vocabularies.
     """
-    train = progress.reading(train_path, "sentences", read_tagged, config.tag_column)
+    train = progress.reading(train_path, "sentences", read_tagged, config.tag_column,
+                             config.max_sentence_tokens)
     with progress.stage(f"indexing {progress.file_label(train_path)}",
                         unit="sentences") as step:
         meta = (TaggingMetadata.from_config(metadata) if metadata is not None
@@ -78,7 +79,8 @@ def training_datasets(config, train_path, dev_path=None, metadata=None, order=No
     dev_ds = None
     if dev_path:
         dev = encode_sentences(progress.reading(dev_path, "sentences", read_tagged,
-                                                config.tag_column), meta, dev_path)
+                                                config.tag_column, config.max_sentence_tokens),
+                               meta, dev_path)
         dev_ds = bucketed_dataset(dev, config.batch_size * 4, shuffle=False,
                                   max_tokens=config.batch_tokens * 2)
     return meta.get_config(), train_ds, dev_ds

@@ -16,9 +16,12 @@ from applications.translator.pipeline import (TranslationMetadata, corpus_tokens
                                               keep_short, translation_dataset)
 from applications.translator.sample_data import sample_paths
 from data.errors import InputError
-from data.files import iter_lines
+from data.files import batches_of, iter_lines
 from data.parallel_text import read_parallel_files, read_tab_pairs, split_pairs
 from data.splits import held_out_split
+
+# predict reads, translates and writes this many lines at a time.
+PREDICT_WINDOW = 4096
 
 
 class TranslatorCommands(AppCommands):
@@ -114,13 +117,16 @@ class TranslatorCommands(AppCommands):
                                   beam, alpha, seconds)
 
     def predict(self, model, args, out):
-        lines = [text for _, text in iter_lines(args.input)]
         beam, alpha = decoding_options(args, model.config)
         run = model.serving_module().translator(beam, alpha)
-        for line in translate_all(run, lines, beam, args.batch_size,
-                                  label=f"translating {progress.file_label(args.input)}"
-                                  )["translations"]:
-            out.write(line + "\n")
+        # A window of lines at a time (sorted by length inside it, written in input order):
+        # memory does not grow with the input.
+        label = f"translating {progress.file_label(args.input)}"
+        lines = (text for _, text in iter_lines(args.input))
+        for window in batches_of(lines, PREDICT_WINDOW):
+            for line in translate_all(run, window, beam, args.batch_size,
+                                      label=label)["translations"]:
+                out.write(line + "\n")
 
     def translate(self, args):
         from applications.core.base import load_model
