@@ -49,3 +49,23 @@ class Range:
 
 LEARNING_RATE = Range(3e-4, 1e-2, log=True)
 """The learning-rate range most applications search."""
+
+
+def transformer_space(group="encoder", dropout=True):
+    """The ``Transformer_Encoder`` dimensions of ``group``, active when its name is
+    ``transformer``: blocks, heads, width, feed-forward width and (with ``dropout``) dropout.
+
+    Example:
+        >>> sorted(transformer_space())[:2]
+        ['encoder.dropout', 'encoder.feed_forward_width']
+    """
+    when = (f"{group}.name", ("transformer",))
+    space = {
+        f"{group}.num_layers": Choice((2, 4, 6), when=when),
+        f"{group}.num_heads": Choice((2, 4, 8), when=when),
+        f"{group}.width": Choice((64, 128, 256), when=when),
+        f"{group}.feed_forward_width": Choice((256, 512, 1024), when=when),
+    }
+    if dropout:
+        space[f"{group}.dropout"] = Range(0.0, 0.3, step=0.1, when=when)
+    return space

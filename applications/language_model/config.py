@@ -3,12 +3,12 @@
 import dataclasses
 
 from applications.core.config import TrainConfig
-from applications.core.space import LEARNING_RATE, Choice, Range
+from applications.core.space import LEARNING_RATE, Choice, Range, transformer_space
 
 
 @dataclasses.dataclass
 class LanguageModelConfig(TrainConfig):
-    """Token embedding -> unidirectional stacked RNN -> softmax over the next token.
+    """Token embedding -> unidirectional RNN or causal Transformer -> next-token softmax.
 
     Attributes:
         level: ``"char"`` (every Unicode character, newlines included, is a token) or
@@ -16,8 +16,10 @@ class LanguageModelConfig(TrainConfig):
         window: tokens per training window; the text is cut into contiguous windows and
             each position predicts the token that follows it.
         embedding_dim: token embedding size.
-        encoder: an ``RNN_Encoder`` spec; it must not be bidirectional (a language model
-            may not read the future).
+        encoder: an ``RNN_Encoder`` spec, which must not be bidirectional (a language
+            model may not read the future), or ``{"name": "transformer", ...}``, a
+            ``Transformer_Encoder`` made causal (GPT-style); generation then reads the last
+            ``window`` tokens again at every step.
         dev_fraction: share of the training file, taken from its end, used for validation
             when no ``--dev`` is given (0 = no validation).
         max_vocab: largest word vocabulary, most frequent first (word level only).
@@ -41,9 +43,11 @@ class LanguageModelConfig(TrainConfig):
 
 # What `tune` varies (see applications/core/space.py); `--space NAME=V1,V2` narrows it.
 SEARCH_SPACE = {
-    "encoder.cell": Choice(("gru", "lstm")),
-    "encoder.units": Choice((128, 256, 512)),
-    "encoder.layers": Choice((1, 2, 3)),
+    "encoder.name": Choice(("rnn", "transformer")),
+    "encoder.cell": Choice(("gru", "lstm"), when=("encoder.name", ("rnn",))),
+    "encoder.units": Choice((128, 256, 512), when=("encoder.name", ("rnn",))),
+    "encoder.layers": Choice((1, 2, 3), when=("encoder.name", ("rnn",))),
+    **transformer_space(dropout=False),
     "encoder.dropout": Range(0.0, 0.3, step=0.1),
     "embedding_dim": Choice((32, 64, 128)),
     "learning_rate": LEARNING_RATE,

@@ -60,11 +60,13 @@ class LanguageModel(Application):
     """Predicts the next token at every position (the notes' many-to-many next-word case).
 
     Token ids ``[B, T]`` are embedded and read by a unidirectional ``RNN_Encoder`` (stacked
-    GRU or LSTM); a dense layer scores every vocabulary entry at every position. Training
-    minimises the cross-entropy of the next token, in nats per token.
+    GRU or LSTM) or a causal ``Transformer_Encoder`` (GPT-style; ``causal`` is set for it);
+    a dense layer scores every vocabulary entry at every position. Training minimises the
+    cross-entropy of the next token, in nats per token.
 
     :meth:`step` advances the recurrent state by one token, so text is generated one token
     at a time without re-reading the prefix; it runs the encoder's own cells and weights.
+    A Transformer's state is its context window instead, read whole at each step.
 
     Args:
         config: ``LanguageModelConfig.to_dict()``.
@@ -85,13 +87,18 @@ class LanguageModel(Application):
         if metadata.get("level") not in LEVELS:
             raise ValueError(f"level must be one of {LEVELS}, not {metadata.get('level')!r}")
         encoder = dict(config["encoder"])
-        if encoder.get("name") != "rnn":
-            raise ValueError("the language model needs encoder.name=rnn")
-        if encoder.setdefault("bidirectional", False):
+        if encoder.get("name") not in ("rnn", "transformer"):
+            raise ValueError("the language model needs encoder.name=rnn or transformer")
+        if encoder["name"] == "transformer" and not encoder.setdefault("causal", True):
+            raise ValueError("encoder.causal must be true: a language model may not read the "
+                             "tokens it predicts")
+        if encoder["name"] == "rnn" and encoder.setdefault("bidirectional", False):
             raise ValueError("encoder.bidirectional must be false: a language model may not "
                              "read the tokens it predicts")
         if int(config["window"]) < 1:
             raise ValueError(f"window must be positive, not {config['window']}")
+        self.recurrent = encoder["name"] == "rnn"
+        self.window = int(config["window"])
         self.level = metadata["level"]
         self.vocab_size = len(metadata_vocabulary(metadata))
         self.embedding = keras.layers.Embedding(self.vocab_size, config["embedding_dim"])
@@ -120,10 +127,17 @@ class LanguageModel(Application):
         return sizes
 
     def initial_state(self, batch_size):
+        """Recurrent: zero states. Transformer: an empty context window (``[B, window]`` ids,
+        filled from the left) and how many tokens it holds (``[B]``)."""
+        if not self.recurrent:
+            return [keras.ops.zeros((batch_size, self.window), "int32"),
+                    keras.ops.zeros((batch_size,), "int32")]
         return [keras.ops.zeros((batch_size, size)) for size in self.state_sizes()]
 
     def step(self, token_ids, states):
         """One token per row in (``[B]`` ids), next-token logits ``[B, V]`` and new states out."""
+        if not self.recurrent:
+            return self.window_step(token_ids, states)
         x = self.embedding(token_ids)
         new_states = []
         position = 0
@@ -134,6 +148,22 @@ class LanguageModel(Application):
             new_states.extend(layer_states)
             position += count
         return self.head(x), new_states
+
+    def window_step(self, token_ids, states):
+        """:meth:`step` for a Transformer: append the token to the context window (the oldest
+        token leaves a full one, so positions run 0..window-1 as in training) and read the
+        whole window again. The window keeps one shape, so a traced loop never retraces; the
+        causal encoder keeps the empty places after the last token from mattering."""
+        ops = keras.ops
+        context, count = states
+        full = ops.expand_dims(count >= self.window, 1)
+        context = ops.where(full, ops.pad(context[:, 1:], [[0, 0], [0, 1]]), context)
+        count = ops.minimum(count + 1, self.window)
+        here = ops.one_hot(count - 1, self.window, dtype="int32")
+        context = context * (1 - here) + ops.expand_dims(ops.cast(token_ids, "int32"), 1) * here
+        sequence = self.encoder(self.embedding(context), training=False)["sequence"]
+        last = ops.sum(sequence * ops.expand_dims(ops.cast(here, sequence.dtype), -1), axis=1)
+        return self.head(last), [context, count]
 
     def predict_raw(self, prompts, length=200, temperature=1.0, top_k=0, seed=None):
         """Generate a continuation of each prompt, as the ``generate`` command does.

@@ -3,7 +3,7 @@
 import dataclasses
 
 from applications.core.config import TrainConfig
-from applications.core.space import LEARNING_RATE, Choice, Range
+from applications.core.space import LEARNING_RATE, Choice, Range, transformer_space
 
 
 @dataclasses.dataclass
@@ -15,7 +15,8 @@ class TaggerConfig(TrainConfig):
         word_dim: word embedding size (lower-cased forms).
         char_dim: character embedding size.
         char_encoder: encoder over each word's characters (its pooled vector is used).
-        encoder: sentence encoder over the word vectors (its sequence output is used).
+        encoder: sentence encoder over the word vectors (its sequence output is used), e.g.
+            ``{"name": "transformer"}`` for a ``Transformer_Encoder``.
         embedding_dropout: dropout on the concatenated word and character vectors.
         word_dropout: alpha of frequency-based word dropout: a training word seen c times is
             replaced by ``<unk>`` with probability alpha / (alpha + c), so the unknown-word
@@ -56,9 +57,11 @@ class TaggerConfig(TrainConfig):
 
 # What `tune` varies (see applications/core/space.py); `--space NAME=V1,V2` narrows it.
 SEARCH_SPACE = {
-    "encoder.cell": Choice(("lstm", "gru")),
-    "encoder.units": Choice((64, 128, 256)),
-    "encoder.layers": Choice((1, 2)),
+    "encoder.name": Choice(("rnn", "transformer")),
+    "encoder.cell": Choice(("lstm", "gru"), when=("encoder.name", ("rnn",))),
+    "encoder.units": Choice((64, 128, 256), when=("encoder.name", ("rnn",))),
+    "encoder.layers": Choice((1, 2), when=("encoder.name", ("rnn",))),
+    **transformer_space(dropout=False),
     "encoder.dropout": Range(0.0, 0.5, step=0.1),
     "char_encoder.units": Choice((32, 64)),
     "word_dim": Choice((64, 100, 128)),

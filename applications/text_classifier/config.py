@@ -3,7 +3,7 @@
 import dataclasses
 
 from applications.core.config import TrainConfig
-from applications.core.space import LEARNING_RATE, Choice, Range
+from applications.core.space import LEARNING_RATE, Choice, Range, transformer_space
 
 
 @dataclasses.dataclass
@@ -29,7 +29,8 @@ class ClassifierConfig(TrainConfig):
             for word vectors of norm ~0.5). Each step costs about two plain ones.
         encoder: ``{"name": "cnn", "preset": "text"}`` (Kim 2014: widths 3, 4, 5 with
             max-over-time pooling) or e.g. ``{"name": "rnn", "cell": "lstm", "nodes": [64]}``
-            (a BiLSTM whose final states are the summary).
+            (a BiLSTM whose final states are the summary) or ``{"name": "transformer"}``
+            (self-attention blocks, mean over real positions).
         dev_split: without ``--dev``, hold out this seeded fraction of ``--train`` as dev.
     """
 
@@ -53,11 +54,12 @@ class ClassifierConfig(TrainConfig):
 
 # What `tune` varies (see applications/core/space.py); `--space NAME=V1,V2` narrows it.
 SEARCH_SPACE = {
-    "encoder.name": Choice(("cnn", "rnn")),
+    "encoder.name": Choice(("cnn", "rnn", "transformer")),
     "encoder.filters": Choice((50, 100, 200), when=("encoder.name", ("cnn",))),
     "encoder.cell": Choice(("lstm", "gru"), when=("encoder.name", ("rnn",))),
     "encoder.units": Choice((32, 64, 128), when=("encoder.name", ("rnn",))),
     "encoder.pooling": Choice(("last", "max"), when=("encoder.name", ("rnn",))),
+    **transformer_space(),
     "embedding_dim": Choice((64, 128, 256)),
     "dropout": Range(0.0, 0.6, step=0.1),
     "learning_rate": LEARNING_RATE,

@@ -3,12 +3,12 @@
 import dataclasses
 
 from applications.core.config import TrainConfig
-from applications.core.space import LEARNING_RATE, Choice, Range
+from applications.core.space import LEARNING_RATE, Choice, Range, transformer_space
 
 
 @dataclasses.dataclass
 class TranslatorConfig(TrainConfig):
-    """Source embeddings -> bidirectional RNN encoder -> attention GRU decoder -> target words.
+    """Source embeddings -> RNN or Transformer encoder -> attention GRU decoder -> target words.
 
     Attributes:
         attention: ``luong`` (multiplicative, attends with the new decoder state) or
@@ -16,7 +16,8 @@ class TranslatorConfig(TrainConfig):
             into the GRU).
         score: Luong's score, ``general`` (``q . W h``) or ``dot`` (``q . h``; needs
             ``decoder_units`` equal to the encoder's output size).
-        encoder: the ``RNN_Encoder``: ``cell`` ``gru`` or ``lstm``, ``nodes`` per layer.
+        encoder: the ``RNN_Encoder``: ``cell`` ``gru`` or ``lstm``, ``nodes`` per layer; or
+            ``{"name": "transformer", ...}``, a ``Transformer_Encoder``.
         embedding_dim: word embedding size, both sides.
         decoder_units: the decoder GRU's state size.
         attention_units: Bahdanau's hidden size.
@@ -73,8 +74,10 @@ class TranslatorConfig(TrainConfig):
 # What `tune` varies (see applications/core/space.py); `--space NAME=V1,V2` narrows it.
 SEARCH_SPACE = {
     "attention": Choice(("luong", "bahdanau")),
-    "encoder.cell": Choice(("gru", "lstm")),
-    "encoder.units": Choice((128, 256)),
+    "encoder.name": Choice(("rnn", "transformer")),
+    "encoder.cell": Choice(("gru", "lstm"), when=("encoder.name", ("rnn",))),
+    "encoder.units": Choice((128, 256), when=("encoder.name", ("rnn",))),
+    **transformer_space(),
     "embedding_dim": Choice((128, 256)),
     "decoder_units": Choice((256, 512)),
     "dropout": Range(0.1, 0.5, step=0.1),

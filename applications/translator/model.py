@@ -48,8 +48,9 @@ class SmoothedCrossentropy(keras.losses.Loss):
 class Translator(Application):
     """Encoder-decoder with attention (the notes' sequence-to-sequence case).
 
-    Source word embeddings are read by a bidirectional ``RNN_Encoder`` (GRU or LSTM); its
-    final states, through ``tanh(W s)``, start a GRU decoder that attends over all encoder
+    Source word embeddings are read by a bidirectional ``RNN_Encoder`` (GRU or LSTM) or a
+    ``Transformer_Encoder``; its pooled summary (an RNN's final states, a Transformer's
+    mean), through ``tanh(W s)``, starts a GRU decoder that attends over all encoder
     states at every step (:class:`~applications.translator.decoder.AttentionDecoder`,
     Bahdanau or Luong) and scores every target word.
 
@@ -81,8 +82,8 @@ class Translator(Application):
         super().__init__(config, metadata, **kwargs)
         meta = TranslationMetadata.from_config(metadata)
         encoder = dict(config["encoder"])
-        if encoder.get("name") != "rnn":
-            raise ValueError("the translator needs encoder.name=rnn")
+        if encoder.get("name") not in ("rnn", "transformer"):
+            raise ValueError("the translator needs encoder.name=rnn or transformer")
         if config["attention"] not in ATTENTIONS:
             raise ValueError(f"attention must be one of {', '.join(ATTENTIONS)}, "
                              f"not {config['attention']!r}")

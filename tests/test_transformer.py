@@ -1,0 +1,236 @@
+"""The Transformer encoder alone (masking, causality, saving) and in each sequence application."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from encoders import Transformer_Encoder, build_encoder
+from tests.helpers import cli, load_saved_model_without_package, run_encoder_test
+from tests.test_checkpoint_tracking import checkpoint_round_trip
+
+rng = np.random.default_rng(0)
+SEQ = rng.normal(size=(3, 6, 4)).astype("float32")
+MASK = np.array([[1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0], [1, 0, 0, 0, 0, 0]], bool)
+SMALL = dict(width=8, num_layers=2, num_heads=2, dropout=0.0)
+
+
+@pytest.mark.parametrize("options", [
+    {}, {"positions": "learned", "pooling": "max"}, {"causal": True, "pooling": "last"},
+    {"pooling": "first", "feed_forward_width": 12, "activation": "relu"}])
+def test_shared_encoder_checks(options):
+    run_encoder_test(Transformer_Encoder, {**SMALL, **options}, SEQ,
+                     {"sequence": (3, 6, 8), "pooled": (3, 8)}, mask=MASK)
+
+
+@pytest.mark.parametrize("positions", ["sinusoidal", "learned"])
+@pytest.mark.parametrize("pooling", ["mean", "max", "last"])
+def test_more_padding_changes_nothing(positions, pooling):
+    encoder = Transformer_Encoder(**SMALL, positions=positions, pooling=pooling)
+    short = encoder(SEQ, mask=MASK)
+    longer = np.concatenate([SEQ, rng.normal(size=(3, 4, 4)).astype("float32")], axis=1)
+    longer_mask = np.concatenate([MASK, np.zeros((3, 4), bool)], axis=1)
+    long = encoder(longer, mask=longer_mask)
+    np.testing.assert_allclose(np.asarray(long["sequence"])[:, :6][MASK],
+                               np.asarray(short["sequence"])[MASK], atol=1e-5)
+    np.testing.assert_allclose(np.asarray(long["pooled"]), np.asarray(short["pooled"]),
+                               atol=1e-5)
+    assert np.all(np.asarray(long["sequence"])[~longer_mask] == 0)
+    # A row alone, with no padding at all, is summarised as it was inside the padded batch.
+    alone = encoder(SEQ[1:2, :3])
+    np.testing.assert_allclose(np.asarray(alone["pooled"])[0], np.asarray(short["pooled"])[1],
+                               atol=1e-5)
+    if pooling == "last":
+        np.testing.assert_allclose(np.asarray(short["pooled"])[1],
+                                   np.asarray(short["sequence"])[1, 2], atol=1e-6)
+
+
+def test_a_future_input_never_changes_an_earlier_output():
+    causal = Transformer_Encoder(**SMALL, causal=True)
+    both_ways = Transformer_Encoder(**SMALL)
+    x = rng.normal(size=(2, 7, 4)).astype("float32")
+    before = np.asarray(causal(x)["sequence"])
+    for t in range(7):
+        changed = x.copy()
+        changed[:, t] += 3.0
+        after = np.asarray(causal(changed)["sequence"])
+        np.testing.assert_allclose(after[:, :t], before[:, :t], atol=1e-5)
+        assert np.abs(after[:, t] - before[:, t]).max() > 1e-3
+    # Without `causal`, the first position does see the last one.
+    changed = x.copy()
+    changed[:, -1] += 3.0
+    assert np.abs(np.asarray(both_ways(changed)["sequence"])[:, 0]
+                  - np.asarray(both_ways(x)["sequence"])[:, 0]).max() > 1e-3
+
+
+def test_attention_scores_respect_padding_and_causality():
+    encoder = Transformer_Encoder(**SMALL, causal=True)
+    weights = np.asarray(encoder.attention_scores(SEQ, MASK, layer=1))
+    assert weights.shape == (3, 2, 6, 6)  # batch, heads, queries, keys
+    np.testing.assert_allclose(weights.sum(axis=-1), 1.0, atol=1e-5)
+    assert np.all(np.triu(weights, 1) == 0)  # no query looks at a later key
+    padded_keys = np.broadcast_to(MASK[:, None, :, None] & ~MASK[:, None, None, :],
+                                  weights.shape)
+    assert np.all(weights[padded_keys] == 0)
+    assert np.asarray(encoder.attention_scores(SEQ, MASK, layer=0)).shape == weights.shape
+
+
+def test_every_weight_is_in_the_checkpoint(tmp_path):
+    def make():
+        return Transformer_Encoder(**SMALL, positions="learned")
+
+    encoder = make()
+    encoder(SEQ, mask=MASK)
+    assert len(encoder.weights) == 2 + 1 + 2 * (2 + 8 + 2 + 4) + 2
+    checkpoint_round_trip(encoder, make, SEQ, tmp_path)
+
+
+def test_registry_config_and_bad_arguments():
+    encoder = build_encoder({"name": "transformer"}, layer_name="encoder")
+    assert isinstance(encoder, Transformer_Encoder) and encoder.name == "encoder"
+    config = encoder.get_config()
+    assert json.loads(json.dumps(config)) == config
+    assert config["feed_forward_width"] == 4 * config["width"] and not config["causal"]
+    assert Transformer_Encoder.from_config(config).get_config() == config
+    with pytest.raises(ValueError, match="multiple of num_heads"):
+        Transformer_Encoder(width=10, num_heads=4)
+    with pytest.raises(ValueError, match="positions"):
+        Transformer_Encoder(positions="rotary")
+    with pytest.raises(ValueError, match="pooling"):
+        Transformer_Encoder(pooling="sum")
+    with pytest.raises(ValueError, match="bad arguments"):
+        build_encoder({"name": "transformer", "nodes": [8]})
+
+
+def tiny_language_model(window, **encoder):
+    from applications.language_model.config import LanguageModelConfig
+    from applications.language_model.model import LanguageModel
+    from applications.language_model.pipeline import make_metadata
+    from data import Vocabulary
+
+    config = LanguageModelConfig(window=window, embedding_dim=6,
+                                 encoder={"name": "transformer", **SMALL, **encoder})
+    return LanguageModel(config.to_dict(), make_metadata("char", Vocabulary(list("abc\n"))))
+
+
+def test_language_model_steps_through_a_sliding_window_and_saves(tmp_path):
+    model = tiny_language_model(window=5)
+    assert model.encoder.causal and "causal" not in model.config["encoder"]
+    ids = rng.integers(2, 6, size=(2, 9)).astype("int32")
+    states = model.initial_state(2)
+    for t in range(9):
+        logits, states = model.step(ids[:, t], states)
+        # The step reads the last `window` tokens from position 0, as training does.
+        expected = np.asarray(model(ids[:, max(0, t - 4):t + 1]))[:, -1]
+        np.testing.assert_allclose(np.asarray(logits), expected, atol=1e-5)
+    path = tmp_path / "lm.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    assert restored.encoder.causal
+    np.testing.assert_allclose(np.asarray(restored(ids)), np.asarray(model(ids)), atol=1e-6)
+    with pytest.raises(ValueError, match="causal must be true"):
+        tiny_language_model(window=5, causal=False)
+
+
+# Through each application's command line, on its embedded sample corpus.
+
+def tiny_transformer(**extra):
+    return json.dumps({"name": "transformer", "width": 16, "num_layers": 1, "num_heads": 2,
+                       "dropout": 0.0, **extra})
+
+
+def train(app, out, *options):
+    code, _, err = cli(app, "train", "--out", out, "--epochs", 1, "--seed", 1,
+                       "--set", f"encoder={tiny_transformer()}", *options)
+    assert code == 0, err
+    config = json.loads((out / "config.json").read_text())
+    assert config["encoder"]["name"] == "transformer"
+
+
+@pytest.mark.integration
+def test_tagger_predict_equals_export(tmp_path):
+    from applications.pos_tagger.commands import TaggerCommands
+
+    app, out = TaggerCommands(), tmp_path / "tagger"
+    train(app, out, "--set", "word_dim=16", "--set", "char_dim=8", "--set",
+          'char_encoder={"name": "cnn", "mode": "1d", "filters": [8], "kernel_sizes": [3]}',
+          "--batch-size", 32)
+    sentences = ["The old man saw a dog in London.", "She can't find two books !"]
+    code, text, err = cli(app, "predict", "--model", out, stdin="\n".join(sentences) + "\n")
+    assert code == 0, err
+    tagged = [[line.split("\t") for line in block.splitlines()]
+              for block in text.strip().split("\n\n")]
+    assert [t[0] for t in tagged[0]][:3] == ["The", "old", "man"]
+    assert cli(app, "export", "--model", out, "--out", tmp_path / "export")[0] == 0
+    exported = load_saved_model_without_package(tmp_path / "export", (
+        f"out = model.signatures['serve'](sentences=tf.constant({sentences!r}))\n"
+        "n = out['lengths'].numpy().tolist()\n"
+        "print(json.dumps([[t.decode() for t in row[:k]] for row, k in "
+        "zip(out['tags'].numpy(), n)]))"))
+    assert exported == [[t[1] for t in sentence] for sentence in tagged]
+
+
+@pytest.mark.integration
+def test_classifier_predict_equals_export(tmp_path):
+    from applications.text_classifier.commands import ClassifierCommands
+
+    app, out = ClassifierCommands(), tmp_path / "classifier"
+    train(app, out, "--set", "embedding_dim=16", "--set", "learning_rate=0.005",
+          "--batch-size", 32)
+    texts = ["A truly wonderful film , from start to finish .", "The plot was dull and boring"]
+    code, text, err = cli(app, "predict", "--model", out, stdin="\n".join(texts) + "\n")
+    assert code == 0, err
+    rows = [line.split("\t") for line in text.strip().splitlines()]
+    probabilities = np.array([[float(v) for v in row[1:]] for row in rows[1:]])
+    assert cli(app, "export", "--model", out, "--out", tmp_path / "export")[0] == 0
+    exported = load_saved_model_without_package(tmp_path / "export", (
+        f"out = model.signatures['serve'](texts=tf.constant({texts!r}))\n"
+        "print(json.dumps({'p': out['probabilities'].numpy().tolist(),\n"
+        "  'predicted': [p.decode() for p in out['predicted'].numpy()]}))"))
+    assert exported["predicted"] == [row[0] for row in rows[1:]]
+    np.testing.assert_allclose(exported["p"], probabilities, atol=2e-6)
+
+
+@pytest.mark.integration
+def test_language_model_generates_and_export_equals_greedy_cli(tmp_path):
+    from applications.language_model.commands import LanguageModelCommands
+
+    app, out = LanguageModelCommands(), tmp_path / "lm"
+    train(app, out, "--set", "embedding_dim=16", "--set", "window=24", "--batch-size", 32)
+    model_config = json.loads((out / "config.json").read_text())["encoder"]
+    assert "causal" not in model_config  # made causal by the language model, not the config
+    sampled = cli(app, "generate", "--model", out, "--prompt", "The", "--length", 30,
+                  "--temperature", 0.8, "--top-k", 5, "--seed", 2)
+    assert sampled[0] == 0 and len(sampled[1]) == len("The") + 30 + 1, sampled[2]
+    assert cli(app, "export", "--model", out, "--out", tmp_path / "export")[0] == 0
+    # A prompt longer than the window slides it.
+    prompts = ["The ", "", "the king and the queen and the knight sat "]
+    exported = load_saved_model_without_package(tmp_path / "export", (
+        "print(json.dumps([model.generate(prompt=tf.constant(p), length=tf.constant(30), "
+        f"temperature=tf.constant(0.0))['text'].numpy().decode() for p in {prompts!r}]))"))
+    for prompt, text in zip(prompts, exported):
+        code, printed, err = cli(app, "generate", "--model", out, "--prompt", prompt,
+                                 "--length", 30, "--temperature", 0)
+        assert code == 0, err
+        assert printed == prompt + text + "\n"
+
+
+@pytest.mark.integration
+def test_translator_with_transformer_encoder_translate_equals_export(tmp_path):
+    from applications.translator.commands import TranslatorCommands
+
+    app, out = TranslatorCommands(), tmp_path / "translator"
+    train(app, out, "--set", "embedding_dim=16", "--set", "decoder_units=16",
+          "--set", "output_dim=16", "--set", "attention_units=16", "--set", "beam_size=2",
+          "--batch-size", 32)
+    sentences = ["The cat sees a red apple.", "Does the boy have a book?"]
+    code, text, err = cli(app, "translate", "--model", out, stdin="\n".join(sentences) + "\n")
+    assert code == 0, err
+    translated = text.splitlines()
+    assert len(translated) == 2
+    assert cli(app, "export", "--model", out, "--out", tmp_path / "export")[0] == 0
+    exported = load_saved_model_without_package(tmp_path / "export", (
+        f"out = model.signatures['serve'](sentences=tf.constant({sentences!r}))\n"
+        "print(json.dumps([t.decode() for t in out['translations'].numpy()]))"))
+    assert exported == translated
