@@ -81,6 +81,7 @@ def test_on_a_terminal_the_stage_shows_keras_progress_bar(monkeypatch, capsys):
     assert capsys.readouterr().out == ""  # the bar is redirected off stdout
     assert shown.startswith("tagging input.txt\n")
     assert "5/5" in shown and "\r" in shown  # Progbar's count, redrawn in place
+    assert shown.count("5/5") == 1 and shown.endswith("\n")  # the last state, once
     assert not LINE.search(shown.splitlines()[-1])  # the bar, not the one-line summary
 
 

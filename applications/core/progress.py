@@ -118,10 +118,11 @@ class Stage:
         if not _enabled:
             return False
         if self._bar is not None and interactive():
+            finished = self.total is not None and self.count >= self.total
             with contextlib.redirect_stdout(sys.stderr):
-                if kind is None:
+                if kind is None and not finished:  # a bar at its target has ended its line
                     self._bar.update(self.count, finalize=True)
-                else:  # the error message then starts on a line of its own
+                elif kind is not None:  # the error message then starts on a line of its own
                     print(flush=True)
             return False
         if kind is None:
