@@ -5,7 +5,9 @@ A few modules reach past the public API, because the public one lacks what they 
 
 - :mod:`applications.core.distributed` moves gradient clipping after the all-reduce by
   replacing ``optimizer._clip_gradients`` and ``optimizer._all_reduce_sum_gradients``;
-- :mod:`applications.core.base` updates the model's ``_loss_tracker`` in its train step;
+- :mod:`applications.core.base` updates the model's ``_loss_tracker`` in its train step,
+  and its ``Application`` takes :mod:`encoders.tracking`'s override of the private
+  ``_trackable_children`` (checked here, as encoders import nothing from applications);
 - :mod:`tuning.tuners`, :mod:`tuning.distributed`, :mod:`tuning.export_best` and
   :mod:`tuning.hypermodel` use ``keras_tuner.src`` modules, the oracle's ``_retry_queue``,
   the tuner's ``_build_hypermodel`` / ``_build_and_fit_model`` / ``_get_checkpoint_fname``
