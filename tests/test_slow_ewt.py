@@ -11,6 +11,7 @@ EWT = os.path.join(os.path.dirname(REPO), "shared", "data", "ud_english_ewt")
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.integration,  # trains through the command line
     pytest.mark.skipif(not os.path.isdir(EWT), reason="../shared/data/ud_english_ewt missing"),
 ]
 
