@@ -234,3 +234,43 @@ def test_translator_with_transformer_encoder_translate_equals_export(tmp_path):
         f"out = model.signatures['serve'](sentences=tf.constant({sentences!r}))\n"
         "print(json.dumps([t.decode() for t in out['translations'].numpy()]))"))
     assert exported == translated
+
+
+def test_warmup_steps_raise_the_rate_linearly_then_hold_it():
+    from applications.core.base import optimizer_options
+    from applications.core.config import UsageError, load_config
+    from applications.translator.config import TranslatorConfig
+
+    schedule = optimizer_options({"learning_rate": 1e-3, "warmup_steps": 100})["learning_rate"]
+    rates = [float(schedule(step)) for step in (0, 50, 100, 5000)]
+    np.testing.assert_allclose(rates, [0.0, 5e-4, 1e-3, 1e-3], rtol=1e-6)
+    assert optimizer_options({"learning_rate": 1e-3})["learning_rate"] == 1e-3
+    with pytest.raises(UsageError, match="warmup_steps needs lr_decay=1"):
+        load_config(TranslatorConfig, overrides=["warmup_steps=10"])
+    assert load_config(TranslatorConfig, overrides=["warmup_steps=10", "lr_decay=1"])
+
+
+@pytest.mark.parametrize("app_name", ["pos_tagger", "text_classifier", "language_model"])
+def test_search_space_builds_a_transformer_model(app_name):
+    import argparse
+
+    import keras_tuner
+
+    from applications.main import find_commands
+    from tuning.hypermodel import ApplicationHyperModel
+    from tuning.spaces import search_space
+
+    app = find_commands(app_name)
+    flags = {"train": None, "dev": None, "text_column": None, "label_columns": None}
+    space = search_space(app_name, ["encoder.width=16", "encoder.num_layers=2",
+                                    "encoder.feed_forward_width=256"])
+    hypermodel = ApplicationHyperModel(app, argparse.Namespace(**flags), app.config_class(),
+                                       space, "false")
+    hp = keras_tuner.HyperParameters()
+    hp.Fixed("encoder.name", "transformer")
+    model = hypermodel.build(hp)
+    assert isinstance(model.encoder if hasattr(model, "encoder") else model.encoders[0],
+                      Transformer_Encoder)
+    encoder = model.config["encoder"]
+    assert encoder["width"] == 16 and encoder["num_layers"] == 2 and "nodes" not in encoder
+    assert model.config["warmup_steps"] == hp.values["warmup_steps"]

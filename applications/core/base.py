@@ -231,9 +231,16 @@ class ServingModule(tf.Module):
 def optimizer_options(config, learning_rate=None):
     """Optimizer keyword arguments from the shared options: rate, the optimizer's knobs
     (betas, momentum, Nesterov, rho, Adagrad's initial accumulator, weight decay), clipping
-    and averaging. A knob left at 0 is not passed, so the optimizer keeps its default."""
+    and averaging. A knob left at 0 is not passed, so the optimizer keeps its default.
+    With ``warmup_steps`` a plain rate becomes a linear warm-up from 0 to it."""
     options = {"learning_rate": config["learning_rate"] if learning_rate is None
                else learning_rate}
+    warmup = config.get("warmup_steps", 0)
+    if warmup and isinstance(options["learning_rate"], (int, float)):
+        # Cosine decay with alpha=1 never decays: linear warm-up, then the rate itself.
+        options["learning_rate"] = keras.optimizers.schedules.CosineDecay(
+            0.0, decay_steps=1, alpha=1.0, warmup_target=float(options["learning_rate"]),
+            warmup_steps=int(warmup))
     if config.get("beta_2"):
         options["beta_2"] = config["beta_2"]
     for knob, keyword in (("beta_1", "beta_1"), ("momentum", "momentum"),

@@ -36,6 +36,10 @@ class TrainConfig:
     gradient average, 0.9 / 0.95), ``initial_accumulator`` (``adagrad``, 0.1) and
     ``weight_decay`` (decoupled weight decay, any optimizer; AdamW's own default 0.004
     applies only with ``optimizer=adamw`` and 0 here).
+
+    ``warmup_steps`` (0 = none) raises the learning rate linearly from 0 over the first N
+    training batches, as Transformers commonly want; it cannot be combined with an
+    ``lr_decay`` below 1 (Keras cannot lower a scheduled rate on a plateau).
     """
 
     batch_size: int = 32
@@ -56,6 +60,7 @@ class TrainConfig:
     rho: float = 0.0
     initial_accumulator: float = 0.0
     weight_decay: float = 0.0
+    warmup_steps: int = 0
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -79,6 +84,11 @@ class TrainConfig:
             raise UsageError(f"{source}: beta_2 needs an Adam-family optimizer "
                              f"({', '.join(ADAM_FAMILY)}), not {config.optimizer}")
         _check_optimizer_knobs(config, source)
+        if config.warmup_steps < 0:
+            raise UsageError(f"{source}: warmup_steps must be 0 or more, not "
+                             f"{config.warmup_steps}")
+        if config.warmup_steps and getattr(config, "lr_decay", 1.0) < 1.0:
+            raise UsageError(f"{source}: warmup_steps needs lr_decay=1, not {config.lr_decay}")
         if getattr(config, "adversarial_epsilon", 0.0) < 0:
             raise UsageError(f"{source}: adversarial_epsilon must be 0 or more, not "
                              f"{config.adversarial_epsilon}")

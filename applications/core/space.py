@@ -51,9 +51,10 @@ LEARNING_RATE = Range(3e-4, 1e-2, log=True)
 """The learning-rate range most applications search."""
 
 
-def transformer_space(group="encoder", dropout=True):
+def transformer_space(group="encoder", dropout=True, warmup=True):
     """The ``Transformer_Encoder`` dimensions of ``group``, active when its name is
-    ``transformer``: blocks, heads, width, feed-forward width and (with ``dropout``) dropout.
+    ``transformer``: blocks, heads, width, feed-forward width, (with ``dropout``) dropout
+    and (with ``warmup``) the learning-rate warm-up ``warmup_steps``.
 
     Example:
         >>> sorted(transformer_space())[:2]
@@ -68,4 +69,6 @@ def transformer_space(group="encoder", dropout=True):
     }
     if dropout:
         space[f"{group}.dropout"] = Range(0.0, 0.3, step=0.1, when=when)
+    if warmup:
+        space["warmup_steps"] = Choice((0, 200, 1000), when=when)
     return space

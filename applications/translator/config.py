@@ -77,7 +77,8 @@ SEARCH_SPACE = {
     "encoder.name": Choice(("rnn", "transformer")),
     "encoder.cell": Choice(("gru", "lstm"), when=("encoder.name", ("rnn",))),
     "encoder.units": Choice((128, 256), when=("encoder.name", ("rnn",))),
-    **transformer_space(),
+    # No warm-up: it needs lr_decay=1, and the translator halves its rate on plateaus.
+    **transformer_space(warmup=False),
     "embedding_dim": Choice((128, 256)),
     "decoder_units": Choice((256, 512)),
     "dropout": Range(0.1, 0.5, step=0.1),
