@@ -122,7 +122,7 @@ class Stage:
             with contextlib.redirect_stdout(sys.stderr):
                 if kind is None and not finished:  # a bar at its target has ended its line
                     self._bar.update(self.count, finalize=True)
-                elif kind is not None:  # the error message then starts on a line of its own
+                elif kind is not None and not finished:  # the error then starts a new line
                     print(flush=True)
             return False
         if kind is None:
