@@ -109,6 +109,35 @@ def test_train_evaluate_confusion_matrix_and_predict(trained, shapes, tmp_path):
 
 
 @pytest.mark.integration
+def test_unseen_image_label_counts_as_an_error(trained, shapes, tmp_path):
+    dev_images, dev_labels = shapes["dev_idx"]
+    code, out, err = cli(APP, "evaluate", "--model", trained, "--data", dev_images,
+                         "--labels", dev_labels, "--json", "--report", tmp_path / "known")
+    assert code == 0, err
+    known = json.loads(out)
+    assert known["unseen_labels"] == 0
+    # The same images, the first five labelled 9: a class the model was never trained on.
+    images, labels = shapes["dev"]
+    ids = np.array([SHAPES.index(label) for label in labels])
+    ids[:5] = 9
+    (tmp_path / "images").write_bytes(idx_bytes(images[..., 0]))
+    (tmp_path / "labels").write_bytes(idx_bytes(ids))
+    code, out, err = cli(APP, "evaluate", "--model", trained, "--data", tmp_path / "images",
+                         "--labels", tmp_path / "labels", "--json", "--report", tmp_path / "r")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["unseen_labels"] == 5 and result["examples"] == 96
+    gold = json.loads((tmp_path / "known" / "evaluation.json").read_text())["confusion_matrix"]
+    right_before = [row[i] for i, row in enumerate(gold)]
+    matrix = np.array(json.loads((tmp_path / "r" / "evaluation.json").read_text())
+                      ["confusion_matrix"])
+    assert matrix.sum() == 91  # the five are outside the matrix, and wrong in accuracy
+    assert round(result["accuracy"] * 96) == np.trace(matrix) <= sum(right_before)
+    assert error_lines(err) == [f"warning: {tmp_path / 'images'}: 5 images carry a label "
+                                "never seen in training (9); counted as errors"], err
+
+
+@pytest.mark.integration
 def test_folder_input_and_export_serves_png_bytes(trained, shapes, tmp_path):
     images, labels = shapes["dev"]
     files = write_pngs(tmp_path / "pngs", images[:12], labels[:12])

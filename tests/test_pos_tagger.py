@@ -157,10 +157,25 @@ def test_bad_training_input_is_one_line_and_leaves_model(trained, tmp_path, name
 
 
 @pytest.mark.integration
-def test_unseen_tag_and_missing_file(trained, tmp_path):
+def test_unseen_tag_counts_as_an_error_and_missing_file(trained, corpus, tmp_path):
+    _, dev = corpus
+    code, out, err = cli(APP, "evaluate", "--model", trained, "--data", dev, "--json")
+    assert code == 0, err
+    known = json.loads(out)
+    assert known["unseen_labels"] == 0
+    # The dev file plus one sentence whose three tags the model never saw.
     path = tmp_path / "dev.tsv"
-    path.write_text("The\tDET\n\ndog\tNOUN\nbarks\tNEWTAG\n")
-    assert_input_error(APP, ["evaluate", "--model", trained, "--data", path], path, 4)
+    path.write_text(dev.read_text().rstrip("\n") + "\n\nThe\tNEWTAG\ndog\tNEWTAG\n"
+                    "barks\tOTHER\n")
+    code, out, err = cli(APP, "evaluate", "--model", trained, "--data", path, "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["unseen_labels"] == 3 and result["tokens"] == known["tokens"] + 3
+    # The same tokens right as before; the three new ones all count as wrong.
+    assert round(result["accuracy"] * result["tokens"]) == \
+        round(known["accuracy"] * known["tokens"])
+    assert error_lines(err) == [f"warning: {path}: 3 tokens carry a tag never seen in "
+                                "training (NEWTAG, OTHER); counted as errors"], err
     missing = tmp_path / "missing.conllu"
     assert_input_error(APP, ["evaluate", "--model", trained, "--data", missing], missing)
     assert_input_error(APP, ["predict", "--model", tmp_path / "nomodel"], tmp_path / "nomodel")

@@ -311,11 +311,27 @@ def test_bad_input_is_one_line_and_leaves_model(trained, tmp_path, name, content
 
 
 @pytest.mark.integration
-def test_unseen_label_and_missing_model(trained, tmp_path):
+def test_unseen_label_counts_as_an_error_and_missing_model(trained, corpus, tmp_path):
+    _, dev = corpus
+    code, out, err = cli(APP, "evaluate", "--model", trained, "--data", dev, "--json")
+    assert code == 0, err
+    known = json.loads(out)
+    assert known["unseen_labels"] == 0
     path = tmp_path / "dev.csv"
-    path.write_text("text,label\na fine film,positive\na dull film,mixed\n")
-    message = assert_input_error(APP, ["evaluate", "--model", trained, "--data", path], path, 3)
-    assert message.startswith(f"error: {path}:3:2: label 'mixed' was never seen")
+    path.write_text(dev.read_text().rstrip("\n") + "\na fine film,mixed\na dull film,mixed\n")
+    code, out, err = cli(APP, "evaluate", "--model", trained, "--data", path, "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["unseen_labels"] == 2 and result["examples"] == known["examples"] + 2
+    assert round(result["accuracy"] * result["examples"]) == \
+        round(known["accuracy"] * known["examples"])
+    assert error_lines(err) == [f"warning: {path}: 2 texts carry a label never seen in "
+                                "training (mixed); counted as errors"], err
+    # A training file still refuses a label outside the run's label set.
+    bad = tmp_path / "train.csv"
+    bad.write_text("text,label\na fine film,positive\na dull film,mixed\n")
+    message = assert_input_error(APP, ["train", "--train", bad, "--out", trained, *TINY], bad, 3)
+    assert message.startswith(f"error: {bad}:3:2: label 'mixed' was never seen")
     assert_input_error(APP, ["predict", "--model", tmp_path / "nomodel"], tmp_path / "nomodel")
     code, _, err = cli(APP, "train", "--out", tmp_path / "x", "--set", "encoder.name=transformer")
     assert code == 2 and len(error_lines(err)) == 1 and error_lines(err)[0].startswith("error: ")

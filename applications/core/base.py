@@ -325,5 +325,5 @@ def export(model, export_dir):
     archive.track(server)
     for name, fn in server.endpoints().items():
         archive.add_endpoint(name, fn)
-    write_export(lambda folder: archive.write_out(folder, verbose=False), export_dir,
+    write_export(lambda tmp: archive.write_out(tmp, verbose=False), export_dir,
                  model.application_class().__name__)

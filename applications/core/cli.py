@@ -17,7 +17,8 @@ import time
 from applications.core import progress
 from applications.core.config import UsageError, load_config
 from data.errors import InputError
-from data.files import atomic_write_json, read_json
+from data.files import (DiskFullError, atomic_write_json, disk_full_reason, is_disk_full,
+                        read_json)
 
 APP_STATE = "application.json"
 # The verbs every application has, in the order ``--help`` lists them.
@@ -163,6 +164,7 @@ def main(app, argv=None, added_verbs=(), prog=None):
             the tuner's ``tune``).
         prog: the command's name in usage lines (default ``python -m applications.<app>``).
     """
+    args = None
     try:
         parser, extra = build_parser(app, added_verbs, prog)
         args = parser.parse_args(argv)
@@ -177,6 +179,14 @@ def main(app, argv=None, added_verbs=(), prog=None):
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Exception as err:
+        # A full disk met by a writer that does not say so itself (TensorFlow's, Keras').
+        if not is_disk_full(err):
+            raise
+        where = (getattr(err, "filename", None) or getattr(args, "out", None)
+                 or getattr(args, "dir", None))
+        print(f"error: {DiskFullError(where, disk_full_reason(err))}", file=sys.stderr)
+        return 2
 
 
 # Options a resumed run may change; anything else would not match the checkpoint.
@@ -236,9 +246,6 @@ def _run_train(app, args):
     if saved is not None and not isinstance(saved, dict):
         raise InputError("not a run state file (expected a JSON object)", state_path)
     config = training_config(app, args, saved["config"] if saved else None)
-    data = training_fingerprints(args)  # of the training files' content
-    if saved:
-        check_same_data(saved.get("data"), data, args.out)
     if mode != "none" and config.ema_momentum:
         raise UsageError("ema_momentum is not supported with --distribute; set it to 0")
     # Before any other TensorFlow work: a multi-worker runtime is configured at start-up.
@@ -249,6 +256,11 @@ def _run_train(app, args):
     order = EpochOrder()  # set to each epoch's number by the trainer (model.train below)
     metadata, train_data, dev_data = app.read_training_data(
         args, config, saved["metadata"] if saved else None, order=order)
+    # Once the files are read and checked (a broken file is named first): a resumed run
+    # must go on with the same training data, by content.
+    data = training_fingerprints(args)
+    if saved:
+        check_same_data(saved.get("data"), data, args.out)
 
     with distributed.scope(strategy):  # variables of a distributed model live on all replicas
         try:

@@ -148,13 +148,14 @@ def ensemble_verb(build):
 
         for member in args.models:
             if overlaps(args.out, member):
-                raise UsageError(f"--out {args.out} is the member {member}, lies inside it or "
-                                 "holds it; write to a new directory (nothing was changed)")
+                raise UsageError(f"--out {args.out} is one of the members, or lies inside or "
+                                 f"above {member}; write to a new directory (nothing was "
+                                 "changed)")
         members = [load_model(path) for path in args.models]
+        ensemble = build(members, args.models)
         application = members[0].application_class().__name__
         # Only a folder empty or holding an earlier ensemble of this application is written.
         check_ensemble_target(args.out, application)
-        ensemble = build(members, args.models)
         os.makedirs(args.out, exist_ok=True)
         ensemble.save_to(args.out)
         atomic_write_json(os.path.join(args.out, "config.json"), ensemble.config)

@@ -17,7 +17,7 @@ from applications.core.config import UsageError
 from data.errors import InputError
 
 # The flags, across applications, that name training inputs.
-TRAINING_INPUTS = ("train", "train_src", "train_tgt", "labels")
+TRAINING_INPUTS = ("train", "train_labels", "train_src", "train_tgt", "labels")
 _CHUNK = 1 << 20
 
 

@@ -84,9 +84,8 @@ def run_application(path):
     if not os.path.exists(state_path):
         return None
     state = _read_dict(state_path)
-    if state is None:
-        return None
-    return state.get("application") or ""
+    # A torn record is still the run's: resuming reports it, naming the file.
+    return (state or {}).get("application") or ""
 
 
 def check_run_target(path, app_name, flag="--out"):
@@ -180,8 +179,8 @@ def prepare_export(export_dir):
     return target, tmp, old
 
 
-def write_export(write_out, export_dir, application):
-    """Write a SavedModel with ``write_out(folder)`` beside ``export_dir``, then swap it in.
+def write_export(write_folder, export_dir, application):
+    """Write a SavedModel by calling ``write_folder(tmp)`` beside ``export_dir``; swap it in.
 
     The new export is written to ``OUT.tmp`` (marked as ours first, so a killed write is
     recognised and removed next time); the old one is renamed to ``OUT.old``, the new one
@@ -193,7 +192,7 @@ def write_export(write_out, export_dir, application):
     marker = {"format": EXPORT_FORMAT, "application": application, "complete": False}
     atomic_write_json(os.path.join(tmp, EXPORT_MARKER), marker)
     try:
-        write_out(tmp)
+        write_folder(tmp)
         atomic_write_json(os.path.join(tmp, EXPORT_MARKER), {**marker, "complete": True})
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

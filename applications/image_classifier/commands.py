@@ -117,7 +117,7 @@ class ImageClassifierCommands(AppCommands):
             "class_accuracy": {n: float(a) for n, a in zip(meta.class_names, per_class)},
             "unseen_labels": int((~known).sum()),
         }
-        warn_unseen(data.path, results["unseen_labels"], "images", "label",
+        warn_unseen(data.path, results["unseen_labels"], "image", "label",
                     sorted({l for l, k in zip(data.labels, known) if not k}, key=str))
         report = args.report or args.model
         json_path = os.path.join(report, "evaluation.json")

@@ -50,7 +50,7 @@ class TaggerCommands(AppCommands):
         scores = tagging_scores(model, examples, label=f"tagging {progress.file_label(path)}",
                                 unseen_id=meta.unseen_tag_id)
         unseen = sorted({tag for s in sentences for tag in s.tags if tag not in meta.tags})
-        warn_unseen(path, scores["unseen_labels"], "tokens", "tag", unseen)
+        warn_unseen(path, scores["unseen_labels"], "token", "tag", unseen)
         return scores
 
     def predict(self, model, args, out):

@@ -112,7 +112,7 @@ class ClassifierCommands(AppCommands):
         unseen = [] if meta.task == "multilabel" else [
             row[0] for row in table.labels if row[0] not in meta.labels]
         scores["unseen_labels"] = len(unseen)
-        warn_unseen(path, len(unseen), "texts", "label", sorted(set(unseen)))
+        warn_unseen(path, len(unseen), "text", "label", sorted(set(unseen)))
         return scores
 
     def predict(self, model, args, out):
