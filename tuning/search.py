@@ -55,12 +55,8 @@ def run_tune(app, args):
     """
     from applications.core import locks
 
-    before = locks.held()
-    try:
+    with locks.released_on_exit():
         return _run_tune(app, args)
-    finally:
-        for folder in locks.held() - before:
-            locks.release(folder)
 
 
 def _run_tune(app, args):

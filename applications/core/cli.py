@@ -219,12 +219,8 @@ def run_train(app, args):
     """
     from applications.core import locks
 
-    before = locks.held()
-    try:
+    with locks.released_on_exit():
         return _run_train(app, args)
-    finally:
-        for folder in locks.held() - before:
-            locks.release(folder)
 
 
 def _run_train(app, args):

@@ -71,3 +71,14 @@ def folder_lock(folder):
         yield
     finally:
         release(folder)
+
+
+@contextlib.contextmanager
+def released_on_exit():
+    """Release, when the block ends, every lock the block took (however deep inside)."""
+    before = held()
+    try:
+        yield
+    finally:
+        for folder in held() - before:
+            release(folder)

@@ -69,7 +69,10 @@ def overlaps(first, second):
 
 
 def check_apart(out, model_path, flag="--out"):
-    """Refuse an ``out`` equal to, inside or above the model folder ``model_path``."""
+    """Refuse an ``out`` equal to, inside or above the model folder ``model_path`` (a
+    missing model is left for the loader to report)."""
+    if not os.path.exists(model_path):
+        return
     model_dir = model_path if os.path.isdir(model_path) else os.path.dirname(
         os.path.abspath(model_path))
     if overlaps(out, model_dir):
