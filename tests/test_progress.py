@@ -71,6 +71,17 @@ def test_quiet_silences_stages_lines_and_keras_fit(capsys):
     assert progress.fit_verbose() == 0 and not progress.interactive()
 
 
+def test_muted_block_shows_nothing_and_restores_the_setting(capsys):
+    with progress.muted():
+        with progress.stage("reading again.txt", unit="lines") as step:
+            step.count = 3
+    assert capsys.readouterr().err == "" and progress.enabled()
+    progress.set_enabled(False)
+    with progress.muted():
+        pass
+    assert not progress.enabled()  # a quiet run stays quiet after the block
+
+
 def test_on_a_terminal_the_stage_shows_keras_progress_bar(monkeypatch, capsys):
     terminal = Terminal()
     monkeypatch.setattr("sys.stderr", terminal)

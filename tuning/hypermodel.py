@@ -3,6 +3,7 @@
 import keras
 import keras_tuner
 
+from applications.core import progress
 from applications.core.base import resolve_jit_compile
 from applications.core.config import UsageError
 from applications.core.epochs import fit_epochs
@@ -85,8 +86,9 @@ class ApplicationHyperModel(keras_tuner.HyperModel):
         one shuffled by ``order`` (an :class:`~data.epoch_order.EpochOrder`)."""
         keras.utils.set_random_seed(config.seed)
         order = EpochOrder()
-        _, train_ds, dev_ds = self.app.read_training_data(self.args, config, self.metadata,
-                                                          order=order)
+        with progress.muted():  # read and shown once already: a trial is one line
+            _, train_ds, dev_ds = self.app.read_training_data(self.args, config, self.metadata,
+                                                              order=order)
         return train_ds, dev_ds, order
 
     def fit(self, hp, model, epochs=1, initial_epoch=0, callbacks=(), verbose=0, **kwargs):

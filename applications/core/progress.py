@@ -57,6 +57,17 @@ def fit_verbose():
     return 1 if isatty and isatty() else 2
 
 
+@contextlib.contextmanager
+def muted():
+    """No progress inside the block (e.g. a tuning trial re-reading inputs already shown)."""
+    global _enabled
+    before, _enabled = _enabled, False
+    try:
+        yield
+    finally:
+        _enabled = before
+
+
 def line(text):
     """Write one line of progress (nothing when quiet)."""
     if _enabled:
