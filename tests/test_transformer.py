@@ -216,26 +216,6 @@ def test_language_model_generates_and_export_equals_greedy_cli(tmp_path):
         assert printed == prompt + text + "\n"
 
 
-@pytest.mark.integration
-def test_translator_with_transformer_encoder_translate_equals_export(tmp_path):
-    from applications.translator.commands import TranslatorCommands
-
-    app, out = TranslatorCommands(), tmp_path / "translator"
-    train(app, out, "--set", "embedding_dim=16", "--set", "decoder_units=16",
-          "--set", "output_dim=16", "--set", "attention_units=16", "--set", "beam_size=2",
-          "--batch-size", 32)
-    sentences = ["The cat sees a red apple.", "Does the boy have a book?"]
-    code, text, err = cli(app, "translate", "--model", out, stdin="\n".join(sentences) + "\n")
-    assert code == 0, err
-    translated = text.splitlines()
-    assert len(translated) == 2
-    assert cli(app, "export", "--model", out, "--out", tmp_path / "export")[0] == 0
-    exported = load_saved_model_without_package(tmp_path / "export", (
-        f"out = model.signatures['serve'](sentences=tf.constant({sentences!r}))\n"
-        "print(json.dumps([t.decode() for t in out['translations'].numpy()]))"))
-    assert exported == translated
-
-
 def test_warmup_steps_raise_the_rate_linearly_then_hold_it():
     from applications.core.base import optimizer_options
     from applications.core.config import UsageError, load_config

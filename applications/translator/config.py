@@ -18,7 +18,13 @@ class TranslatorConfig(TrainConfig):
             ``decoder_units`` equal to the encoder's output size).
         encoder: the ``RNN_Encoder``: ``cell`` ``gru`` or ``lstm``, ``nodes`` per layer; or
             ``{"name": "transformer", ...}``, a ``Transformer_Encoder``.
-        embedding_dim: word embedding size, both sides.
+        decoder: ``{"name": "rnn"}``, the attention GRU that ``attention``, ``score``,
+            ``decoder_units``, ``attention_units`` and ``output_dim`` shape; or
+            ``{"name": "transformer", ...}``, a Transformer decoder (causal self-attention
+            and cross-attention) whose ``width``, ``num_layers``, ``num_heads``,
+            ``feed_forward_width`` and ``dropout`` default to a Transformer encoder's.
+        embedding_dim: word embedding size, both sides (a Transformer decoder embeds the
+            target words at its own width).
         decoder_units: the decoder GRU's state size.
         attention_units: Bahdanau's hidden size.
         output_dim: size of the ``tanh`` layer before the vocabulary scores.
@@ -47,6 +53,7 @@ class TranslatorConfig(TrainConfig):
     score: str = "general"
     encoder: dict = dataclasses.field(default_factory=lambda: {
         "name": "rnn", "cell": "gru", "nodes": [256], "bidirectional": True})
+    decoder: dict = dataclasses.field(default_factory=lambda: {"name": "rnn"})
     embedding_dim: int = 256
     decoder_units: int = 512
     attention_units: int = 256
@@ -79,6 +86,7 @@ SEARCH_SPACE = {
     "encoder.units": Choice((128, 256), when=("encoder.name", ("rnn",))),
     # No warm-up: it needs lr_decay=1, and the translator halves its rate on plateaus.
     **transformer_space(warmup=False),
+    "decoder.name": Choice(("rnn", "transformer")),
     "embedding_dim": Choice((128, 256)),
     "decoder_units": Choice((256, 512)),
     "dropout": Range(0.1, 0.5, step=0.1),

@@ -7,7 +7,11 @@ from applications.core.base import Application
 from applications.core.metrics import TokenAccuracy
 from applications.translator.decoder import ATTENTIONS, AttentionDecoder
 from applications.translator.pipeline import TranslationMetadata
-from encoders import build_encoder
+from applications.translator.transformer_decoder import TransformerDecoder
+from encoders import Transformer_Encoder, build_encoder
+
+# Options of a Transformer decoder that default to the Transformer encoder's own.
+SHARED_WITH_ENCODER = ("width", "num_layers", "num_heads", "feed_forward_width", "dropout")
 
 
 @keras.saving.register_keras_serializable(package="encore")
@@ -52,7 +56,9 @@ class Translator(Application):
     ``Transformer_Encoder``; its pooled summary (an RNN's final states, a Transformer's
     mean), through ``tanh(W s)``, starts a GRU decoder that attends over all encoder
     states at every step (:class:`~applications.translator.decoder.AttentionDecoder`,
-    Bahdanau or Luong) and scores every target word.
+    Bahdanau or Luong) and scores every target word. With ``decoder={"name":
+    "transformer"}`` a :class:`TransformerDecoder` (causal self-attention and
+    cross-attention) takes the GRU's place.
 
     Training uses teacher forcing: the model takes ``{"source": [B, Ts], "target_in":
     [B, Tt]}`` ids (0 = padding) and returns logits ``[B, Tt, V]`` for ``target_out``. With
@@ -97,16 +103,42 @@ class Translator(Application):
                                                        name="source_embedding")
         self.source_dropout = keras.layers.Dropout(config["dropout"])
         self.encoder = build_encoder(encoder, layer_name="encoder")
+        # A model saved before the decoder option existed has the attention GRU.
+        decoder = dict(config.get("decoder") or {"name": "rnn"})
+        if decoder.get("name") == "transformer":
+            self.decoder = self._transformer_decoder(decoder, len(meta.target), config)
+        elif decoder == {"name": "rnn"}:
+            self.decoder = self._attention_decoder(len(meta.target), config)
+        else:
+            raise ValueError("decoder must be {\"name\": \"rnn\"} (the attention GRU, set "
+                             "by the other options) or {\"name\": \"transformer\", ...}")
+
+    def _attention_decoder(self, vocab_size, config):
+        """The attention GRU (:class:`AttentionDecoder`) the options describe."""
         if (config["attention"] == "luong" and config["score"] == "dot"
                 and config["decoder_units"] != self.encoder.output_size):
             raise ValueError(f"the dot score needs decoder_units equal to the encoder's "
                              f"output size ({self.encoder.output_size}), not "
                              f"{config['decoder_units']}; or use score=general")
-        self.decoder = AttentionDecoder(
-            len(meta.target), config["embedding_dim"], config["decoder_units"],
+        return AttentionDecoder(
+            vocab_size, config["embedding_dim"], config["decoder_units"],
             attention=config["attention"], score=config["score"],
             attention_units=config["attention_units"], output_dim=config["output_dim"],
             dropout=config["dropout"], tie_embeddings=config["tie_embeddings"], name="decoder")
+
+    def _transformer_decoder(self, spec, vocab_size, config):
+        """A :class:`TransformerDecoder`: options not in ``spec`` follow a Transformer
+        encoder's (its width, layers, heads, feed-forward width and dropout)."""
+        if config["scheduled_sampling"] > 0:
+            raise ValueError("scheduled_sampling needs decoder.name=rnn")
+        options = {k: v for k, v in spec.items() if k != "name"}
+        if isinstance(self.encoder, Transformer_Encoder):
+            options = {**{k: getattr(self.encoder, k) for k in SHARED_WITH_ENCODER}, **options}
+        try:
+            return TransformerDecoder(vocab_size, tie_embeddings=config["tie_embeddings"],
+                                      name="decoder", **options)
+        except TypeError as err:
+            raise ValueError(f"bad decoder option: {err}") from None
 
     def encode(self, source, training=False):
         """Read source ids ``[B, Ts]``; returns the decoder's per-sentence memory."""

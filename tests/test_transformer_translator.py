@@ -1,0 +1,69 @@
+"""The translator with a Transformer encoder under the attention GRU, and with the full
+encoder-decoder Transformer."""
+
+import keras
+import numpy as np
+import pytest
+
+from tests.helpers import cli, load_saved_model_without_package
+from tests.test_transformer import SMALL, train
+
+
+def test_transformer_decoder_steps_like_teacher_forcing_and_beam_one_is_greedy(tmp_path):
+    import tensorflow as tf
+
+    from applications.translator import search
+    from applications.translator.config import TranslatorConfig
+    from applications.translator.model import Translator
+    from applications.translator.pipeline import TranslationMetadata
+    from data import Vocabulary
+
+    meta = TranslationMetadata(Vocabulary(["ein", "hund", "katze"]),
+                               Vocabulary(["<s>", "</s>", "a", "dog", "cat"]), True, False)
+    config = TranslatorConfig(encoder={"name": "transformer", **SMALL, "width": 16},
+                              decoder={"name": "transformer", "num_layers": 1},
+                              embedding_dim=8, dropout=0.0).to_dict()
+    model = Translator(config, meta.get_config())
+    assert (model.decoder.width, model.decoder.num_layers) == (16, 1)  # width from the encoder
+    source = np.array([[3, 4, 2, 0], [2, 3, 0, 0]], "int32")
+    target_in = np.array([[2, 5, 6, 4, 3], [2, 6, 5, 4, 4]], "int32")
+    logits = np.asarray(model({"source": source, "target_in": target_in}))
+    weights = np.asarray(model.attention_weights(source, target_in))
+    np.testing.assert_allclose(weights[:, :, 2:][source[:, None, 2:].repeat(5, 1) == 0], 0.0)
+    memory = model.encode(source)
+    state = memory["state"]
+    for t in range(target_in.shape[1]):
+        step_logits, state, step_weights = model.decoder.step(tf.constant(target_in[:, t]),
+                                                              state, memory)
+        np.testing.assert_allclose(np.asarray(step_logits), logits[:, t], atol=1e-5)
+        np.testing.assert_allclose(np.asarray(step_weights), weights[:, t], atol=1e-6)
+    greedy = search.greedy_decode(model, tf.constant(source))[0].numpy()
+    np.testing.assert_array_equal(search.beam_decode(model, tf.constant(source), 1)[0], greedy)
+    assert search.beam_decode(model, tf.constant(source), 3)[0].shape[0] == 2
+    model.save(tmp_path / "translator.keras")
+    restored = keras.saving.load_model(tmp_path / "translator.keras")
+    np.testing.assert_array_equal(search.greedy_decode(restored, tf.constant(source))[0],
+                                  greedy)
+    with pytest.raises(ValueError, match="scheduled_sampling"):
+        Translator({**config, "scheduled_sampling": 0.5}, meta.get_config())
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("decoder", ["rnn", "transformer"])
+def test_translator_with_transformer_encoder_translate_equals_export(decoder, tmp_path):
+    from applications.translator.commands import TranslatorCommands
+
+    app, out = TranslatorCommands(), tmp_path / "translator"
+    train(app, out, "--set", "embedding_dim=16", "--set", "decoder_units=16",
+          "--set", "output_dim=16", "--set", "attention_units=16", "--set", "beam_size=2",
+          "--set", f'decoder={{"name": "{decoder}"}}', "--batch-size", 32)
+    sentences = ["The cat sees a red apple.", "Does the boy have a book?"]
+    code, text, err = cli(app, "translate", "--model", out, stdin="\n".join(sentences) + "\n")
+    assert code == 0, err
+    translated = text.splitlines()
+    assert len(translated) == 2
+    assert cli(app, "export", "--model", out, "--out", tmp_path / "export")[0] == 0
+    exported = load_saved_model_without_package(tmp_path / "export", (
+        f"out = model.signatures['serve'](sentences=tf.constant({sentences!r}))\n"
+        "print(json.dumps([t.decode() for t in out['translations'].numpy()]))"))
+    assert exported == translated
