@@ -39,6 +39,8 @@ setup(
         "test": ["pytest>=7", "pytest-xdist>=3"],
         # `tune --tuner bayesian` (Keras Tuner's Gaussian-process oracle).
         "bayesian": ["scipy", "scikit-learn"],
+        # benchmarks/tabular.py compares with scikit-learn's gradient boosting and MLP.
+        "benchmark": ["scikit-learn>=1.2"],
         # One TensorFlow, chosen here: `pip install -e ".[cpu]"` (the CPU-only wheel on
         # x86_64, the standard one elsewhere) or `pip install -e ".[gpu]"` (Linux, CUDA
         # libraries from pip).

@@ -1,0 +1,81 @@
+"""The tabular application's options; every field can be set from a JSON file or ``--set``."""
+
+import dataclasses
+
+from applications.core.config import TrainConfig
+from applications.core.space import LEARNING_RATE, Choice, Range
+
+TASKS = ("classification", "regression")
+REGRESSION_LOSSES = ("mse", "mae", "huber")
+CLASSIFICATION_LOSSES = ("bce", "sce")
+
+
+@dataclasses.dataclass
+class TabularConfig(TrainConfig):
+    """Columns of a CSV/TSV table -> normalised numbers and category embeddings -> MLP ->
+    one head per target.
+
+    Attributes:
+        targets: the columns to predict (``--target``); empty = the last column.
+        names: the column names of a file without a header line (``--names``).
+        numeric: columns read as numbers whatever detection says (``--numeric``).
+        categorical: columns read as categories whatever detection says (``--categorical``).
+        ignore: columns left out of the inputs (``--ignore``), such as row ids.
+        tasks: ``{target: "classification" | "regression"}`` overriding detection (a
+            non-numeric target, or one of at most ``max_classes_detected`` whole numbers,
+            is a classification).
+        losses: ``{target: loss}``; regression ``mse`` (default), ``mae`` or ``huber``
+            (on the standardised target), classification ``bce`` (default for two classes,
+            one sigmoid output) or ``sce`` (default for more, a softmax).
+        loss_weights: ``{target: weight}`` of each target's loss in the total (default 1).
+        max_classes_detected: a numeric target of whole numbers with at most this many
+            distinct values is detected as a classification.
+        encoder: the MLP over the concatenated column features; any registered encoder
+            taking ``[B, D]`` vectors (its ``pooled`` output feeds the heads).
+        categorical_encoding: ``embedding`` (a learnt vector per category) or ``onehot``.
+        embedding_dim: size of each category embedding (0 = ``min(16, 1.6 * n ** 0.56)``
+            for n categories).
+        min_category_count: categories seen fewer times in training share the
+            out-of-vocabulary bucket, which unseen categories use at prediction time.
+        log_skewed: read a numeric column as ``log(1 + x)`` before standardising when its
+            training values are all 0 or more and strongly right-skewed (counts, money).
+        dev_split: without ``--dev``, this seeded fraction of ``--train`` is held out for
+            early stopping and choosing the best epoch.
+    """
+
+    targets: list = dataclasses.field(default_factory=list)
+    names: list = dataclasses.field(default_factory=list)
+    numeric: list = dataclasses.field(default_factory=list)
+    categorical: list = dataclasses.field(default_factory=list)
+    ignore: list = dataclasses.field(default_factory=list)
+    tasks: dict = dataclasses.field(default_factory=dict)
+    losses: dict = dataclasses.field(default_factory=dict)
+    loss_weights: dict = dataclasses.field(default_factory=dict)
+    max_classes_detected: int = 10
+    encoder: dict = dataclasses.field(default_factory=lambda: {
+        "name": "mlp", "nodes": [256, 128], "activation": "relu", "initializer": "auto",
+        "dropout": 0.1, "batch_norm": True, "l1": 0.0, "l2": 0.0})
+    categorical_encoding: str = "embedding"
+    embedding_dim: int = 0
+    min_category_count: int = 3
+    log_skewed: bool = True
+    dev_split: float = 0.1
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    epochs: int = 60
+    patience: int = 8
+
+
+# What `tune` varies (see applications/core/space.py); `--space NAME=V1,V2` narrows it.
+SEARCH_SPACE = {
+    "encoder.units": Choice((64, 128, 256, 512)),
+    "encoder.layers": Choice((1, 2, 3)),
+    "encoder.activation": Choice(("relu", "gelu", "selu", "tanh")),
+    "encoder.dropout": Range(0.0, 0.5, step=0.1),
+    "encoder.batch_norm": Choice((True, False)),
+    "encoder.l2": Choice((0.0, 1e-5, 1e-4)),
+    "categorical_encoding": Choice(("embedding", "onehot")),
+    "learning_rate": LEARNING_RATE,
+    "optimizer": Choice(("adam", "adamw", "rmsprop", "sgd")),
+    "batch_size": Choice((64, 128, 256, 512)),
+}

@@ -1,0 +1,244 @@
+"""The tabular application end to end through its command line, on tables written here,
+and the MLP encoder and optimizer knobs it brought."""
+
+import csv
+import gzip
+import io
+import json
+
+import numpy as np
+import pytest
+
+from applications.core.base import optimizer_options
+from applications.core.config import TrainConfig, UsageError, load_config
+from applications.tabular.columns import build_metadata, encode_inputs, encode_targets
+from applications.tabular.commands import TabularCommands
+from applications.tabular.config import TabularConfig
+from applications.tabular.model import TabularModel
+from applications.tabular.sample_data import sample_paths
+from applications.tabular.scoring import classification_scores, roc_auc
+from applications.tabular.table import read_table
+from encoders.mlp_encoder import MLP_Encoder
+from tests.helpers import assert_input_error, cli, error_lines, run_encoder_test
+
+APP = TabularCommands()
+TINY = ["--set", "encoder.nodes=[24]", "--set", "learning_rate=0.01", "--batch-size", "64"]
+SHELL_NAMES = "sex,length,weight,colour,rings"
+
+
+def write_shells(path, count, seed):
+    """A headerless abalone-like table: rings (a number) and sex (3 classes) to predict."""
+    rng = np.random.default_rng(seed)
+    sex = rng.integers(0, 3, count)
+    length = rng.uniform(0.1, 0.4, count) + 0.25 * sex
+    weight = length ** 3 * 4 + rng.normal(0, 0.02, count)
+    rings = np.round(3 + 15 * length + rng.normal(0, 0.5, count))
+    lines = [f"{'MFI'[s]}, {l:.3f}, {'?' if i % 17 == 0 else f'{w:.3f}'}, "
+             f"{['red', 'grey', 'blue'][i % 3]}, {int(r)}"
+             for i, (s, l, w, r) in enumerate(zip(sex, length, weight, rings))]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def two_targets(tmp_path_factory):
+    """The embedded sample (spend: a number, churn: yes/no), trained briefly."""
+    out = tmp_path_factory.mktemp("run") / "sample"
+    code, _, err = cli(APP, "train", "--out", out, "--epochs", 4, "--seed", 1, *TINY)
+    assert code == 0, err
+    return out
+
+
+@pytest.fixture(scope="module")
+def one_target(tmp_path_factory):
+    """A headerless table (``--names``), one 3-class target."""
+    folder = tmp_path_factory.mktemp("shells")
+    train = write_shells(folder / "shells.csv", 400, seed=3)
+    out = folder / "model"
+    code, _, err = cli(APP, "train", "--train", train, "--names", SHELL_NAMES, "--target", "sex",
+                       "--ignore", "rings", "--out", out, "--epochs", 8, "--seed", 1, *TINY)
+    assert code == 0, err
+    return out, train
+
+
+def test_mlp_encoder_contract_and_options():
+    flat = np.random.default_rng(0).normal(size=(3, 5)).astype("float32")
+    run_encoder_test(MLP_Encoder, dict(nodes=[8, 4], activation="leaky relu", l2=1e-4,
+                                       dropout=0.2, batch_norm=True), flat,
+                     {"sequence": (3, 1, 4), "pooled": (3, 4), "mask": (3, 1)})
+    sequences = np.random.default_rng(1).normal(size=(2, 4, 5)).astype("float32")
+    mask = np.array([[1, 1, 0, 0], [1, 1, 1, 1]], bool)
+    run_encoder_test(MLP_Encoder, dict(nodes=[6], activation="selu"), sequences,
+                     {"sequence": (2, 4, 6), "pooled": (2, 6)}, mask=mask)
+    assert MLP_Encoder([4], initializer="he").dense_layers[0].kernel_initializer.__class__ \
+        .__name__ == "HeNormal"
+    encoder = MLP_Encoder([4], l1=0.1)
+    encoder(flat)
+    assert len(encoder.losses) == 1 and float(encoder.losses[0]) > 0
+    for bad in (dict(nodes=[]), dict(activation="swishy"), dict(initializer="zeros"),
+                dict(dropout=1.0)):
+        with pytest.raises(ValueError):
+            MLP_Encoder(**{"nodes": [4], **bad})
+
+
+def test_optimizer_knobs_reach_the_optimizer(tmp_path):
+    assert optimizer_options(TrainConfig().to_dict()) == {"learning_rate": 1e-3,
+                                                          "global_clipnorm": 5.0}
+    path = tmp_path / "t.csv"
+    path.write_text("x,y\n1,2\n2,3\n3,5\n")
+    meta = build_metadata(read_table(path), TabularConfig(targets=["y"],
+                                                          tasks={"y": "regression"}))
+    cases = [
+        (["optimizer=sgd", "momentum=0.9", "nesterov=true"], {"momentum": 0.9, "nesterov": True}),
+        (["optimizer=rmsprop", "rho=0.8", "momentum=0.5"], {"rho": 0.8, "momentum": 0.5}),
+        (["optimizer=adagrad", "initial_accumulator=0.5"], {"initial_accumulator_value": 0.5}),
+        (["optimizer=adamw", "beta_1=0.8", "beta_2=0.99", "weight_decay=0.01"],
+         {"beta_1": 0.8, "beta_2": 0.99, "weight_decay": 0.01}),
+    ]
+    for overrides, expected in cases:
+        config = load_config(TabularConfig, overrides=overrides)
+        optimizer = TabularModel(config.to_dict(), meta).make_optimizer()
+        for name, value in expected.items():
+            assert getattr(optimizer, name) == pytest.approx(value), (overrides, name)
+    for bad in (["momentum=0.9"], ["optimizer=sgd", "rho=0.9"], ["optimizer=sgd",
+                                                                   "momentum=1.5"]):
+        with pytest.raises(UsageError):
+            load_config(TabularConfig, overrides=bad)
+
+
+def test_columns_detected_missing_recorded_and_overridable(tmp_path):
+    text = ("age, city, zip, score, grade\n34, Oslo, 0101, 2.5, A\n?, Lima, 0202, NA, B\n"
+            "51, , 0303, 7.0, A\n28, Oslo, 0404, 1.0, C\n")
+    plain = tmp_path / "t.csv"
+    plain.write_text(text)
+    packed = tmp_path / "t.tsv.gz"
+    packed.write_bytes(gzip.compress(text.replace(", ", "\t").encode()))
+    for path in (plain, packed):
+        meta = build_metadata(read_table(path), TabularConfig(targets=["score", "grade"]))
+        kinds = {f["name"]: f["kind"] for f in meta["features"]}
+        assert kinds == {"age": "numeric", "city": "categorical", "zip": "numeric"}
+        missing = {f["name"]: f["missing"] for f in meta["features"]}
+        assert missing == {"age": 1, "city": 1, "zip": 0}
+        tasks = {t["name"]: (t["task"], t["loss"], t["missing"]) for t in meta["targets"]}
+        assert tasks == {"score": ("regression", "mse", 1), "grade": ("classification", "sce", 0)}
+    config = TabularConfig(targets=["grade"], categorical=["zip"], ignore=["score"],
+                           tasks={"grade": "classification"}, min_category_count=1)
+    meta = build_metadata(read_table(plain), config)
+    assert [(f["name"], f["kind"]) for f in meta["features"]] == [
+        ("age", "numeric"), ("city", "categorical"), ("zip", "categorical")]
+    inputs = encode_inputs(read_table(plain), meta)
+    assert np.isnan(inputs["numeric"][1, 0]) and inputs["categorical"][2, 0] == 0  # missing
+    assert encode_targets(read_table(plain), meta)[:, 0].tolist() == [0, 1, 0, 2]
+    named = tmp_path / "named.csv"
+    named.write_text("1,x,3\n2,y,4\n")
+    table = read_table(named, names=["a", "b", "c"])
+    assert table.columns == ["a", "b", "c"] and not table.header and len(table) == 2
+    with pytest.raises(UsageError):
+        build_metadata(read_table(plain), TabularConfig(targets=["nope"]))
+
+
+def test_scores_by_hand():
+    assert roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == 0.75
+    scores = classification_scores([0, 1, 1], np.array([[0.9, 0.1], [0.4, 0.6], [0.7, 0.3]]))
+    assert scores["accuracy"] == pytest.approx(2 / 3) and scores["auc"] == 1.0
+    assert scores["macro_f1"] == pytest.approx((2 / 3 + 2 / 3) / 2)
+
+
+@pytest.mark.integration
+def test_two_targets_train_evaluate_and_predict(two_targets, tmp_path):
+    metrics = json.loads((two_targets / "metrics.json").read_text())
+    assert metrics["monitor"] == "val_loss" and metrics["epochs_completed"] == 4
+    code, out, err = cli(APP, "evaluate", "--model", two_targets, "--json")
+    assert code == 0, err
+    scores = json.loads(out)
+    assert set(scores) == {"spend", "churn"}
+    assert set(scores["spend"]) == {"rmse", "mae", "r2"}
+    assert set(scores["churn"]) == {"accuracy", "macro_f1", "auc"}
+    assert scores["spend"]["r2"] > 0.5 and scores["churn"]["auc"] > 0.6, scores
+
+    rows = sample_paths()["dev"]
+    text = open(rows).read().splitlines()
+    # An unseen city and missing values still get predictions.
+    text[1] = "?,25000,Paris,,3,10.0,no"
+    new = tmp_path / "new.csv"
+    new.write_text("\n".join(text) + "\n")
+    code, out, err = cli(APP, "predict", "--model", two_targets, "--input", new,
+                         "--probabilities")
+    assert code == 0, err
+    table = list(csv.reader(io.StringIO(out)))
+    assert table[0][-4:] == ["spend_prediction", "churn_prediction", "churn_probability_no",
+                             "churn_probability_yes"]
+    assert len(table) == len(text) and table[1][:7] == text[1].split(",")
+    assert all(r[-3] in ("yes", "no") for r in table[1:])
+    np.testing.assert_allclose([float(r[-2]) + float(r[-1]) for r in table[1:]], 1.0, atol=1e-5)
+
+    # The SavedModel serves the same predictions from raw column tensors.
+    import tensorflow as tf
+
+    export_dir = tmp_path / "export"
+    code, _, err = cli(APP, "export", "--model", two_targets, "--out", export_dir)
+    assert code == 0, err
+    loaded = tf.saved_model.load(str(export_dir))
+    columns = list(zip(*[line.split(",") for line in text[1:6]]))
+    served = loaded.signatures["serve"](
+        age=tf.constant([float("nan") if v == "?" else float(v) for v in columns[0]]),
+        income=tf.constant([float(v) for v in columns[1]]), city=tf.constant(columns[2]),
+        plan=tf.constant(columns[3]), visits=tf.constant([float(v) for v in columns[4]]))
+    np.testing.assert_allclose(served["spend_prediction"].numpy(),
+                               [float(r[-4]) for r in table[1:6]], rtol=1e-5)
+    assert [p.decode() for p in served["churn_prediction"].numpy()] == [
+        r[-3] for r in table[1:6]]
+
+    # The Python API, on the application and on the SavedModel.
+    import applications
+
+    model = TabularModel.load_model(two_targets)
+    results = model.predict(str(new))
+    assert len(results) == len(text) - 1 and results[0]["churn"]["label"] == table[1][-3]
+    exported = applications.load(export_dir).predict(str(new))
+    assert [r["churn"]["label"] for r in exported] == [r["churn"]["label"] for r in results]
+    np.testing.assert_allclose([r["spend"] for r in exported], [r["spend"] for r in results],
+                               rtol=1e-6)
+    one = model.predict_rows({"age": 40, "income": 30000, "city": "Oslo", "plan": "pro",
+                              "visits": None})
+    assert set(one) == {"spend", "churn"} and isinstance(one["spend"], float)
+
+
+@pytest.mark.integration
+def test_one_target_headerless_evaluate_json(one_target):
+    out_dir, train = one_target
+    code, out, err = cli(APP, "evaluate", "--model", out_dir, "--data", train, "--json")
+    assert code == 0, err
+    scores = json.loads(out)
+    assert set(scores) == {"accuracy", "macro_f1", "auc"} and scores["accuracy"] > 0.4, scores
+    code, out, err = cli(APP, "evaluate", "--model", out_dir, "--data", train, "--held-out",
+                         "--json")
+    assert code == 0, err
+    # Rows without the target column (inputs only) are predicted too.
+    inputs_only = train.parent / "inputs.csv"
+    inputs_only.write_text("0.5, 0.4, red\n0.2, ?, blue\n")
+    code, out, err = cli(APP, "predict", "--model", out_dir, "--input", inputs_only)
+    assert code == 0, err
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0] == ["length", "weight", "colour", "sex_prediction"] and len(rows) == 3
+    assert {row[-1] for row in rows[1:]} <= {"M", "F", "I"}
+
+
+@pytest.mark.integration
+def test_bad_inputs_exit_2_with_one_line(one_target, tmp_path):
+    out_dir, train = one_target
+    bad = tmp_path / "bad.csv"
+    bad.write_text("M, 0.5, 0.4, red, 9\nF, 0.5, heavy, red, 9\n")
+    assert_input_error(APP, ["evaluate", "--model", out_dir, "--data", bad], bad, 2)
+    assert_input_error(APP, ["predict", "--model", out_dir, "--input", bad], bad, 2)
+    bad.write_text("M, 0.5, 0.4, red, 9\nF, 0.5\n")
+    assert_input_error(APP, ["predict", "--model", out_dir, "--input", bad], bad, 2)
+    bad.write_text("M, 0.5, 0.4, red, 9\nX, 0.5, 0.4, red, 9\n")
+    assert_input_error(APP, ["evaluate", "--model", out_dir, "--data", bad], bad, 2)
+    code, _, err = cli(APP, "train", "--train", train, "--names", SHELL_NAMES, "--target",
+                       "age", "--out", tmp_path / "never")
+    assert code == 2 and len(error_lines(err)) == 1 and "no column named age" in err
+    assert not (tmp_path / "never").exists()
+    code, _, err = cli(APP, "train", "--train", train, "--names", SHELL_NAMES, "--target",
+                       "rings", "--set", "losses.rings=bce", "--out", tmp_path / "never")
+    assert code == 2 and "losses.rings" in err
