@@ -215,14 +215,18 @@ def atomic_write_json(path, obj):
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode("utf-8"))
 
 
-def read_json(path):
-    """Read a JSON file the package wrote; a torn or missing file is an InputError."""
+def read_json(path, max_bytes=64 << 20):
+    """Read a JSON file the package wrote (or a ``--config`` file); a torn, missing, larger
+    than ``max_bytes`` or too deeply nested file is an InputError."""
     try:
         with open(path, "rb") as handle:
-            return json.loads(handle.read().decode("utf-8"))
+            payload = handle.read(max_bytes + 1)
+        if len(payload) > max_bytes:
+            raise InputError(f"over {max_bytes:,} bytes; not a file this package reads", path)
+        return json.loads(payload.decode("utf-8"))
     except FileNotFoundError:
         raise InputError("no such file", path) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         line = getattr(err, "lineno", None)
         raise InputError(f"not a valid JSON file ({err.__class__.__name__})", path, line) from None
 

@@ -22,12 +22,18 @@ from keras_tuner.src.engine.oracle import synchronized
 from applications.core import compat
 from applications.core.config import UsageError
 from data.errors import InputError
-from data.files import atomic_write_json, read_json
+from data.files import (DiskFullError, atomic_write_json, disk_full_reason, is_disk_full,
+                        read_json)
 
 compat.check_keras_tuner()  # the classes below extend Keras Tuner's private methods
 
 PROJECT = "search"
 Status = trial_module.TrialStatus
+
+
+class TrialDiskFull(DiskFullError, keras_tuner.errors.FatalError):
+    """A full disk during a trial: fatal to the search (Keras Tuner re-raises it), reported
+    as one line like any :class:`~data.files.DiskFullError`."""
 
 
 class SafeStateOracle:
@@ -181,6 +187,12 @@ class ApplicationTuner(keras_tuner.Tuner):
         registered = custom_gradient_names()
         try:
             results = super().run_trial(trial, *fit_args, **fit_kwargs)
+        except Exception as err:
+            # Keras Tuner counts a failed trial and goes on; a full disk fails every trial.
+            if is_disk_full(err):
+                raise TrialDiskFull(getattr(err, "path", None) or self.project_dir,
+                                    disk_full_reason(err)) from None
+            raise
         finally:
             forget_custom_gradients(registered)
             self.hypermodel.execution = 0

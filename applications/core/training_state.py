@@ -10,6 +10,7 @@ import tensorflow as tf
 from applications.core.checkpoints import (open_manager, readable_keras_file,
                                            remove_stale_temporaries, restore_newest_readable,
                                            warn)
+from data.files import DiskFullError, disk_full_reason, is_disk_full
 
 MODEL_FILE = "model.keras"
 
@@ -34,6 +35,10 @@ def save_model_atomically(model, path):
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except Exception as err:
+        if is_disk_full(err):
+            raise DiskFullError(path, disk_full_reason(err)) from None
+        raise
     finally:
         model.compiled = compiled
         if optimizer is not None:
@@ -126,8 +131,16 @@ class TrainingState(keras.callbacks.Callback):
         return int(self.step.numpy())
 
     def save(self):
+        """Write a checkpoint; a full disk raises DiskFullError, the older ones intact."""
         # Numbered by optimizer steps, so a step save and an epoch-end save never collide.
-        self.manager.save(checkpoint_number=int(self.model.optimizer.iterations.numpy()))
+        try:
+            self.manager.save(checkpoint_number=int(self.model.optimizer.iterations.numpy()))
+        except Exception as err:
+            if is_disk_full(err):
+                # TensorFlow writes under a temporary name first; the listed checkpoints
+                # are untouched, and the next run removes the leftover.
+                raise DiskFullError(self.checkpoint_dir, disk_full_reason(err)) from None
+            raise
 
     def fit_remaining(self, train_data, epochs, **fit_kwargs):
         """``fit`` from the restored position; returns the history of both parts as one dict.
