@@ -124,6 +124,11 @@ def test_language_model_steps_through_a_sliding_window_and_saves(tmp_path):
         # The step reads the last `window` tokens from position 0, as training does.
         expected = np.asarray(model(ids[:, max(0, t - 4):t + 1]))[:, -1]
         np.testing.assert_allclose(np.asarray(logits), expected, atol=1e-5)
+    # Scoring reads long texts in consecutive windows, each from a fresh start.
+    longer = rng.integers(2, 6, size=(2, 12)).astype("int32")
+    windows = [np.asarray(model(longer[:, i:i + 5])) for i in range(0, 12, 5)]
+    np.testing.assert_allclose(np.asarray(model.serving_module().logits(longer)),
+                               np.concatenate(windows, axis=1), atol=1e-5)
     path = tmp_path / "lm.keras"
     model.save(path)
     restored = keras.saving.load_model(path)

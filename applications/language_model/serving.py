@@ -24,7 +24,8 @@ class LanguageModelServer(ServingModule):
         number of tokens and a ``float32`` temperature (0 = greedy) in; ``{"text": ...}``,
         the continuation only, out. The sampling loop runs inside the graph.
         ``serve(texts)``: a batch of texts in; ``nats_per_token`` and ``tokens`` (how many
-        were scored) for each, every text read from a fresh state after a line break.
+        were scored) for each, every text read from a fresh state after a line break
+        (by a Transformer, in windows of ``window`` tokens, see :meth:`logits`).
 
     Args:
         model: a trained :class:`LanguageModel`.
@@ -101,6 +102,20 @@ class LanguageModelServer(ServingModule):
             pieces = tf.where(plain, names, tf.strings.join([" ", names]))
         return {"text": tf.strings.reduce_join(pieces)}
 
+    def logits(self, inputs):
+        """Next-token logits ``[B, T, V]`` of ids ``[B, T]``. A Transformer reads them in
+        consecutive windows of ``window`` tokens, each from a fresh start, as in training
+        (its positions go no further); a recurrent model reads each row whole."""
+        if self.model.recurrent:
+            return self.model(inputs, training=False)
+        window = self.model.window
+        length = tf.shape(inputs)[1]
+        padded = (length + window - 1) // window * window
+        chunks = tf.reshape(tf.pad(inputs, [[0, 0], [0, padded - length]]), [-1, window])
+        logits = self.model(chunks, training=False)
+        shape = tf.stack([tf.shape(inputs)[0], padded, tf.shape(logits)[-1]])
+        return tf.reshape(logits, shape)[:, :length]
+
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
     def serve(self, texts):
         _, ids = self.encode(texts)
@@ -110,7 +125,7 @@ class LanguageModelServer(ServingModule):
         inputs = tf.concat([starts, ids[:, :-1]], axis=1).to_tensor(0)
         targets = ids.to_tensor(0, shape=tf.shape(inputs))
         weights = tf.sequence_mask(ids.row_lengths(), tf.shape(inputs)[1], tf.float32)
-        logits = self.model(inputs, training=False)
+        logits = self.logits(inputs)
         nats = tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits) * weights
         counts = tf.reduce_sum(weights, axis=1)
         return {"nats_per_token": tf.math.divide_no_nan(tf.reduce_sum(nats, axis=1), counts),
