@@ -58,10 +58,13 @@ def test_translator_with_transformer_encoder_translate_equals_export(decoder, tm
           "--set", "output_dim=16", "--set", "attention_units=16", "--set", "beam_size=2",
           "--set", f'decoder={{"name": "{decoder}"}}', "--batch-size", 32)
     sentences = ["The cat sees a red apple.", "Does the boy have a book?"]
-    code, text, err = cli(app, "translate", "--model", out, stdin="\n".join(sentences) + "\n")
+    code, text, err = cli(app, "translate", "--model", out, "--plot", tmp_path / "plots",
+                          stdin="\n".join(sentences) + "\n")
     assert code == 0, err
     translated = text.splitlines()
     assert len(translated) == 2
+    # Cross-attention maps, one per sentence (a Transformer decoder's: its last block's).
+    assert (tmp_path / "plots" / "0002.png").read_bytes()[:4] == b"\x89PNG"
     assert cli(app, "export", "--model", out, "--out", tmp_path / "export")[0] == 0
     exported = load_saved_model_without_package(tmp_path / "export", (
         f"out = model.signatures['serve'](sentences=tf.constant({sentences!r}))\n"

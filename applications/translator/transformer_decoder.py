@@ -121,7 +121,9 @@ class TransformerDecoder(CheckpointableLists, keras.layers.Layer):
     def _logits(self, features):
         if not self.tie_embeddings:
             return self.scores(features)
-        return tf.matmul(features, self.embedding.embeddings, transpose_b=True) + self.score_bias
+        matrix = tf.cast(self.embedding.embeddings, features.dtype)
+        return (tf.matmul(features, matrix, transpose_b=True)
+                + tf.cast(self.score_bias, features.dtype))
 
     def teacher_forced(self, target_in, memory, training=False):
         """Logits ``[B, T, V]`` and cross-attention weights ``[B, T, Ts]``."""
