@@ -63,6 +63,7 @@ def tagger_model(runs, name, seed):
     return TaggerCommands()
 
 
+@pytest.mark.integration
 def test_pos_tagger(runs):
     app = tagger_model(runs, "tagger", 1)
 
@@ -85,6 +86,7 @@ def test_pos_tagger(runs):
     assert exported(app, "tagger").predict(["The old man saw a dog."]) == tagged[:1]
 
 
+@pytest.mark.integration
 def test_ensemble_of_taggers(runs):
     app = tagger_model(runs, "tagger_a", 1)
     tagger_model(runs, "tagger_b", 2)
@@ -103,6 +105,7 @@ def test_ensemble_of_taggers(runs):
     assert [tuple(line.split("\t")) for line in out.split("\n\n")[0].splitlines()] == tagged[0]
 
 
+@pytest.mark.integration
 def test_text_classifier(runs):
     from applications.text_classifier.commands import ClassifierCommands
     from applications.text_classifier.sample_data import generate_reviews, write_csv
@@ -138,6 +141,7 @@ def test_text_classifier(runs):
     assert again["probabilities"] == pytest.approx(results[0]["probabilities"], abs=1e-6)
 
 
+@pytest.mark.integration
 def test_language_model(runs):
     from applications.language_model.commands import LanguageModelCommands
     from applications.language_model.sample_data import generate_verses
@@ -171,6 +175,7 @@ def test_language_model(runs):
     assert export.score(["the cat sat."])[0]["tokens"] == scores[0]["tokens"] == 12
 
 
+@pytest.mark.integration
 def test_translator(runs):
     from applications.translator.commands import TranslatorCommands
     from applications.translator.sample_data import generate_pairs, write_pairs
@@ -214,6 +219,7 @@ def shape_images(runs, channels):
     return batch
 
 
+@pytest.mark.integration
 def test_image_classifier(runs):
     from applications.image_classifier.commands import ImageClassifierCommands
 
@@ -247,6 +253,7 @@ def test_image_classifier(runs):
         results[1]["probabilities"], abs=1e-6)
 
 
+@pytest.mark.integration
 def test_autoencoder(runs):
     from applications.autoencoder.commands import AutoencoderCommands
 
@@ -271,6 +278,7 @@ def test_autoencoder(runs):
     np.testing.assert_array_equal(again["reconstruction"], result["reconstruction"])
 
 
+@pytest.mark.integration
 def test_anomaly_detector(runs):
     from applications.anomaly_detector.commands import DetectorCommands
     from applications.anomaly_detector.sample_data import generate_series, write_series

@@ -101,6 +101,7 @@ def test_a_trial_stops_at_its_time_budget(series):
     assert 1 <= len(counter.begun) < 20
 
 
+@pytest.mark.integration
 def test_train_resumed_at_an_epoch_repeats_the_uninterrupted_order(series, tmp_path):
     seen = {}
     for name, stops in (("whole", [3]), ("resumed", [1, 3])):

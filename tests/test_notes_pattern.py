@@ -161,6 +161,7 @@ def assert_same_batches(first, second):
             np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("app", sorted(CASES))
 def test_generator_and_tf_data_train_to_the_same_loss(app, request, tmp_path):
     make_case, fixture = CASES[app]
@@ -180,6 +181,7 @@ def test_generator_and_tf_data_train_to_the_same_loss(app, request, tmp_path):
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
+@pytest.mark.integration
 def test_train_takes_a_generator_object_and_a_list(text_file, tmp_path):
     build, _, batches, _ = language_model_case(text_file)
     keras.utils.set_random_seed(0)
