@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import cli, load_saved_model_without_package
+from tests.test_checkpoint_tracking import weights_outside_the_checkpoint
 from tests.test_transformer import SMALL, train
 
 
@@ -28,6 +29,7 @@ def test_transformer_decoder_steps_like_teacher_forcing_and_beam_one_is_greedy(t
     source = np.array([[3, 4, 2, 0], [2, 3, 0, 0]], "int32")
     target_in = np.array([[2, 5, 6, 4, 3], [2, 6, 5, 4, 4]], "int32")
     logits = np.asarray(model({"source": source, "target_in": target_in}))
+    assert weights_outside_the_checkpoint(model) == []
     weights = np.asarray(model.attention_weights(source, target_in))
     np.testing.assert_allclose(weights[:, :, 2:][source[:, None, 2:].repeat(5, 1) == 0], 0.0)
     memory = model.encode(source)
