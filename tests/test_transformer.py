@@ -136,6 +136,8 @@ def test_language_model_steps_through_a_sliding_window_and_saves(tmp_path):
     np.testing.assert_allclose(np.asarray(restored(ids)), np.asarray(model(ids)), atol=1e-6)
     with pytest.raises(ValueError, match="causal must be true"):
         tiny_language_model(window=5, causal=False)
+    with pytest.raises(ValueError, match="must cover the window"):
+        tiny_language_model(window=5, positions="learned", max_length=4)
 
 
 # Through each application's command line, on its embedded sample corpus.

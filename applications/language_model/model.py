@@ -103,6 +103,10 @@ class LanguageModel(Application):
         self.vocab_size = len(metadata_vocabulary(metadata))
         self.embedding = keras.layers.Embedding(self.vocab_size, config["embedding_dim"])
         self.encoder = build_encoder(encoder, layer_name="encoder")
+        if getattr(self.encoder, "positions", None) == "learned" and (
+                self.encoder.max_length < self.window):
+            raise ValueError(f"encoder.max_length ({self.encoder.max_length}) must cover the "
+                             f"window ({self.window}) with learned positions")
         self.head = keras.layers.Dense(self.vocab_size, name="next_token_scores")
 
     def call(self, inputs, training=False):
