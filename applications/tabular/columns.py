@@ -75,11 +75,16 @@ def detect_kinds(table, config, targets):
     return kinds
 
 
-def numeric_stats(numbers, log_skewed):
-    """``{"mean", "std", "log"}`` of a numeric training column (NaN missing)."""
+def numeric_stats(numbers, log_skewed, bins=0):
+    """``{"mean", "std", "log", "edges"}`` of a numeric training column (NaN missing).
+
+    ``edges`` are the distinct ``0, 1/bins, ..., 1`` quantiles of the present values (the
+    bin edges of the piecewise-linear encoding; empty with ``bins`` 0).
+    """
     present = numbers[~np.isnan(numbers)]
     if present.size == 0:
-        return {"mean": 0.0, "std": 1.0, "log": False}
+        return {"mean": 0.0, "std": 1.0, "log": False, "edges": []}
+    edges = np.unique(np.quantile(present, np.linspace(0.0, 1.0, bins + 1))) if bins else []
     use_log = False
     if log_skewed and present.min() >= 0 and present.size > 2 and present.std() > 0:
         centred = present - present.mean()
@@ -87,7 +92,8 @@ def numeric_stats(numbers, log_skewed):
         use_log = skew > SKEW_FOR_LOG
     values = np.log1p(present) if use_log else present
     std = float(values.std())
-    return {"mean": float(values.mean()), "std": std if std > 1e-12 else 1.0, "log": use_log}
+    return {"mean": float(values.mean()), "std": std if std > 1e-12 else 1.0, "log": use_log,
+            "edges": [float(e) for e in edges] if len(edges) > 1 else []}
 
 
 def category_vocabulary(values, min_count):
@@ -155,7 +161,7 @@ def build_metadata(table, config):
         feature = {"name": name, "kind": kind, "missing": missing}
         if kind == "numeric":
             numbers = numeric_column(values, table.path, table.lines, name).astype(np.float64)
-            feature.update(numeric_stats(numbers, config.log_skewed))
+            feature.update(numeric_stats(numbers, config.log_skewed, config.numeric_bins))
         else:
             feature["values"] = category_vocabulary(values, config.min_category_count)
         features.append(feature)

@@ -39,6 +39,11 @@ class TabularConfig(TrainConfig):
             out-of-vocabulary bucket, which unseen categories use at prediction time.
         log_skewed: read a numeric column as ``log(1 + x)`` before standardising when its
             training values are all 0 or more and strongly right-skewed (counts, money).
+        numeric_bins: besides its standardised value, each number is also encoded
+            piecewise-linearly over this many quantile bins of its training values (a
+            component per bin: 0 below it, 1 above it, the position inside it; Gorishniy et
+            al. 2022, "On Embeddings for Numerical Features in Tabular Deep Learning"); 0 =
+            the standardised value only.
         dev_split: without ``--dev``, this seeded fraction of ``--train`` is held out for
             early stopping and choosing the best epoch.
     """
@@ -59,6 +64,7 @@ class TabularConfig(TrainConfig):
     embedding_dim: int = 0
     min_category_count: int = 3
     log_skewed: bool = True
+    numeric_bins: int = 16
     dev_split: float = 0.1
     batch_size: int = 128
     learning_rate: float = 1e-3
@@ -75,6 +81,7 @@ SEARCH_SPACE = {
     "encoder.batch_norm": Choice((True, False)),
     "encoder.l2": Choice((0.0, 1e-5, 1e-4)),
     "categorical_encoding": Choice(("embedding", "onehot")),
+    "numeric_bins": Choice((0, 8, 16, 32)),
     "learning_rate": LEARNING_RATE,
     "optimizer": Choice(("adam", "adamw", "rmsprop", "sgd")),
     "batch_size": Choice((64, 128, 256, 512)),

@@ -59,6 +59,7 @@ class TabularModel(Application):
         self.log_scale = np.array([bool(f["log"]) for f in numeric], bool)
         # A missing-value flag only for the columns that had missing values in training.
         self.flagged = np.array([f["missing"] > 0 for f in numeric], bool)
+        self.lower, self.width = _bins(numeric)
         self.targets = [dict(t) for t in metadata["targets"]]
         encoding = config["categorical_encoding"]
         if encoding not in ("embedding", "onehot"):
@@ -83,6 +84,10 @@ class TabularModel(Application):
             scaled = ops.where(self.log_scale, ops.log1p(ops.maximum(numbers, 0.0)), numbers)
             standard = ops.where(missing, 0.0, (scaled - self.mean) / self.std)
             parts.append(ops.clip(standard, -10.0, 10.0))
+            if self.lower.size:  # piecewise-linear: 0 below a bin, 1 above, linear inside
+                inside = (ops.expand_dims(numbers, -1) - self.lower) / self.width
+                encoded = ops.where(ops.expand_dims(missing, -1), 0.0, ops.clip(inside, 0.0, 1.0))
+                parts.append(ops.reshape(encoded, (-1, self.lower.size)))
             if self.flagged.any():
                 flags = ops.cast(missing, "float32")
                 parts.append(ops.take(flags, np.flatnonzero(self.flagged), axis=1))
@@ -158,6 +163,21 @@ class TabularModel(Application):
         from applications.tabular.serving import TabularServer
 
         return TabularServer(self)
+
+
+def _bins(numeric):
+    """``(lower edges, widths)``, both ``[n, bins]``, of the numeric columns' quantile bins;
+    a column with fewer bins is padded with bins it never reaches (encoded 0). Empty arrays
+    when no column has bins."""
+    count = max([len(f.get("edges", [])) - 1 for f in numeric] + [0])
+    lower = np.full((len(numeric), count), np.float32(3e38), np.float32)
+    width = np.ones((len(numeric), count), np.float32)
+    for i, feature in enumerate(numeric):
+        edges = np.asarray(feature.get("edges", []), np.float64)
+        if len(edges) > 1:
+            lower[i, :len(edges) - 1] = edges[:-1]
+            width[i, :len(edges) - 1] = np.maximum(np.diff(edges), 1e-12)
+    return lower, width
 
 
 def _head_width(target):
