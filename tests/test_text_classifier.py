@@ -333,8 +333,9 @@ def test_unseen_label_counts_as_an_error_and_missing_model(trained, corpus, tmp_
     message = assert_input_error(APP, ["train", "--train", bad, "--out", trained, *TINY], bad, 3)
     assert message.startswith(f"error: {bad}:3:2: label 'mixed' was never seen")
     assert_input_error(APP, ["predict", "--model", tmp_path / "nomodel"], tmp_path / "nomodel")
-    code, _, err = cli(APP, "train", "--out", tmp_path / "x", "--set", "encoder.name=transformer")
+    code, _, err = cli(APP, "train", "--out", tmp_path / "x", "--set", "encoder.name=no_such")
     assert code == 2 and len(error_lines(err)) == 1 and error_lines(err)[0].startswith("error: ")
+    assert "unknown encoder 'no_such'" in err
 
 
 @pytest.mark.integration
