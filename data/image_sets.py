@@ -75,13 +75,14 @@ class ImageMetadata:
         index = {label: i for i, label in enumerate(self.labels)}
         ids = np.empty(len(image_set.labels), np.int32)
         for i, label in enumerate(image_set.labels):
-            if label not in index and unseen_id is not None:
+            if label in index:
+                ids[i] = index[label]
+            elif unseen_id is not None:
                 ids[i] = unseen_id
-            elif label not in index:
+            else:
                 where = image_set.names[i] if image_set.names else image_set.path
                 raise InputError(f"label {label!r} (image {i}) was never seen in training; "
                                  f"known: {', '.join(self.labels[:20])}", where)
-            ids[i] = index[label]
         return ids
 
     def get_config(self):
@@ -123,19 +124,46 @@ def read_unlabelled(path, meta):
     ``path`` is a folder or image file, an ``.npz`` (``x``), IDX images, or ``-`` (image
     file paths, one a line, on standard input). Folder and file images are resized.
     """
-    if path == "-":
-        files = [line.strip() for line in sys.stdin if line.strip()]
-        if not files:
-            raise InputError("no image paths on standard input", "<stdin>")
-    elif os.path.isdir(path):
-        files = image_files(path)
-        if not files:
-            raise InputError("holds no PNG or JPEG images", path)
-    elif str(path).lower().endswith(IMAGE_FILE_SUFFIXES):
-        files = [path]
-    else:
+    files = _unlabelled_files(path)
+    if files is None:
         image_set = read_input(path, None, meta.shape, require_labels=False)
         meta.check_shape(image_set)
         return image_set
     images = read_image_files(files, meta.shape[:2], meta.channels)
     return ImageSet(images, None, [str(f) for f in files], str(path))
+
+
+def iter_unlabelled(path, meta, chunk=256):
+    """:func:`read_unlabelled` a chunk at a time: yields ``(names, uint8 images)``.
+
+    Image files are decoded ``chunk`` at a time, so memory does not grow with their number;
+    an ``.npz`` or IDX array is read whole (its format holds it so) and handed out in
+    slices named by their index.
+    """
+    files = _unlabelled_files(path)
+    if files is None:
+        images = read_unlabelled(path, meta).images
+        for start in range(0, len(images), chunk):
+            part = images[start:start + chunk]
+            yield [str(i) for i in range(start, start + len(part))], part
+        return
+    for start in range(0, len(files), chunk):
+        part = files[start:start + chunk]
+        yield [str(f) for f in part], read_image_files(part, meta.shape[:2], meta.channels)
+
+
+def _unlabelled_files(path):
+    """The image files ``path`` names (a folder, a file, ``-``), or None for an array file."""
+    if path == "-":
+        files = [line.strip() for line in sys.stdin if line.strip()]
+        if not files:
+            raise InputError("no image paths on standard input", "<stdin>")
+        return files
+    if os.path.isdir(path):
+        files = image_files(path)
+        if not files:
+            raise InputError("holds no PNG or JPEG images", path)
+        return files
+    if str(path).lower().endswith(IMAGE_FILE_SUFFIXES):
+        return [path]
+    return None
