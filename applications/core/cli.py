@@ -234,7 +234,8 @@ def _run_train(app, args):
     set_cpu_threads(getattr(args, "threads", None))
     mode = getattr(args, "distribute", "none")
     role = distributed.worker_role(mode)  # a non-chief worker writes under a private folder
-    outputs.check_run_target(args.out, app.name)
+    # What this process writes: the chief --out, another worker its private folder.
+    outputs.check_run_target(role.private_dir(args.out), app.name)
     restart = getattr(args, "restart", False)
     state_path = os.path.join(role.private_dir(args.out), "checkpoints", APP_STATE)
     # Resuming: the architecture and vocabularies are the ones the checkpoint was made with.
