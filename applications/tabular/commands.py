@@ -116,9 +116,10 @@ class TabularCommands(AppCommands):
         writer = csv.writer(out, delimiter=reader.delimiter, lineterminator="\n")
         writer.writerow(header)
         label = f"predicting {progress.file_label(args.input)}"
+        source = "<stdin>" if args.input == "-" else args.input  # as data.files names it
         for values, lines, rows in progress.track(chunks, label, unit="rows",
                                                   size=lambda chunk: len(chunk[1])):
-            arrays = served_arrays(run, description, values, args.input, lines)
+            arrays = served_arrays(run, description, values, source, lines)
             for i, row in enumerate(rows):
                 for target in description["targets"]:
                     predicted, probabilities = arrays[target["name"]]
