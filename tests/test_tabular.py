@@ -244,3 +244,19 @@ def test_bad_inputs_exit_2_with_one_line(one_target, tmp_path):
     code, _, err = cli(APP, "train", "--train", train, "--names", SHELL_NAMES, "--target",
                        "rings", "--set", "losses.rings=bce", "--out", tmp_path / "never")
     assert code == 2 and "losses.rings" in err
+
+
+def test_load_all_data_and_batches_agree(tmp_path):
+    from applications.tabular.pipeline import load_all_batches, load_all_data
+
+    path = write_shells(tmp_path / "shells.csv", 50, seed=5)
+    config = TabularConfig(names=SHELL_NAMES.split(","), targets=["rings", "sex"])
+    meta, x, y = load_all_data(path, config)
+    assert x["numeric"].shape == (50, 2) and x["categorical"].shape == (50, 1)
+    assert y.shape == (50, 2) and [t["task"] for t in meta["targets"]] == [
+        "regression", "classification"]
+    batches = list(load_all_batches(path, meta, TabularConfig(batch_size=16)))
+    assert [len(b[1]) for b in batches] == [16, 16, 16, 2]
+    np.testing.assert_array_equal(np.concatenate([b[1] for b in batches]), y)
+    np.testing.assert_array_equal(np.concatenate([b[0]["numeric"] for b in batches]),
+                                  x["numeric"])
