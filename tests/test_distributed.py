@@ -191,10 +191,12 @@ def test_two_workers_match_one_worker(one_worker, two_workers):
     assert len(one["loss"]) == len(two["loss"]) == EPOCHS
     for key in ("loss", "val_loss", "accuracy"):
         np.testing.assert_allclose(two[key], one[key], rtol=1e-5, err_msg=key)
-    # The chief wrote the application directory; worker 1 only its private checkpoints.
+    # The chief wrote the application directory; worker 1 only its private checkpoints
+    # (and the lock that makes it that folder's one writer).
     assert (two_workers / "model.keras").is_file() and (two_workers / "logs").is_dir()
     private = two_workers / "workertemp_worker1"
-    assert sorted(p.name for p in private.iterdir()) == ["checkpoints", "model.keras"]
+    assert sorted(p.name for p in private.iterdir()) == [".encore.lock", "checkpoints",
+                                                         "model.keras"]
     steps = checkpoint_counters(two_workers / "checkpoints")["steps"]
     assert checkpoint_counters(private / "checkpoints")["steps"] == steps
     assert steps == checkpoint_counters(one_worker / "checkpoints")["steps"]
