@@ -68,8 +68,8 @@ def iter_lines(path, max_line_bytes=None):
 
     Args:
         path: the file, or ``"-"``.
-        max_line_bytes: the longest line accepted (default :data:`MAX_LINE_BYTES`); a longer
-            line is refused after reading at most this many bytes of it.
+        max_line_bytes: the most bytes a line may hold before its ``\n`` (default
+            :data:`MAX_LINE_BYTES`); a longer line is refused after reading that many bytes.
     """
     limit = MAX_LINE_BYTES if max_line_bytes is None else int(max_line_bytes)
     if str(path) == "-":

@@ -1,12 +1,12 @@
 """In-graph image decoding for served models: encoded PNG/JPEG bytes in, uint8 pixels out.
 
-It converts as the folder reader (:mod:`data.images`) does, so an exported model sees the
+It converts as the folder reader (:mod:`data.image_files`) does, so an exported model sees the
 pixels training saw.
 """
 
 import tensorflow as tf
 
-from data.images import MAX_IMAGE_PIXELS
+from data.image_files import MAX_IMAGE_PIXELS
 
 
 def decode_images(data, height, width, channels):
@@ -15,7 +15,7 @@ def decode_images(data, height, width, channels):
     Gray and RGB files both decode to RGB first, then gray models take the ITU-R 601 luma
     (as the folder reader does); a file of another size is resized bilinearly, as training
     resized folder images. A file whose header declares more than
-    :data:`~data.images.MAX_IMAGE_PIXELS` pixels fails with ``InvalidArgumentError`` before
+    :data:`~data.image_files.MAX_IMAGE_PIXELS` pixels fails with ``InvalidArgumentError`` before
     it is decoded (a decompression bomb never reaches memory).
 
     Example:

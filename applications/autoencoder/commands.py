@@ -1,6 +1,7 @@
 """The autoencoder's part of the shared command line, and its ``encode`` verb."""
 
 import io
+import itertools
 import os
 
 import numpy as np
@@ -17,7 +18,7 @@ from applications.core.config import UsageError
 from applications.core.image_inputs import add_image_data_arguments
 from applications.core.optimizers import check_schedule
 from data.files import atomic_write_bytes, atomic_write_json
-from data.image_sets import ImageMetadata, read_unlabelled
+from data.image_sets import ImageMetadata, iter_unlabelled, read_unlabelled
 
 CHUNK = 512  # images per serving call
 
@@ -95,15 +96,18 @@ class AutoencoderCommands(AppCommands):
 
     def predict(self, model, args, out):
         """One line per image: where it came from, its reconstruction error."""
-        image_set = progress.reading(args.input, "images", read_unlabelled,
-                                     ImageMetadata.from_config(model.metadata), size=_count)
-        names = image_set.names or [str(i) for i in range(len(image_set.images))]
         server = model.serving_module()
+        # Images are decoded, scored and written a chunk at a time: memory does not grow
+        # with their number.
+        chunks = iter_unlabelled(args.input, ImageMetadata.from_config(model.metadata), CHUNK)
+        first = next(chunks)
         out.write("source\tmse\n")
-        for start in _chunk_starts(image_set.images,
-                                   f"reconstructing {progress.file_label(args.input)}"):
-            errors = server.serve(image_set.images[start:start + CHUNK])["errors"].numpy()
-            for name, error in zip(names[start:start + CHUNK], errors):
+        for names, images in progress.track(
+                itertools.chain([first], chunks),
+                f"reconstructing {progress.file_label(args.input)}", unit="images",
+                size=lambda part: len(part[0])):
+            errors = server.serve(images)["errors"].numpy()
+            for name, error in zip(names, errors):
                 out.write(f"{name}\t{error:.6g}\n")
 
     def extra_verbs(self):

@@ -1,5 +1,6 @@
 """The image classifier's part of the shared command line, and transfer learning."""
 
+import itertools
 import os
 import sys
 
@@ -16,7 +17,7 @@ from applications.image_classifier.model import ImageClassifier
 from applications.image_classifier.pipeline import (ImageMetadata, class_batches,
                                                     evaluation_data, read_train_and_dev)
 from data.files import atomic_write_json
-from data.image_sets import read_unlabelled
+from data.image_sets import iter_unlabelled
 
 CHUNK = 512  # images per serving call
 
@@ -133,15 +134,19 @@ class ImageClassifierCommands(AppCommands):
 
     def predict(self, model, args, out):
         meta = ImageMetadata.from_config(model.metadata)
-        image_set = progress.reading(args.input, "images", read_unlabelled, meta,
-                                     size=lambda images: len(images.images))
-        probabilities = classify(model.serving_module(), image_set.images,
-                                 f"classifying {progress.file_label(args.input)}")
-        names = image_set.names or [str(i) for i in range(len(image_set.images))]
+        server = model.serving_module()
+        # Images are decoded, classified and written a chunk at a time: memory does not
+        # grow with their number.
+        chunks = iter_unlabelled(args.input, meta, CHUNK)
+        first = next(chunks)
         out.write("\t".join(["source", "predicted", *meta.class_names]) + "\n")
-        for name, row in zip(names, probabilities):
-            best = meta.class_names[int(row.argmax())]
-            out.write("\t".join([name, best, *(f"{p:.6f}" for p in row)]) + "\n")
+        for names, images in progress.track(itertools.chain([first], chunks),
+                                            f"classifying {progress.file_label(args.input)}",
+                                            unit="images", size=lambda part: len(part[0])):
+            probabilities = server.classify_pixels(images)["probabilities"].numpy()
+            for name, row in zip(names, probabilities):
+                best = meta.class_names[int(row.argmax())]
+                out.write("\t".join([name, best, *(f"{p:.6f}" for p in row)]) + "\n")
 
 
 def classify(server, images, label="classifying"):
