@@ -24,7 +24,7 @@ from tests.helpers import REPO
 TINY = ["--set", "word_dim=8", "--set", "char_dim=4", "--set", "encoder.nodes=[12]",
         "--set", "char_encoder.nodes=[8]", "--set", "learning_rate=0.02", "--batch-size", "8",
         "--seed", "4", "--deterministic", "--threads", "1", "--set", "save_every_steps=2",
-        "--set", "batch_tokens=0", "--epochs", "3", "--quiet"]
+        "--set", "batch_tokens=0", "--epochs", "2", "--quiet"]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
@@ -81,12 +81,10 @@ def test_sigkill_mid_epoch_then_resume_matches_the_uninterrupted_run(tmp_path):
 
     expected = json.loads((tmp_path / "whole" / "metrics.json").read_text())
     got = json.loads((killed_out / "metrics.json").read_text())
-    assert got["epochs_completed"] == expected["epochs_completed"] == 3
-    # The resumed run logs the epochs it ran (from the killed one on); they match the end
-    # of the uninterrupted history exactly.
-    ran = len(got["history"]["val_accuracy"])
-    assert 1 <= ran < 3
-    assert got["history"]["val_accuracy"] == expected["history"]["val_accuracy"][-ran:]
+    assert got["epochs_completed"] == expected["epochs_completed"] == 2
+    # The resumed run logs the epoch it finished (the killed one), as the uninterrupted
+    # run logged it.
+    assert got["history"]["val_accuracy"] == expected["history"]["val_accuracy"][-1:]
     assert got["best"] == expected["best"]
     for a, b in zip(load_model(killed_out).get_weights(),
                     load_model(tmp_path / "whole").get_weights()):
