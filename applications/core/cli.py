@@ -234,8 +234,8 @@ def _run_train(app, args):
     set_cpu_threads(getattr(args, "threads", None))
     mode = getattr(args, "distribute", "none")
     role = distributed.worker_role(mode)  # a non-chief worker writes under a private folder
-    # What this process writes: the chief --out, another worker its private folder.
-    outputs.check_run_target(role.private_dir(args.out), app.name)
+    # A run of another application is refused before its state is read as this one's.
+    outputs.check_run_owner(role.private_dir(args.out), app.name)
     restart = getattr(args, "restart", False)
     state_path = os.path.join(role.private_dir(args.out), "checkpoints", APP_STATE)
     # Resuming: the architecture and vocabularies are the ones the checkpoint was made with.
@@ -258,6 +258,9 @@ def _run_train(app, args):
     data = training_fingerprints(args)
     if saved:
         check_same_data(saved.get("data"), data, args.out)
+    # What this process writes: the chief --out, another worker its private folder. Checked
+    # after the input, so a broken file is named first whatever --out holds.
+    outputs.check_run_target(role.private_dir(args.out), app.name)
 
     with distributed.scope(strategy):  # variables of a distributed model live on all replicas
         try:

@@ -91,16 +91,23 @@ def run_application(path):
     return (state or {}).get("application") or ""
 
 
+def check_run_owner(path, app_name, flag="--out"):
+    """Refuse a run folder that another application's run recorded as its own.
+
+    Returns the recorded owner (see :func:`run_application`)."""
+    owner = run_application(path) if os.path.isdir(path) else None
+    if owner not in (None, "", app_name):
+        raise InputError(f"holds a run of {owner}, not {app_name}; choose a new {flag} "
+                         "(nothing was changed)", path)
+    return owner
+
+
 def check_run_target(path, app_name, flag="--out"):
     """Refuse a folder ``train`` would overwrite files in that are not this application's run."""
     if not _check_folder(path, flag):
         return
-    owner = run_application(path)
-    if owner in ("", app_name):
+    if check_run_owner(path, app_name, flag) is not None:
         return
-    if owner is not None:
-        raise InputError(f"holds a run of {owner}, not {app_name}; choose a new {flag} "
-                         "(nothing was changed)", path)
     found = _present(path, RUN_ENTRIES)
     if found:
         raise InputError(f"holds {', '.join(found)} but is not a {app_name} run folder; "
