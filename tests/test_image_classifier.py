@@ -288,6 +288,20 @@ def test_count_mismatch_unreadable_image_and_empty_class(trained, shapes, tmp_pa
 
 
 @pytest.mark.integration
+def test_evaluate_keeps_a_report_folder_it_did_not_write(trained, shapes, tmp_path):
+    dev_images, dev_labels = shapes["dev_idx"]
+    folder = tmp_path / "report"
+    folder.mkdir()
+    (folder / "evaluation.json").write_text("my notes\n")
+    line = assert_input_error(APP, ["evaluate", "--model", trained, "--data", dev_images,
+                                    "--labels", dev_labels, "--report", folder],
+                              folder / "evaluation.json")
+    assert "not an evaluation report this package wrote" in line
+    assert sorted(p.name for p in folder.iterdir()) == ["evaluation.json"]
+    assert (folder / "evaluation.json").read_text() == "my notes\n"
+
+
+@pytest.mark.integration
 def test_usage_errors(trained, shapes, tmp_path):
     images, labels = shapes["train_idx"]
     for argv in (["--freeze-encoder"], ["--set", "augment_flip=diagonal"],

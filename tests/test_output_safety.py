@@ -285,3 +285,14 @@ def test_an_unreadable_checkpoint_is_reported_and_nothing_is_deleted(corpus, tmp
     line = one_error(*train(corpus, out, epochs=2)[:3:2])
     assert line.startswith(f"error: {target}: cannot read this file (Permission denied)"), line
     assert kept() == before  # every checkpoint, the list and the model, byte for byte
+
+
+def test_evaluation_report_replaces_only_an_earlier_report(tmp_path):
+    report = tmp_path / "evaluation.json"
+    outputs.check_report_target(report)  # nothing there yet
+    report.write_text('{"budget": 12}\n')
+    with pytest.raises(InputError, match="not an evaluation report this package wrote"):
+        outputs.check_report_target(report)
+    assert report.read_text() == '{"budget": 12}\n'
+    report.write_text(json.dumps({"accuracy": 0.5, "examples": 4, "data": "dev.idx"}))
+    outputs.check_report_target(report)  # an earlier report may be replaced

@@ -16,6 +16,7 @@ from applications.core import progress
 from applications.core.cli import AppCommands
 from applications.core.config import UsageError
 from applications.core.image_inputs import add_image_data_arguments
+from applications.core.outputs import check_report_target
 from applications.core.optimizers import check_schedule
 from data.files import atomic_write_bytes, atomic_write_json
 from data.image_sets import ImageMetadata, iter_unlabelled, read_unlabelled
@@ -85,6 +86,7 @@ class AutoencoderCommands(AppCommands):
         results["mse_over_pca"] = results["mse"] / max(results["pca_mse"], 1e-12)
         report = args.report or args.model
         json_path = os.path.join(report, "evaluation.json")
+        check_report_target(json_path)  # before the plot: nothing is written if refused
         png_path = os.path.join(report, "reconstructions.png")
         plot_reconstructions(
             png_path, data.images[:10], outputs[0]["reconstructions"].numpy()[:10], mean,

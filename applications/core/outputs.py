@@ -267,3 +267,19 @@ def check_file_target(path, flag="--out"):
     if signature is None or head != signature:
         raise InputError(f"exists and is not a {kind or 'file'} this package wrote; choose "
                          "another path or move it away (nothing was changed)", path)
+
+
+def check_report_target(path):
+    """Refuse to replace ``path`` (an ``evaluation.json``) unless an earlier ``evaluate``
+    wrote it: a JSON object naming the scored ``data`` and its ``examples``."""
+    if not os.path.lexists(path):
+        return
+    if os.path.isdir(path) or os.path.islink(path):
+        raise InputError("names a folder or a link, not the evaluation report to write "
+                         "(nothing was changed)", path)
+    # A report is a few kilobytes; a large file is someone else's, and is not read whole.
+    report = _read_dict(path) if os.path.getsize(path) < (1 << 24) else None
+    if not (isinstance(report, dict) and "data" in report and "examples" in report):
+        raise InputError("exists and is not an evaluation report this package wrote; choose "
+                         "another --report folder or move it away (nothing was changed)", path)
+

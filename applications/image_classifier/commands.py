@@ -11,6 +11,7 @@ from applications.core.cli import AppCommands
 from applications.core.config import UsageError
 from applications.core.evaluation import UNSEEN_ID, warn_unseen
 from applications.core.image_inputs import add_image_data_arguments
+from applications.core.outputs import check_report_target
 from applications.core.optimizers import check_schedule
 from applications.image_classifier.config import FLIPS, ImageClassifierConfig
 from applications.image_classifier.model import ImageClassifier
@@ -122,6 +123,7 @@ class ImageClassifierCommands(AppCommands):
                     sorted({l for l, k in zip(data.labels, known) if not k}, key=str))
         report = args.report or args.model
         json_path = os.path.join(report, "evaluation.json")
+        check_report_target(json_path)  # before the plot: nothing is written if refused
         png_path = os.path.join(report, "confusion_matrix.png")
         plot_confusion_matrix(png_path, matrix, meta.class_names,
                               f"{data.path}: accuracy {results['accuracy']:.4f}")
