@@ -128,6 +128,7 @@ class DetectorCommands(AppCommands):
         return {"detect": (_detect_arguments, self.run_detect)}
 
     def run_detect(self, args):
+        """Score a series, flag anomalous points and write the flagged runs."""
         from applications.core.base import load_model
 
         model = load_model(args.model)

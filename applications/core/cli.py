@@ -146,7 +146,9 @@ def build_parser(app, added_verbs=(), prog=None):
         verb.add_arguments(app, verbs.add_parser(verb.name, help=verb.help))
         runners[verb.name] = lambda args, verb=verb: verb.run(app, args)
     for verb, (add_arguments, run) in app.extra_verbs().items():
-        add_arguments(verbs.add_parser(verb))
+        # The first line of the verb's docstring is its line in ``--help``.
+        summary = (run.__doc__ or "").strip().splitlines()
+        add_arguments(verbs.add_parser(verb, help=summary[0] if summary else None))
         runners[verb] = run
     for sub in verbs.choices.values():
         sub.add_argument("--quiet", action="store_true",

@@ -143,6 +143,7 @@ def ensemble_verb(build):
         parser.add_argument("--out", required=True, help="application directory to write")
 
     def run(args):
+        """Join trained models of one application into one that averages their outputs."""
         from applications.core.base import load_model
         from applications.core.outputs import check_ensemble_target, overlaps
 

@@ -101,6 +101,7 @@ class LanguageModelCommands(AppCommands):
                 out.write(f"{nats:.4f}\t{count}\t{text}\n")
 
     def generate(self, args):
+        """Sample text from a trained model, optionally continuing a prompt."""
         from applications.core.base import load_model
 
         if args.length < 0 or args.temperature < 0 or args.top_k < 0:

@@ -129,6 +129,7 @@ class TranslatorCommands(AppCommands):
                 out.write(line + "\n")
 
     def translate(self, args):
+        """Translate sentences (greedy or beam search), optionally plotting attention."""
         from applications.core.base import load_model
 
         model = load_model(args.model)
