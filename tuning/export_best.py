@@ -20,7 +20,8 @@ def export_best(app, args, tuner, hypermodel, trial, out):
     """
     import keras
 
-    from applications.core.base import export, load_model
+    from applications.core.base import load_model
+    from applications.core.serving import export
 
     keras.backend.clear_session()
     hp = trial.hyperparameters.copy()

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from applications.anomaly_detector.pipeline import point_scores, sliding_windows
 from applications.core.api import ExportedModel, exported_kind, one_or_many
-from applications.core.base import ServingModule
+from applications.core.serving import ServingModule
 from data.errors import InputError
 from data.time_series import read_time_series
 

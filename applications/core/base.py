@@ -195,7 +195,7 @@ class Application(CheckpointableLists, keras.Model):
         save_model_atomically(self, os.path.join(out_dir, MODEL_FILE))
 
     def serving_module(self):
-        """A ``tf.Module`` whose ``serve`` function takes raw inputs; see :func:`export`."""
+        """A ``tf.Module`` whose ``serve`` function takes raw inputs; see :func:`applications.core.serving.export`."""
         raise NotImplementedError
 
     def predict(self, x, *args, **kwargs):
@@ -211,21 +211,6 @@ class Application(CheckpointableLists, keras.Model):
     def predict_raw(self, inputs, **options):
         """Python results for raw inputs, through the serving module; each application's own."""
         raise TypeError(f"{type(self).__name__} does not take raw inputs")
-
-
-class ServingModule(tf.Module):
-    """Base of every application's serving code: raw inputs in, readable outputs out.
-
-    Subclasses define ``tf.function`` methods with input signatures and list them in
-    ``endpoints()``; ``predict`` calls them directly and :func:`export` writes them out.
-    """
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def endpoints(self):
-        return {"serve": self.serve}
 
 
 def optimizer_options(config, learning_rate=None):
@@ -306,24 +291,3 @@ def load_model(path):
     except (ValueError, TypeError, OSError, KeyError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise InputError(f"cannot load model: {first[:300]}", path) from None
-
-
-def export(model, export_dir):
-    """Write a SavedModel with the serving module's endpoints (``serve`` is the default).
-
-    Keras' ``ExportArchive`` records every variable and lookup table, so the result also
-    runs in TF1-style tools such as ``saved_model_cli run``. The folder is written beside
-    the target and swapped in (:func:`applications.core.outputs.write_export`): a failed or
-    killed export leaves the older one intact, and a target that is not an earlier export
-    of this package is refused with nothing changed.
-    """
-    from applications.core.outputs import write_export
-
-    server = model.serving_module()
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.track(server)
-    for name, fn in server.endpoints().items():
-        archive.add_endpoint(name, fn)
-    write_export(lambda tmp: archive.write_out(tmp, verbose=False), export_dir,
-                 model.application_class().__name__)

@@ -342,7 +342,8 @@ def run_predict(app, args):
 
 
 def run_export(app, args):
-    from applications.core.base import export, load_model
+    from applications.core.base import load_model
+    from applications.core.serving import export
     from applications.core.outputs import check_apart, prepare_export
 
     check_apart(args.out, args.model)

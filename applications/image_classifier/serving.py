@@ -3,7 +3,7 @@
 import tensorflow as tf
 
 from applications.core.api import ExportedModel, exported_kind, image_batch
-from applications.core.base import ServingModule
+from applications.core.serving import ServingModule
 from data.image_decoding import decode_images
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from applications.core.api import ExportedModel, exported_kind, one_or_many
-from applications.core.base import ServingModule
+from applications.core.serving import ServingModule
 from applications.language_model.pipeline import (NEWLINE, join_piece, metadata_vocabulary,
                                                   prompt_tokens, text_tokens)
 

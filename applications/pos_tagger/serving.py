@@ -6,7 +6,7 @@
 import tensorflow as tf
 
 from applications.core.api import ExportedModel, exported_kind, one_or_many
-from applications.core.base import ServingModule
+from applications.core.serving import ServingModule
 
 from data.sequence_batches import MAX_WORD_CHARS, TaggingMetadata
 from data.tokenize import split_words

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from applications.core.api import ExportedModel, exported_kind, one_or_many
-from applications.core.base import ServingModule
+from applications.core.serving import ServingModule
 from applications.tabular.columns import MISSING_ID, OOV_ID, numeric_column
 from applications.tabular.table import MISSING, RowReader
 from data.errors import InputError

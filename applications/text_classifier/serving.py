@@ -7,7 +7,7 @@ word ids with :func:`encode_texts`, so they cannot disagree about a token.
 import tensorflow as tf
 
 from applications.core.api import ExportedModel, exported_kind, one_or_many
-from applications.core.base import ServingModule
+from applications.core.serving import ServingModule
 from data.tokenize import split_words
 from data.vocabulary import Vocabulary
 
