@@ -36,7 +36,13 @@ setup(
     extras_require={
         # pytest-xdist runs the suite in two worker processes: most of a test's time is
         # single-threaded graph tracing, so two workers halve the suite on 2 cores.
-        "test": ["pytest>=7", "pytest-xdist>=3"],
+        # The optional readers below are in `test` too, so the default suite covers them.
+        "test": ["pytest>=7", "pytest-xdist>=3", "av>=12", "pycocotools>=2.0.7"],
+        # video_classifier: PyAV, FFmpeg's own libraries in the wheel, decodes a file frame
+        # by frame straight into numpy arrays (and writes the clips the tests read back).
+        "video": ["av>=12"],
+        # detector: pycocotools is the COCO reference implementation of mAP 0.5:0.95.
+        "detection": ["pycocotools>=2.0.7"],
         # `tune --tuner bayesian` (Keras Tuner's Gaussian-process oracle).
         "bayesian": ["scipy", "scikit-learn"],
         # benchmarks/tabular.py compares with scikit-learn's gradient boosting and MLP.
