@@ -5,23 +5,9 @@ import keras
 from encoders.pooling import masked_pool
 from encoders.registry import register
 from encoders.tracking import CheckpointableLists
+from encoders.weights import kernel_penalty, resolve_initializer
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "selu", "leaky_relu", "elu", "linear")
-# Short names for the notes' initialisers; full Keras names are accepted too.
-INITIALIZERS = {"glorot": "glorot_uniform", "xavier": "glorot_uniform", "he": "he_normal",
-                "lecun": "lecun_normal"}
-_KERAS_INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
-                       "lecun_uniform", "lecun_normal")
-
-
-def default_initializer(activation):
-    """The initialiser that suits ``activation``: He for the ReLU family (He et al. 2015),
-    LeCun normal for SELU (self-normalising nets), Glorot for tanh, sigmoid and the rest."""
-    if activation in ("relu", "leaky_relu", "gelu", "elu"):
-        return "he_normal"
-    if activation == "selu":
-        return "lecun_normal"
-    return "glorot_uniform"
 
 
 @keras.saving.register_keras_serializable(package="encore")
@@ -73,24 +59,16 @@ class MLP_Encoder(CheckpointableLists, keras.Model):
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, "
                              f"not {activation!r}")
-        initializer = str(initializer).strip().lower()
-        resolved = (default_initializer(activation) if initializer == "auto"
-                    else INITIALIZERS.get(initializer, initializer))
-        if resolved not in _KERAS_INITIALIZERS:
-            raise ValueError(f"initializer must be auto, {', '.join(INITIALIZERS)} or one of "
-                             f"{', '.join(_KERAS_INITIALIZERS)}, not {initializer!r}")
-        if l1 < 0 or l2 < 0:
-            raise ValueError(f"l1 and l2 must be 0 or more, not {l1} and {l2}")
+        resolved = resolve_initializer(initializer, activation)
+        regularizer = kernel_penalty(l1, l2)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), not {dropout}")
         self.nodes = nodes
         self.activation = activation
-        self.initializer = initializer
+        self.initializer = str(initializer).strip().lower()
         self.l1, self.l2 = float(l1), float(l2)
         self.dropout = float(dropout)
         self.batch_norm = bool(batch_norm)
-        regularizer = (keras.regularizers.L1L2(l1=self.l1, l2=self.l2)
-                       if self.l1 or self.l2 else None)
         self.dense_layers, self.norms = [], []
         for i, units in enumerate(nodes):
             self.dense_layers.append(keras.layers.Dense(

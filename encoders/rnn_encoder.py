@@ -5,6 +5,7 @@ import keras
 from encoders.pooling import masked_pool
 from encoders.registry import register
 from encoders.tracking import CheckpointableLists
+from encoders.weights import kernel_penalty, resolve_initializer
 
 _CELLS = {"simple": keras.layers.SimpleRNN, "gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
 _POOLINGS = ("last", "max", "mean")
@@ -22,6 +23,10 @@ class RNN_Encoder(CheckpointableLists, keras.Model):
         dropout: dropout rate applied to each layer's output.
         pooling: how ``pooled`` summarises the sequence: ``"last"`` (the final states),
             ``"max"`` or ``"mean"`` (over the last layer's outputs at real positions).
+        initializer: the input kernels' initialiser: ``auto`` (Keras' Glorot uniform),
+            ``glorot``, ``he``, ``lecun`` or a Keras name; recurrent kernels stay orthogonal.
+        l1: L1 penalty on the input and recurrent kernels (0 = none).
+        l2: L2 penalty on the input and recurrent kernels (0 = none).
 
     Call arguments:
         inputs: ``[B, T, D]`` floats.
@@ -43,7 +48,7 @@ class RNN_Encoder(CheckpointableLists, keras.Model):
     """
 
     def __init__(self, nodes=(128,), cell="gru", bidirectional=True, dropout=0.0, pooling="last",
-                 **kwargs):
+                 initializer="auto", l1=0.0, l2=0.0, **kwargs):
         super().__init__(**kwargs)
         self.supports_masking = True
         if isinstance(nodes, str):
@@ -61,17 +66,22 @@ class RNN_Encoder(CheckpointableLists, keras.Model):
         self.bidirectional = bool(bidirectional)
         self.dropout = float(dropout)
         self.pooling = pooling
+        self.initializer = str(initializer).strip().lower()
+        self.l1, self.l2 = float(l1), float(l2)
+        weights = dict(kernel_initializer=resolve_initializer(initializer, auto="glorot_uniform"),
+                       kernel_regularizer=kernel_penalty(l1, l2),
+                       recurrent_regularizer=kernel_penalty(l1, l2))
         # Both directions are built here rather than with keras.layers.Bidirectional: its
         # constructor serialises the wrapped layer twice, and inside load_model's object-sharing
         # scope a reused Python id can hand back the forward layer as the backward one.
         self.forward_layers, self.backward_layers = [], []
         for i, units in enumerate(nodes):
             self.forward_layers.append(_CELLS[cell](
-                units, return_sequences=True, return_state=True, name=f"{cell}_{i}"))
+                units, return_sequences=True, return_state=True, name=f"{cell}_{i}", **weights))
             if self.bidirectional:
                 self.backward_layers.append(_CELLS[cell](
                     units, return_sequences=True, return_state=True, go_backwards=True,
-                    name=f"backward_{cell}_{i}"))
+                    name=f"backward_{cell}_{i}", **weights))
         self.output_dropout = keras.layers.Dropout(self.dropout)
         self.output_size = nodes[-1] * (2 if self.bidirectional else 1)
 
@@ -108,5 +118,6 @@ class RNN_Encoder(CheckpointableLists, keras.Model):
     def get_config(self):
         config = super().get_config()
         config.update(cell=self.cell, nodes=self.nodes, bidirectional=self.bidirectional,
-                      dropout=self.dropout, pooling=self.pooling)
+                      dropout=self.dropout, pooling=self.pooling, initializer=self.initializer,
+                      l1=self.l1, l2=self.l2)
         return config

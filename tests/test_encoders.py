@@ -108,3 +108,25 @@ def test_rnn_encoder_keywords_and_config_round_trip():
     assert [type(layer) for layer in rebuilt.forward_layers] == [keras.layers.LSTM] * 2
     # A config without ``cell`` (never written by get_config) now means GRU.
     assert RNN_Encoder.from_config({"nodes": [3]}).cell == "gru"
+
+
+def test_rnn_encoder_initializer_and_kernel_penalties():
+    encoder = RNN_Encoder([4], cell="gru", initializer="he", l2=0.01)
+    inputs = np.random.default_rng(0).normal(size=(2, 3, 5)).astype("float32")
+    encoder(inputs)
+    forward = encoder.forward_layers[0].cell
+    assert isinstance(forward.kernel_initializer, keras.initializers.HeNormal)
+    # Both directions, input and recurrent kernels: four penalties, each positive.
+    assert len(encoder.losses) == 4 and all(float(loss) > 0 for loss in encoder.losses)
+    config = encoder.get_config()
+    assert (config["initializer"], config["l1"], config["l2"]) == ("he", 0.0, 0.01)
+    assert RNN_Encoder.from_config(config).get_config() == config
+    # The default adds no penalty and keeps Keras' own kernel initialiser.
+    plain = RNN_Encoder([4])
+    plain(inputs)
+    assert plain.losses == [] and isinstance(
+        plain.forward_layers[0].cell.kernel_initializer, keras.initializers.GlorotUniform)
+    with pytest.raises(ValueError, match="initializer must be"):
+        RNN_Encoder([4], initializer="zeros")
+    with pytest.raises(ValueError, match="l1 and l2"):
+        RNN_Encoder([4], l1=-1)
