@@ -17,6 +17,8 @@ from data.errors import InputError
 from data.files import batches_of, nonblank_lines
 from data.splits import held_out_split
 from data.text_table import read_text_table
+from data.word_vectors import vectors_for_vocabulary
+from encoders.embeddings import load_word_vectors
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".csv.gz", ".tsv.gz")
 CHUNK = 256
@@ -78,6 +80,12 @@ class ClassifierCommands(AppCommands):
                 meta = TextMetadata.from_table(train, config.task, config.max_length,
                                                config.max_vocab, config.min_word_count)
                 step.count = len(train.texts)
+        self.vectors = None
+        if config.word_vectors:  # before encoding: the vectors may add words
+            self.vectors, meta.words = vectors_for_vocabulary(
+                config.word_vectors, meta.words,
+                config.word_vectors_extend_vocab if metadata is None else 0)
+            config.embedding_dim = self.vectors.dim
         # Every file is read and checked before the caller writes anything.
         dev = progress.reading(dev_path, "texts", read_text_table, meta.text_column,
                                meta.label_columns, size=_size) if dev_path else held
@@ -88,6 +96,14 @@ class ClassifierCommands(AppCommands):
             dev_ds = text_dataset(encode_corpus(dev.texts, meta), meta.encode_labels(dev),
                                   config.batch_size * 4, shuffle=False)
         return meta.get_config(), train_ds, dev_ds
+
+    def prepare_model(self, model, args, config):
+        """Start the word embeddings from ``word_vectors``, when given."""
+        if getattr(self, "vectors", None) is not None:
+            words = TextMetadata.from_config(model.metadata).words.items
+            for embedding in model.embeddings:
+                account = load_word_vectors(embedding, self.vectors, words)
+            progress.line(account)
 
     def evaluate(self, model, args):
         meta = TextMetadata.from_config(model.metadata)

@@ -32,6 +32,13 @@ class ClassifierConfig(TrainConfig):
             (a BiLSTM whose final states are the summary) or ``{"name": "transformer"}``
             (self-attention blocks, mean over real positions).
         dev_split: without ``--dev``, hold out this seeded fraction of ``--train`` as dev.
+        word_vectors: a pretrained vectors file (GloVe / word2vec text, fastText ``.vec``,
+            word2vec ``.bin``, optionally ``.gz``) the word embedding starts from; its size
+            replaces ``embedding_dim``. Words without a vector start at random ("" = none).
+        word_vectors_mode: ``fine_tune`` (the vectors train), ``frozen`` (they stay fixed)
+            or ``multichannel`` (a fixed and a trained copy side by side, Kim 2014).
+        word_vectors_extend_vocab: also take in the first N words of the vectors file that
+            training never saw, so texts using them are not out of vocabulary.
     """
 
     text_column: str = ""
@@ -47,6 +54,9 @@ class ClassifierConfig(TrainConfig):
     adversarial_epsilon: float = 0.0
     encoder: dict = dataclasses.field(default_factory=lambda: {"name": "cnn", "preset": "text"})
     dev_split: float = 0.0
+    word_vectors: str = ""
+    word_vectors_mode: str = "fine_tune"
+    word_vectors_extend_vocab: int = 0
     batch_size: int = 32
     epochs: int = 10
     patience: int = 3

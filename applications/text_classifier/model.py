@@ -6,6 +6,7 @@ from applications.core.base import Application
 from applications.text_classifier.pipeline import TextMetadata
 from applications.core.word_dropout import drop_words, word_drop_probabilities
 from encoders import build_encoder
+from encoders.embeddings import word_embedding
 
 
 @keras.saving.register_keras_serializable(package="encore")
@@ -44,8 +45,10 @@ class TextClassifier(Application):
         self.task = meta.task
         self.num_outputs = 1 if meta.task == "binary" else len(meta.labels)
         members = range(int(config.get("ensemble_size", 1)))
-        self.embeddings = [keras.layers.Embedding(len(meta.words), config["embedding_dim"])
-                           for _ in members]
+        pretrained = bool(config.get("word_vectors"))
+        mode = config.get("word_vectors_mode", "fine_tune")
+        self.embeddings = [word_embedding(len(meta.words), config["embedding_dim"], mode,
+                                          pretrained) for _ in members]
         self.encoders = [build_encoder(config["encoder"], layer_name=f"encoder_{i}")
                          for i in members]
         self.heads = [keras.layers.Dense(self.num_outputs, name=f"label_scores_{i}")
