@@ -13,7 +13,7 @@ from tests.test_transformer import SMALL, train
 def test_transformer_decoder_steps_like_teacher_forcing_and_beam_one_is_greedy(tmp_path):
     import tensorflow as tf
 
-    from applications.translator import search
+    from encoders import search
     from applications.translator.config import TranslatorConfig
     from applications.translator.model import Translator
     from applications.translator.pipeline import TranslationMetadata

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from applications.core.base import load_model
 from applications.core.training_state import save_model_atomically
-from applications.translator import search
+from encoders import search
 from applications.translator.commands import TranslatorCommands
 from applications.translator.config import TranslatorConfig
 from applications.translator.model import SmoothedCrossentropy, Translator

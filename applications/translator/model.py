@@ -5,10 +5,10 @@ import numpy as np
 
 from applications.core.base import Application
 from applications.core.metrics import TokenAccuracy
-from applications.translator.decoder import ATTENTIONS, AttentionDecoder
 from applications.translator.pipeline import TranslationMetadata
-from applications.translator.transformer_decoder import TransformerDecoder
 from encoders import Transformer_Encoder, build_encoder
+from encoders.seq_decoder import ATTENTIONS, AttentionDecoder
+from encoders.transformer_decoder import TransformerDecoder
 
 # Options of a Transformer decoder that default to the Transformer encoder's own.
 SHARED_WITH_ENCODER = ("width", "num_layers", "num_heads", "feed_forward_width", "dropout")
@@ -55,7 +55,7 @@ class Translator(Application):
     Source word embeddings are read by a bidirectional ``RNN_Encoder`` (GRU or LSTM) or a
     ``Transformer_Encoder``; its pooled summary (an RNN's final states, a Transformer's
     mean), through ``tanh(W s)``, starts a GRU decoder that attends over all encoder
-    states at every step (:class:`~applications.translator.decoder.AttentionDecoder`,
+    states at every step (:class:`~encoders.seq_decoder.AttentionDecoder`,
     Bahdanau or Luong) and scores every target word. With ``decoder={"name":
     "transformer"}`` a :class:`TransformerDecoder` (causal self-attention and
     cross-attention) takes the GRU's place.
@@ -64,7 +64,7 @@ class Translator(Application):
     [B, Tt]}`` ids (0 = padding) and returns logits ``[B, Tt, V]`` for ``target_out``. With
     ``scheduled_sampling > 0`` a training call feeds back its own predictions at random
     steps instead; the shared ``train_step`` is unchanged either way. Decoding (greedy and
-    beam search) lives in :mod:`applications.translator.search` and uses :meth:`encode`
+    beam search) lives in :mod:`encoders.search` and uses :meth:`encode`
     and ``decoder.step``.
 
     Args:

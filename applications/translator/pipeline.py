@@ -19,9 +19,8 @@ from data.padded_batches import padded_batches, stack_examples
 from data.parallel_text import read_tab_pairs
 from data.sequence_batches import bucket_by_length
 from data.vocabulary import Vocabulary
-
-BOS, EOS = "<s>", "</s>"
-PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
+from encoders.search import (BOS_ID, EOS_ID, PAD_ID, check_output_vocabulary,
+                             output_vocabulary)
 
 
 @dataclasses.dataclass
@@ -43,14 +42,12 @@ class TranslationMetadata:
     def from_tokens(cls, source_tokens, target_tokens, config):
         size = config.max_vocab or None
         source = Vocabulary.build(source_tokens, config.min_count, max_size=size)
-        words = Vocabulary.build(target_tokens, config.min_count, max_size=size)
-        target = Vocabulary([BOS, EOS] + words.items[words.specials:],
-                            counts=[0, 0] + words.counts[words.specials:])
+        target = output_vocabulary(Vocabulary.build(target_tokens, config.min_count,
+                                                    max_size=size))
         return cls(source, target, config.lowercase_source, config.lowercase_target)
 
     def __post_init__(self):
-        if self.target.items[BOS_ID] != BOS or self.target.items[EOS_ID] != EOS:
-            raise ValueError("the target vocabulary must hold <s> and </s> at ids 2 and 3")
+        check_output_vocabulary(self.target)
 
     def get_config(self):
         return {"source": self.source.get_config(), "target": self.target.get_config(),

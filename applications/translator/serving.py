@@ -6,8 +6,8 @@ import tensorflow as tf
 from applications.core.api import ExportedModel, exported_kind, one_or_many
 from applications.core.serving import ServingModule
 from applications.translator.pipeline import EOS_ID, PAD_ID, TranslationMetadata
-from applications.translator.search import beam_decode, decode, greedy_decode
 from applications.translator.text import detokenize, tokenize
+from encoders.search import beam_decode, decode, greedy_decode
 
 SENTENCES = tf.TensorSpec([None], tf.string, name="sentences")
 

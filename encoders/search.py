@@ -1,15 +1,24 @@
 """Greedy and beam-search decoding as TensorFlow loops, so they run inside a SavedModel.
 
+They drive any model with ``encode(source)`` (the decoder's per-example memory, holding at
+least ``state`` and ``mask [B, Ts]``) and a ``decoder`` with ``step(token, state, memory)``
+(:class:`~encoders.seq_decoder.AttentionDecoder`,
+:class:`~encoders.transformer_decoder.TransformerDecoder`). The source may be ids ``[B, Ts]``
+(the translator) or images (the captioner); ``Ts`` is the number of attended positions.
+
 Both return ``(tokens [B, T], weights [B, T, Ts], scores [B])``: output ids (``</s>`` and
 then padding after the end), the attention weights of every output step, and each
 output's log-probability divided by the length penalty. A hypothesis' length counts its
-words and its ``</s>``.
+words and its ``</s>``. Output vocabularies hold padding, ``<unk>``, ``<s>`` and ``</s>`` at
+ids 0-3 (:func:`output_vocabulary`).
 """
 
 import tensorflow as tf
 
-from applications.translator.pipeline import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+from data.vocabulary import Vocabulary
 
+BOS, EOS = "<s>", "</s>"
+PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 NEG_INF = -1e9
 
 
@@ -23,6 +32,19 @@ def max_steps_for(source):
     return 2 * tf.shape(source)[1] + 10
 
 
+def output_vocabulary(words):
+    """A decoder's output :class:`~data.vocabulary.Vocabulary`: ``<s>`` and ``</s>`` at ids
+    2 and 3 after padding and ``<unk>``, then the words of ``words`` (a vocabulary)."""
+    return Vocabulary([BOS, EOS] + words.items[words.specials:],
+                      counts=[0, 0] + (words.counts or [0] * len(words))[words.specials:])
+
+
+def check_output_vocabulary(vocabulary):
+    """ValueError unless ``<s>`` and ``</s>`` are at ids 2 and 3."""
+    if vocabulary.items[BOS_ID] != BOS or vocabulary.items[EOS_ID] != EOS:
+        raise ValueError("the target vocabulary must hold <s> and </s> at ids 2 and 3")
+
+
 def _log_probs(logits):
     # Padding, <unk> and <s> are never produced.
     vocab = tf.shape(logits)[-1]
@@ -32,9 +54,10 @@ def _log_probs(logits):
 
 
 def greedy_decode(model, source, alpha=0.0, max_steps=None):
-    """Pick the most probable word at each step until every sentence has ended."""
+    """Pick the most probable word at each step until every output has ended (at most
+    ``max_steps``; default :func:`max_steps_for` the source)."""
     memory = model.encode(source)
-    batch = tf.shape(source)[0]
+    batch = tf.shape(memory["mask"])[0]
     max_steps = max_steps_for(source) if max_steps is None else max_steps
     alpha = tf.cast(alpha, tf.float32)
 
@@ -73,12 +96,12 @@ def beam_decode(model, source, beam_size, alpha=0.0, max_steps=None):
     """
     memory = model.encode(source)
     beam = tf.cast(beam_size, tf.int32)
-    batch = tf.shape(source)[0]
+    batch = tf.shape(memory["mask"])[0]
+    source_length = tf.shape(memory["mask"])[1]
     rows = batch * beam
     memory = {name: tf.repeat(value, beam, axis=0) for name, value in memory.items()}
     max_steps = max_steps_for(source) if max_steps is None else max_steps
     alpha = tf.cast(alpha, tf.float32)
-    source_length = tf.shape(source)[1]
     # Only the first hypothesis of each sentence is live at the start; the others would
     # repeat it.
     first = tf.concat([[0.0], tf.fill([beam - 1], NEG_INF)], axis=0)
@@ -124,8 +147,8 @@ def beam_decode(model, source, beam_size, alpha=0.0, max_steps=None):
             tf.reduce_max(final, axis=1))
 
 
-def decode(model, source, beam_size, alpha):
+def decode(model, source, beam_size, alpha, max_steps=None):
     """Greedy when ``beam_size`` is 1 (or less), else beam search; usable in a graph."""
     beam_size = tf.convert_to_tensor(beam_size, tf.int32)
-    return tf.cond(beam_size <= 1, lambda: greedy_decode(model, source, alpha),
-                   lambda: beam_decode(model, source, beam_size, alpha))
+    return tf.cond(beam_size <= 1, lambda: greedy_decode(model, source, alpha, max_steps),
+                   lambda: beam_decode(model, source, beam_size, alpha, max_steps))

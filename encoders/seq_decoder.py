@@ -1,4 +1,7 @@
-"""The translator's decoder: a GRU that attends over the encoder states, Bahdanau or Luong style.
+"""An attention decoder: a GRU that attends over encoder states, Bahdanau or Luong style.
+
+The translator reads source words with it and the captioner an image's grid of CNN features;
+:mod:`encoders.search` drives it for greedy and beam search.
 
 Training with teacher forcing feeds the reference's previous token at every step, so the
 work that does not depend on the previous *decoder state* is done for all steps at once,

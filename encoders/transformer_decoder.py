@@ -1,8 +1,8 @@
-"""The translator's Transformer decoder: causal self-attention, cross-attention, feed-forward.
+"""A Transformer decoder: causal self-attention, cross-attention, feed-forward.
 
-It has :class:`~applications.translator.decoder.AttentionDecoder`'s interface (``prepare``,
+It has :class:`~encoders.seq_decoder.AttentionDecoder`'s interface (``prepare``,
 ``teacher_forced``, ``step``), so greedy and beam search in
-:mod:`applications.translator.search` drive either one. Its decoding state is the output
+:mod:`encoders.search` drive either one. Its decoding state is the output
 so far: a fixed-width buffer of the ids fed in (``[B, L]``, as floats like a recurrent
 state, zeros after the last), where ``L`` covers the longest output search allows. A step
 writes the new id into the buffer and reads the whole buffer again; causal attention makes
@@ -13,7 +13,7 @@ gives at that position.
 import keras
 import tensorflow as tf
 
-from applications.translator.search import max_steps_for
+from encoders.search import max_steps_for
 from encoders.tracking import CheckpointableLists
 from encoders.transformer_encoder import sinusoidal_positions
 
