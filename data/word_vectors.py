@@ -34,12 +34,14 @@ class WordVectors:
         vectors: ``{word: float32 [dim]}`` for the asked-for words the file holds.
         extra: words absent from the asked-for set, in file order, that were kept because
             ``extend`` asked for them (their vectors are in ``vectors`` too).
+        asked: the words asked for.
     """
 
     path: str
     dim: int
     vectors: dict
     extra: list
+    asked: frozenset = frozenset()
 
     def matrix_for(self, items):
         """``(matrix [len(items), dim] float32, found [len(items)] bool)``: row i is the vector
@@ -89,11 +91,19 @@ def read_word_vectors(path, words, extend=0):
         raise InputError(f"cannot read word vectors: {err}", path) from None
 
 
-def vectors_for_vocabulary(path, vocabulary, extend=0):
+def vectors_for_vocabulary(path, vocabulary, extend=0, known=None):
     """``(WordVectors, vocabulary)``: the vectors of a :class:`~data.vocabulary.Vocabulary`'s
     words, and the vocabulary with the ``extend`` extra words of the file appended (count 0),
-    so a word seen only in the vectors is not out of vocabulary."""
-    vectors = read_word_vectors(path, vocabulary.items[vocabulary.specials:], extend)
+    so a word seen only in the vectors is not out of vocabulary.
+
+    ``known`` (vectors read earlier, e.g. for an earlier tuning trial) is returned as it is
+    when it was read from ``path`` for these words, so the file is read once per run.
+    """
+    words = vocabulary.items[vocabulary.specials:]
+    if (known is not None and known.path == path and not extend
+            and known.asked.union(known.extra).issuperset(words)):
+        return known, vocabulary
+    vectors = read_word_vectors(path, words, extend)
     if vectors.extra:
         items = vocabulary.items[vocabulary.specials:] + vectors.extra
         counts = None if vocabulary.counts is None else (
@@ -133,7 +143,7 @@ def _collect(records, path, wanted, extend):
                 vectors[key] = vector
     if dim is None:
         raise InputError("holds no word vectors", path)
-    return WordVectors(path, dim, vectors, extra)
+    return WordVectors(path, dim, vectors, extra, frozenset(wanted))
 
 
 def _split_word(word, values, dim):

@@ -9,6 +9,8 @@ nothing reads the vectors file again once the model is trained.
 import keras
 import numpy as np
 
+from data.errors import InputError
+
 MODES = ("fine_tune", "frozen", "multichannel")
 
 
@@ -122,7 +124,7 @@ def assign_word_vectors(layer, matrix, found):
     return int(found.sum())
 
 
-def load_word_vectors(layer, vectors, items):
+def start_from_vectors(layer, vectors, items):
     """Fill ``layer`` (from :func:`word_embedding`) with the vectors of ``items`` (the words in
     id order, specials included) from a :class:`~data.word_vectors.WordVectors`.
 
@@ -130,9 +132,13 @@ def load_word_vectors(layer, vectors, items):
         A one-line account: how many of the words got a pretrained vector, and from where.
 
     Raises:
-        ValueError: the vectors' size differs from the layer's.
+        InputError: the vectors' size differs from the layer's (the file is named).
     """
     matrix, found = vectors.matrix_for(items)
-    count = assign_word_vectors(layer, matrix, found)
+    try:
+        count = assign_word_vectors(layer, matrix, found)
+    except ValueError as err:
+        raise InputError(f"{err}; the embedding size must be {vectors.dim}",
+                         vectors.path) from None
     return (f"{count} of {len(items)} words start from {vectors.dim}-dimensional vectors "
             f"in {vectors.path}")

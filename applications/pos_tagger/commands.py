@@ -13,6 +13,8 @@ from data.errors import InputError
 from data.files import batches_of, nonblank_lines
 from data.sequence_batches import TaggingMetadata, bucketed_dataset, encode_sentences
 from data.tagged_text import MAX_SENTENCE_TOKENS, iter_conllu, read_tagged
+from data.word_vectors import vectors_for_vocabulary
+from encoders.embeddings import start_from_vectors
 
 
 class TaggerCommands(AppCommands):
@@ -28,17 +30,34 @@ class TaggerCommands(AppCommands):
                      "(default: by file name, .conllu is CoNLL-U)")
 
     def extra_verbs(self):
+        from applications.core.attention_maps import attention_verb
         from applications.core.ensemble import build_ensemble, ensemble_verb
 
         # Options that shape a member's weights; the vocabularies are checked as metadata.
         shape = ("word_dim", "char_dim", "char_encoder", "encoder")
         return {"ensemble": ensemble_verb(
-            lambda members, sources: build_ensemble(members, sources, PosTagger, shape))}
+            lambda members, sources: build_ensemble(members, sources, PosTagger, shape)),
+                "attention": attention_verb()}
 
     def read_training_data(self, args, config, metadata=None, order=None):
         train_path = args.train or sample_paths()["train"]
         dev_path = args.dev or (None if args.train else sample_paths()["dev"])
-        return training_datasets(config, train_path, dev_path, metadata, order)
+        words_hook = None
+        if config.word_vectors:
+            def words_hook(words):  # the vectors may add words
+                self.vectors, words = vectors_for_vocabulary(
+                    config.word_vectors, words,
+                    config.word_vectors_extend_vocab if metadata is None else 0,
+                    getattr(self, "vectors", None))
+                config.word_dim = self.vectors.dim
+                return words
+        return training_datasets(config, train_path, dev_path, metadata, order, words_hook)
+
+    def prepare_model(self, model, args, config):
+        """Start the word embedding from ``word_vectors``, when given."""
+        if config.word_vectors:
+            words = TaggingMetadata.from_config(model.metadata).words.items
+            progress.line(start_from_vectors(model.word_embedding, self.vectors, words))
 
     def evaluate(self, model, args):
         path = args.data or sample_paths()["dev"]

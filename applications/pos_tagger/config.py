@@ -33,6 +33,13 @@ class TaggerConfig(TrainConfig):
         max_sentence_tokens: a training, dev or evaluation sentence longer than this is
             refused with its file and line (a file missing its blank lines would otherwise
             be one sentence as long as the file).
+        word_vectors: a pretrained vectors file (GloVe / word2vec text, fastText ``.vec``,
+            word2vec ``.bin``, optionally ``.gz``) the word embedding starts from; its size
+            replaces ``word_dim``. Words without a vector start at random ("" = none).
+        word_vectors_mode: ``fine_tune`` (the vectors train), ``frozen`` (they stay fixed)
+            or ``multichannel`` (a fixed and a trained copy side by side, Kim 2014).
+        word_vectors_extend_vocab: also take in the first N words of the vectors file that
+            training never saw, so sentences using them are not out of vocabulary.
     """
 
     tag_column: str = "upos"
@@ -50,6 +57,9 @@ class TaggerConfig(TrainConfig):
     batch_size: int = 64
     batch_tokens: int = 2048
     max_sentence_tokens: int = 1000
+    word_vectors: str = ""
+    word_vectors_mode: str = "fine_tune"
+    word_vectors_extend_vocab: int = 0
     learning_rate: float = 2e-3
     epochs: int = 20
     patience: int = 4

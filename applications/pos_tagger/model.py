@@ -7,6 +7,7 @@ from applications.core.metrics import TokenAccuracy
 from applications.core.word_dropout import drop_words, word_drop_probabilities
 from data.sequence_batches import TaggingMetadata
 from encoders import build_encoder
+from encoders.embeddings import word_embedding
 from encoders.rnn_encoder import RNN_Encoder
 
 
@@ -37,7 +38,9 @@ class PosTagger(Application):
         meta = TaggingMetadata.from_config(metadata)
         self.num_tags = len(meta.tags)
         self.drop_probability = word_drop_probabilities(meta.words, config["word_dropout"])
-        self.word_embedding = keras.layers.Embedding(len(meta.words), config["word_dim"])
+        self.word_embedding = word_embedding(
+            len(meta.words), config["word_dim"], config.get("word_vectors_mode", "fine_tune"),
+            bool(config.get("word_vectors")))
         self.char_embedding = keras.layers.Embedding(len(meta.chars), config["char_dim"])
         self.char_encoder = build_encoder(config["char_encoder"], layer_name="char_encoder")
         self.encoder = build_encoder(config["encoder"], layer_name="encoder")
@@ -137,6 +140,19 @@ class PosTagger(Application):
         return one_or_many(sentences, lambda batch: tag_sentences(serve, batch))
 
     tag = predict_raw
+
+    def attention_inputs(self, sentences):
+        """``(tokens, encoder, vectors, mask)``: what the encoder reads for raw sentences
+        (:mod:`applications.core.attention_maps`)."""
+        import tensorflow as tf
+
+        from applications.core.api import model_server
+        from applications.core.attention_maps import token_lists
+        from applications.pos_tagger.serving import tokenize
+
+        tokens = tokenize(tf.constant(sentences))
+        vectors, mask = self.input_vectors(model_server(self).model_inputs(tokens))
+        return token_lists(tokens), self.encoder, vectors[0], mask
 
     def serving_module(self):
         from applications.pos_tagger.serving import TaggerServer

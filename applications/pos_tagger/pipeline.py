@@ -58,12 +58,15 @@ def load_all_batches(path, metadata, config=None, shuffle=False):
     return padded_batches(examples, config.batch_size, len(metadata.tags), shuffle, config.seed)
 
 
-def training_datasets(config, train_path, dev_path=None, metadata=None, order=None):
+def training_datasets(config, train_path, dev_path=None, metadata=None, order=None,
+                      words_hook=None):
     """``(metadata config, train dataset, dev dataset or None)`` for ``train``.
 
     The training sentences are batched by length (``config.batch_tokens`` caps a batch's
     padded tokens) and shuffled each epoch by ``order``; dev batches hold four times the
     sentences. ``metadata`` (a resumed run's) is used instead of building new vocabularies.
+    ``words_hook(vocabulary)``, if given, returns the word vocabulary to encode with (e.g.
+    one that pretrained word vectors extend).
     """
     train = progress.reading(train_path, "sentences", read_tagged, config.tag_column,
                              config.max_sentence_tokens)
@@ -71,6 +74,8 @@ def training_datasets(config, train_path, dev_path=None, metadata=None, order=No
                         unit="sentences") as step:
         meta = (TaggingMetadata.from_config(metadata) if metadata is not None
                 else TaggingMetadata.from_sentences(train, config.min_word_count))
+        if words_hook is not None:
+            meta.words = words_hook(meta.words)
         encoded = encode_sentences(train, meta, train_path)
         step.count = len(encoded)
     train_ds = bucketed_dataset(encoded, config.batch_size,

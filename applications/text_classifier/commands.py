@@ -18,7 +18,7 @@ from data.files import batches_of, nonblank_lines
 from data.splits import held_out_split
 from data.text_table import read_text_table
 from data.word_vectors import vectors_for_vocabulary
-from encoders.embeddings import load_word_vectors
+from encoders.embeddings import start_from_vectors
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".csv.gz", ".tsv.gz")
 CHUNK = 256
@@ -49,9 +49,11 @@ class ClassifierCommands(AppCommands):
                                      "and report the standard deviation too")
 
     def extra_verbs(self):
+        from applications.core.attention_maps import attention_verb
         from applications.text_classifier import ensemble
 
-        return {"ensemble": (ensemble.add_arguments, ensemble.run_ensemble)}
+        return {"ensemble": (ensemble.add_arguments, ensemble.run_ensemble),
+                "attention": attention_verb()}
 
     def read_training_data(self, args, config, metadata=None, order=None):
         if args.text_column:
@@ -80,11 +82,11 @@ class ClassifierCommands(AppCommands):
                 meta = TextMetadata.from_table(train, config.task, config.max_length,
                                                config.max_vocab, config.min_word_count)
                 step.count = len(train.texts)
-        self.vectors = None
         if config.word_vectors:  # before encoding: the vectors may add words
             self.vectors, meta.words = vectors_for_vocabulary(
                 config.word_vectors, meta.words,
-                config.word_vectors_extend_vocab if metadata is None else 0)
+                config.word_vectors_extend_vocab if metadata is None else 0,
+                getattr(self, "vectors", None))
             config.embedding_dim = self.vectors.dim
         # Every file is read and checked before the caller writes anything.
         dev = progress.reading(dev_path, "texts", read_text_table, meta.text_column,
@@ -99,10 +101,10 @@ class ClassifierCommands(AppCommands):
 
     def prepare_model(self, model, args, config):
         """Start the word embeddings from ``word_vectors``, when given."""
-        if getattr(self, "vectors", None) is not None:
+        if config.word_vectors:
             words = TextMetadata.from_config(model.metadata).words.items
             for embedding in model.embeddings:
-                account = load_word_vectors(embedding, self.vectors, words)
+                account = start_from_vectors(embedding, self.vectors, words)
             progress.line(account)
 
     def evaluate(self, model, args):
