@@ -17,6 +17,8 @@ from applications.language_model.serving import stream_generation
 from applications.language_model.sample_data import sample_path
 from data.errors import InputError
 from data.files import batches_of, nonblank_lines
+from data.word_vectors import vectors_for_vocabulary
+from encoders.embeddings import start_from_vectors
 
 CHUNK = 256
 
@@ -60,6 +62,7 @@ class LanguageModelCommands(AppCommands):
                             unit="tokens") as step:
             vocab = (metadata_vocabulary(metadata) if metadata is not None
                      else build_vocabulary(train, level, config.max_vocab, config.min_count))
+            vocab = self.pretrained_vocabulary(config, vocab, metadata is None)
             train_ids = vocab.encode(train)
             step.count = len(train_ids)
         train_ds = window_dataset(train_ids, window, config.batch_size, shuffle=True,
@@ -67,6 +70,25 @@ class LanguageModelCommands(AppCommands):
         dev_ds = (None if dev is None
                   else window_dataset(vocab.encode(dev), window, config.batch_size))
         return make_metadata(level, vocab), train_ds, dev_ds
+
+    def pretrained_vocabulary(self, config, vocab, new_run):
+        """Read ``word_vectors`` for ``vocab`` (word level); returns the vocabulary they
+        extend."""
+        if not config.word_vectors:
+            return vocab
+        if config.level != "word":
+            raise UsageError("word_vectors needs level=word")
+        self.vectors, vocab = vectors_for_vocabulary(
+            config.word_vectors, vocab, config.word_vectors_extend_vocab if new_run else 0,
+            getattr(self, "vectors", None))
+        config.embedding_dim = self.vectors.dim
+        return vocab
+
+    def prepare_model(self, model, args, config):
+        """Start the token embedding from ``word_vectors``, when given."""
+        if config.word_vectors:
+            words = metadata_vocabulary(model.metadata).items
+            progress.line(start_from_vectors(model.embedding, self.vectors, words))
 
     def evaluate(self, model, args):
         config, level = model.config, model.metadata["level"]

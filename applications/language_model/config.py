@@ -24,6 +24,14 @@ class LanguageModelConfig(TrainConfig):
             when no ``--dev`` is given (0 = no validation).
         max_vocab: largest word vocabulary, most frequent first (word level only).
         min_count: least count of a word to enter the vocabulary (word level only).
+        word_vectors: a pretrained vectors file (GloVe / word2vec text, fastText ``.vec``,
+            word2vec ``.bin``, optionally ``.gz``) the token embedding starts from (word
+            level only); its size replaces ``embedding_dim``. Words without a vector
+            start at random ("" = none).
+        word_vectors_mode: ``fine_tune`` (the vectors train), ``frozen`` (they stay fixed)
+            or ``multichannel`` (a fixed and a trained copy side by side, Kim 2014).
+        word_vectors_extend_vocab: also take in the first N words of the vectors file that
+            training never saw, so text using them is not out of vocabulary.
     """
 
     level: str = "char"
@@ -35,6 +43,9 @@ class LanguageModelConfig(TrainConfig):
     dev_fraction: float = 0.1
     max_vocab: int = 20000
     min_count: int = 1
+    word_vectors: str = ""
+    word_vectors_mode: str = "fine_tune"
+    word_vectors_extend_vocab: int = 0
     batch_size: int = 64
     learning_rate: float = 2e-3
     epochs: int = 20

@@ -7,6 +7,7 @@ import keras
 from applications.core.base import Application
 from applications.language_model.pipeline import LEVELS, metadata_vocabulary
 from encoders import build_encoder
+from encoders.embeddings import word_embedding
 
 
 @keras.saving.register_keras_serializable(package="encore")
@@ -101,7 +102,9 @@ class LanguageModel(Application):
         self.window = int(config["window"])
         self.level = metadata["level"]
         self.vocab_size = len(metadata_vocabulary(metadata))
-        self.embedding = keras.layers.Embedding(self.vocab_size, config["embedding_dim"])
+        self.embedding = word_embedding(self.vocab_size, config["embedding_dim"],
+                                        config.get("word_vectors_mode", "fine_tune"),
+                                        bool(config.get("word_vectors")))
         self.encoder = build_encoder(encoder, layer_name="encoder")
         if getattr(self.encoder, "positions", None) == "learned" and (
                 self.encoder.max_length < self.window):
