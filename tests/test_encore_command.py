@@ -14,8 +14,9 @@ from tests.helpers import REPO
 SEVEN = ("pos_tagger", "text_classifier", "language_model", "anomaly_detector",
          "image_classifier", "autoencoder", "translator")
 # The verb each application adds to the shared five.
-EXTRA = {"pos_tagger": "ensemble", "text_classifier": "ensemble", "anomaly_detector": "detect",
-         "language_model": "generate", "translator": "translate", "autoencoder": "encode"}
+EXTRA = {"pos_tagger": ["ensemble", "attention"], "text_classifier": ["ensemble", "attention"],
+         "anomaly_detector": ["detect"], "language_model": ["generate", "inspect", "attention"],
+         "translator": ["translate", "attention"], "autoencoder": ["encode"]}
 
 
 def run(command, *argv):
@@ -43,7 +44,7 @@ def test_encore_help_lists_every_application_and_its_verbs():
     for name in SEVEN:
         row = next(line.split() for line in lines if line.split()[:1] == [name])
         assert row[1:] == ["train", "evaluate", "predict", "export", "tune",
-                           *([EXTRA[name]] if name in EXTRA else [])], row
+                           *EXTRA.get(name, [])], row
 
 
 def test_application_help_lists_its_verbs(capsys):
@@ -52,7 +53,7 @@ def test_application_help_lists_its_verbs(capsys):
     assert stop.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: encore pos_tagger ")
-    assert "{train,evaluate,predict,export,tune,ensemble}" in out, out
+    assert "{train,evaluate,predict,export,tune,ensemble,attention}" in out, out
     with pytest.raises(SystemExit):
         main(["anomaly_detector", "tune", "--help"])
     assert "--max-trials" in capsys.readouterr().out

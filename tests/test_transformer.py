@@ -176,6 +176,20 @@ def test_tagger_predict_equals_export(tmp_path):
         "print(json.dumps([[t.decode() for t in row[:k]] for row, k in "
         "zip(out['tags'].numpy(), n)]))"))
     assert exported == [[t[1] for t in sentence] for sentence in tagged]
+    # Self-attention maps of the encoder's one layer, one head, over the same tokens.
+    code, text, err = cli(app, "attention", "--model", out, "--head", 1, "--plot",
+                          tmp_path / "maps", stdin="\n".join(sentences) + "\n")
+    assert code == 0, err
+    maps = [json.loads(line) for line in text.splitlines()]
+    assert [m["tokens"] for m in maps] == [[t[0] for t in s] for s in tagged]
+    for entry in maps:
+        weights = np.array(entry["weights"])
+        assert weights.shape == (len(entry["tokens"]),) * 2 and entry["head"] == 1
+        # The shorter sentence's padding takes no weight: each row sums to 1 over its tokens.
+        np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-3)
+    assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == ["0001.png", "0002.png"]
+    code, _, err = cli(app, "attention", "--model", out, "--layer", 1, stdin="a dog\n")
+    assert code == 2 and "--layer 1: the encoder has 1 layers" in err, err
 
 
 @pytest.mark.integration
@@ -221,6 +235,31 @@ def test_language_model_generates_and_export_equals_greedy_cli(tmp_path):
                                  "--length", 30, "--temperature", 0)
         assert code == 0, err
         assert printed == prompt + text + "\n"
+    # The causal model's attention: no query attends to a later token.
+    code, text, err = cli(app, "attention", "--model", out, stdin="the king sat\n")
+    assert code == 0, err
+    entry = json.loads(text)
+    weights = np.array(entry["weights"])
+    assert entry["tokens"] == list("the king sat") and entry["head"] is None
+    np.testing.assert_allclose(np.triu(weights, 1), 0.0, atol=1e-6)
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-3)
+
+
+def test_attention_maps_need_a_transformer_encoder():
+    from applications.core.attention_maps import self_attention
+    from applications.core.config import UsageError
+    from encoders import RNN_Encoder
+
+    class Recurrent:
+        config = {"encoder": {"name": "rnn"}}
+
+        def attention_inputs(self, texts):
+            return [["a"]], RNN_Encoder([2]), np.zeros((1, 1, 3), "float32"), None
+
+    with pytest.raises(UsageError, match="not a Transformer"):
+        self_attention(Recurrent(), ["a"], where="runs/x")
+    with pytest.raises(UsageError, match="no self-attention maps"):
+        self_attention(object(), ["a"])
 
 
 def test_warmup_steps_raise_the_rate_linearly_then_hold_it():

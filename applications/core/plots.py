@@ -49,3 +49,31 @@ def plot_image_rows(path, rows, title="", columns=10):
         grid[r, 0].set_ylabel(name, fontsize=8)
     figure.suptitle(title, fontsize=9)
     write_png(figure, path)
+
+
+def plot_attention(path, columns, rows, weights, title=None, columns_label="source",
+                   rows_label="translation"):
+    """A heatmap of attention ``weights`` (one row per token in ``rows``, one column per
+    token in ``columns``, values in [0, 1]) written to ``path``.
+
+    A final ``</s>`` row is shown when ``weights`` has a row more than ``rows``.
+    """
+    import numpy as np
+
+    rows = list(rows)
+    weights = np.asarray(weights)
+    if weights.shape[0] > len(rows):
+        rows.append("</s>")
+    columns = list(columns) or ["(empty)"]
+    grid = weights[:len(rows), :len(columns)]
+    figure = new_figure(max(4.0, 0.45 * len(columns) + 2), max(3.0, 0.35 * len(rows) + 2))
+    axes = figure.subplots()
+    image = axes.imshow(grid, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    axes.set_xticks(range(len(columns)), columns, rotation=60, ha="right")
+    axes.set_yticks(range(len(rows)), rows)
+    axes.set_xlabel(columns_label)
+    axes.set_ylabel(rows_label)
+    if title:
+        axes.set_title(title, fontsize=9)
+    figure.colorbar(image, ax=axes, fraction=0.04)
+    write_png(figure, path, dpi=90)

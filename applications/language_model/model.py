@@ -199,6 +199,18 @@ class LanguageModel(Application):
 
     generate = predict_raw
 
+    def attention_inputs(self, texts):
+        """``(tokens, encoder, vectors, mask)``: what the encoder reads for the first
+        ``window`` tokens of raw texts (:mod:`applications.core.attention_maps`)."""
+        import tensorflow as tf
+
+        from applications.core.api import model_server
+        from applications.core.attention_maps import token_lists
+
+        tokens, ids = model_server(self).encode(tf.constant(texts))
+        tokens, ids = tokens[:, :self.window], ids[:, :self.window].to_tensor(0)
+        return token_lists(tokens), self.encoder, self.embedding(ids), ids > 0
+
     def score(self, texts):
         """Nats per token of each text, as the ``predict`` command scores it.
 

@@ -57,15 +57,19 @@ class TaggerServer(ServingModule):
         self.char_table = _table(meta.chars)
         self.tag_names = tf.constant(meta.tags.items)
 
-    @tf.function(input_signature=[tf.RaggedTensorSpec([None, None], tf.string)])
-    def tag_tokens(self, tokens):
-        """Tags for already tokenised sentences (ragged ``[N, (T)]``)."""
+    def model_inputs(self, tokens):
+        """The model's ``{"words", "chars"}`` ids for tokenised sentences (ragged
+        ``[N, (T)]``)."""
         words = tf.ragged.map_flat_values(
             self.word_table.lookup, tf.strings.lower(tokens, encoding="utf-8"))
         chars = tf.RaggedTensor.from_row_lengths(
             _fixed_width_chars(tokens.flat_values, self.char_table), tokens.row_lengths())
-        logits = self.model({"words": words.to_tensor(0), "chars": chars.to_tensor(0)},
-                            training=False)
+        return {"words": words.to_tensor(0), "chars": chars.to_tensor(0)}
+
+    @tf.function(input_signature=[tf.RaggedTensorSpec([None, None], tf.string)])
+    def tag_tokens(self, tokens):
+        """Tags for already tokenised sentences (ragged ``[N, (T)]``)."""
+        logits = self.model(self.model_inputs(tokens), training=False)
         # Id 0 is padding and never a real tag.
         ids = tf.argmax(logits[..., 1:], axis=-1, output_type=tf.int32) + 1
         tags = tf.gather(self.tag_names, ids)

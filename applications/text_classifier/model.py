@@ -135,6 +135,22 @@ class TextClassifier(Application):
 
     classify = predict_raw
 
+    def attention_inputs(self, texts):
+        """``(tokens, encoder, vectors, mask)``: what the (first member's) encoder reads for
+        raw texts (:mod:`applications.core.attention_maps`)."""
+        import tensorflow as tf
+
+        from applications.core.api import model_server
+        from applications.core.attention_maps import token_lists
+        from applications.text_classifier.serving import encode_texts, tokenize
+
+        server = model_server(self)
+        texts = tf.constant(texts)
+        tokens = tokenize(texts)[:, :server.max_length]
+        vectors, mask = self.input_vectors(encode_texts(texts, server.word_table,
+                                                        server.max_length))
+        return token_lists(tokens), self.encoders[0], vectors[0], mask
+
     def serving_module(self):
         from applications.text_classifier.serving import ClassifierServer
 

@@ -19,6 +19,8 @@ from data.errors import InputError
 from data.files import batches_of, iter_lines
 from data.parallel_text import read_parallel_files, read_tab_pairs, split_pairs
 from data.splits import held_out_split
+from data.word_vectors import vectors_for_vocabulary
+from encoders.embeddings import start_from_vectors
 
 # predict reads, translates and writes this many lines at a time.
 PREDICT_WINDOW = 4096
@@ -49,7 +51,10 @@ class TranslatorCommands(AppCommands):
             add_decoding_arguments(parser)
 
     def extra_verbs(self):
-        return {"translate": (add_translate_arguments, self.translate)}
+        from applications.core.attention_maps import attention_verb
+
+        return {"translate": (add_translate_arguments, self.translate),
+                "attention": attention_verb()}
 
     def read_training_data(self, args, config, metadata=None, order=None):
         if args.reverse:
@@ -83,6 +88,7 @@ class TranslatorCommands(AppCommands):
         with progress.stage("indexing the training pairs", unit="pairs") as step:
             meta = (TranslationMetadata.from_config(metadata) if metadata is not None
                     else TranslationMetadata.from_tokens(sources, targets, config))
+            meta = self.pretrained_vocabularies(config, meta, metadata is None)
             encoded = encode_pairs(sources, targets, meta)
             step.count = len(sources)
         train_ds = translation_dataset(*encoded, config.batch_size, shuffle=True, seed=config.seed,
@@ -93,6 +99,35 @@ class TranslatorCommands(AppCommands):
             dev_ds = translation_dataset(*encode_pairs(*dev_tokens, meta),
                                          config.batch_size * 2, shuffle=False)
         return meta.get_config(), train_ds, dev_ds
+
+    def pretrained_vocabularies(self, config, meta, new_run):
+        """Read each side's ``*_word_vectors`` for its vocabulary; the source vectors may
+        extend the source vocabulary."""
+        known = getattr(self, "vectors", {})
+        self.vectors = {}
+        for side, extend in (("source", config.source_word_vectors_extend_vocab), ("target", 0)):
+            path = getattr(config, f"{side}_word_vectors")
+            if path:
+                self.vectors[side], words = vectors_for_vocabulary(
+                    path, getattr(meta, side), extend if new_run else 0, known.get(side))
+                setattr(meta, side, words)
+        dims = {vectors.dim for vectors in self.vectors.values()}
+        if len(dims) > 1:
+            raise UsageError("source_word_vectors and target_word_vectors differ in size "
+                             f"({' and '.join(map(str, sorted(dims)))}); both sides share "
+                             "embedding_dim")
+        if dims:
+            config.embedding_dim = dims.pop()
+            if config.target_word_vectors and config.tie_embeddings:
+                config.output_dim = config.embedding_dim
+        return meta
+
+    def prepare_model(self, model, args, config):
+        """Start each side's word embedding from its word vectors, when given."""
+        meta = TranslationMetadata.from_config(model.metadata)
+        layers = {"source": model.source_embedding, "target": model.decoder.embedding}
+        for side, vectors in getattr(self, "vectors", {}).items():
+            progress.line(start_from_vectors(layers[side], vectors, getattr(meta, side).items))
 
     def evaluate(self, model, args):
         config = model.config
@@ -142,7 +177,7 @@ class TranslatorCommands(AppCommands):
             sys.stdout.write(line + "\n")
         sys.stdout.flush()
         if args.plot:
-            from applications.translator.plots import plot_attention
+            from applications.core.plots import plot_attention
 
             os.makedirs(args.plot, exist_ok=True)
             for i, (source, output, weights) in enumerate(result["attention"]):

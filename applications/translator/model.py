@@ -7,6 +7,7 @@ from applications.core.base import Application
 from applications.core.metrics import TokenAccuracy
 from applications.translator.pipeline import TranslationMetadata
 from encoders import Transformer_Encoder, build_encoder
+from encoders.embeddings import word_embedding
 from encoders.seq_decoder import ATTENTIONS, AttentionDecoder
 from encoders.transformer_decoder import TransformerDecoder
 
@@ -98,9 +99,10 @@ class Translator(Application):
         for name in ("label_smoothing", "dropout"):
             if not 0.0 <= config[name] < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), not {config[name]}")
-        self.source_embedding = keras.layers.Embedding(len(meta.source),
-                                                       config["embedding_dim"],
-                                                       name="source_embedding")
+        self.source_embedding = word_embedding(
+            len(meta.source), config["embedding_dim"],
+            config.get("source_word_vectors_mode", "fine_tune"),
+            bool(config.get("source_word_vectors")), name="source_embedding")
         self.source_dropout = keras.layers.Dropout(config["dropout"])
         self.encoder = build_encoder(encoder, layer_name="encoder")
         # A model saved before the decoder option existed has the attention GRU.
@@ -112,6 +114,12 @@ class Translator(Application):
         else:
             raise ValueError("decoder must be {\"name\": \"rnn\"} (the attention GRU, set "
                              "by the other options) or {\"name\": \"transformer\", ...}")
+        if config.get("target_word_vectors"):
+            mode = config.get("target_word_vectors_mode", "fine_tune")
+            if mode not in ("fine_tune", "frozen"):
+                raise ValueError(f"target_word_vectors_mode must be fine_tune or frozen (the "
+                                 f"decoder reads one target table), not {mode!r}")
+            self.decoder.embedding.trainable = mode == "fine_tune"
 
     def _attention_decoder(self, vocab_size, config):
         """The attention GRU (:class:`AttentionDecoder`) the options describe."""
@@ -222,6 +230,20 @@ class Translator(Application):
             run, batch, beam, batch_size))
 
     translate = predict_raw
+
+    def attention_inputs(self, sentences):
+        """``(tokens, encoder, vectors, mask)``: what the source encoder reads for raw
+        sentences (:mod:`applications.core.attention_maps`)."""
+        import tensorflow as tf
+
+        from applications.core.api import model_server
+        from applications.core.attention_maps import token_lists
+
+        server = model_server(self)
+        sentences = tf.constant(sentences)
+        source = server.source_ids(sentences)
+        return (token_lists(server.source_tokens(sentences)), self.encoder,
+                self.source_embedding(source), source > 0)
 
     def serving_module(self):
         from applications.translator.serving import TranslatorServer
