@@ -47,6 +47,16 @@ class TranslatorConfig(TrainConfig):
         beam_size: the default beam (1 = greedy) of ``translate``, ``evaluate`` and ``serve``.
         length_penalty: ``alpha`` of the GNMT penalty ``((5 + length) / 6) ** alpha`` that
             divides a hypothesis' log-probability (0 = none; larger favours longer output).
+        source_word_vectors, target_word_vectors: pretrained vectors files (GloVe /
+            word2vec text, fastText ``.vec``, word2vec ``.bin``, optionally ``.gz``) that
+            side's embedding starts from ("" = none); their size replaces ``embedding_dim``
+            (and ``output_dim`` with ``tie_embeddings``). Words without a vector start at
+            random.
+        source_word_vectors_mode, target_word_vectors_mode: ``fine_tune`` (the vectors
+            train), ``frozen`` (they stay fixed) or, source side only, ``multichannel`` (a
+            fixed and a trained copy side by side, Kim 2014).
+        source_word_vectors_extend_vocab: also take in the first N words of the source
+            vectors file that training never saw, so inputs using them are not unknown.
     """
 
     attention: str = "luong"
@@ -72,6 +82,11 @@ class TranslatorConfig(TrainConfig):
     lr_decay: float = 0.5
     beam_size: int = 5
     length_penalty: float = 1.0
+    source_word_vectors: str = ""
+    source_word_vectors_mode: str = "fine_tune"
+    source_word_vectors_extend_vocab: int = 0
+    target_word_vectors: str = ""
+    target_word_vectors_mode: str = "fine_tune"
     batch_size: int = 64
     epochs: int = 20
     patience: int = 3
