@@ -43,6 +43,9 @@ setup(
         "video": ["av>=12"],
         # detector: pycocotools is the COCO reference implementation of mAP 0.5:0.95.
         "detection": ["pycocotools>=2.0.7"],
+        # language_model generate --midi: music21 (maintained, pure Python) reads ABC
+        # tunes and writes MIDI in one library; the tune check itself needs nothing.
+        "music": ["music21>=9"],
         # `tune --tuner bayesian` (Keras Tuner's Gaussian-process oracle).
         "bayesian": ["scipy", "scikit-learn"],
         # benchmarks/tabular.py compares with scikit-learn's gradient boosting and MLP.

@@ -13,7 +13,15 @@ from applications.language_model.pipeline import (LEVELS, build_vocabulary, chec
                                                   make_metadata, metadata_vocabulary,
                                                   read_tokens, split_for_validation,
                                                   window_dataset)
+from applications.language_model.inspection import add_inspect_arguments, run_inspect
+from applications.language_model.pipeline import NEWLINE
 from applications.language_model.serving import stream_generation
+from applications.language_model.tunes import (FORMATS, describe_check, generate_tunes,
+                                               midi_targets, render_midi, resolve_format,
+                                               split_tunes_for_validation, tune_texts,
+                                               tune_tokens, tune_training_data, tunes_dataset,
+                                               write_tunes)
+from data.abc import check_tunes
 from applications.language_model.sample_data import sample_path
 from data.errors import InputError
 from data.files import batches_of, nonblank_lines
@@ -29,13 +37,21 @@ class LanguageModelCommands(AppCommands):
     model_class = LanguageModel
 
     def add_arguments(self, verb, parser):
+        if verb in ("train", "evaluate"):
+            parser.add_argument("--format", choices=FORMATS,
+                                help="read files as plain text or as ABC tunes (default: "
+                                     "ABC for .abc files and folders, text otherwise)")
         if verb == "evaluate":
             parser.add_argument("--held-out", action="store_true",
                                 help="score only the last dev_fraction of --data, the part "
                                      "training held out")
 
     def extra_verbs(self):
-        return {"generate": (add_generate_arguments, self.generate)}
+        from applications.core.attention_maps import attention_verb
+
+        return {"generate": (add_generate_arguments, self.generate),
+                "inspect": (add_inspect_arguments, run_inspect),
+                "attention": attention_verb()}
 
     def read_training_data(self, args, config, metadata=None, order=None):
         if config.level not in LEVELS:
@@ -46,6 +62,10 @@ class LanguageModelCommands(AppCommands):
             raise UsageError(f"dev_fraction must be in [0, 1), not {config.dev_fraction}")
         level, window = config.level, config.window
         train_path = args.train or sample_path()
+        if metadata is None:
+            config.format = resolve_format(args.format or config.format, train_path)
+        if config.format == "abc" or (metadata or {}).get("format") == "abc":
+            return tune_training_data(train_path, args.dev, config, metadata, order)
         tokens = progress.reading(train_path, "tokens", read_tokens, level)
         check_length(tokens, window, train_path, level)
         if args.dev:
@@ -93,6 +113,8 @@ class LanguageModelCommands(AppCommands):
     def evaluate(self, model, args):
         config, level = model.config, model.metadata["level"]
         path = args.data or sample_path()
+        if model.metadata.get("format") == "abc":
+            return self.evaluate_tunes(model, args, path)
         tokens = progress.reading(path, "tokens", read_tokens, level)
         if args.held_out and not config["dev_fraction"]:
             raise UsageError("--held-out: this model was trained with dev_fraction=0")
@@ -103,6 +125,17 @@ class LanguageModelCommands(AppCommands):
         return language_model_scores(model, window_dataset(ids, config["window"],
                                                            config["batch_size"]),
                                      f"scoring {progress.file_label(path)}")
+
+    def evaluate_tunes(self, model, args, path):
+        config = LanguageModelConfig.from_dict(model.config)
+        tunes = [tune_tokens(text) for text in tune_texts(path)]
+        if args.held_out:
+            if not config.dev_fraction:
+                raise UsageError("--held-out: this model was trained with dev_fraction=0")
+            tunes = split_tunes_for_validation(tunes, config.dev_fraction, config.seed)[1]
+        dataset = tunes_dataset(metadata_vocabulary(model.metadata), tunes, config)
+        return {**language_model_scores(model, dataset, f"scoring {progress.file_label(path)}"),
+                **check_tunes(["".join(tune).strip(NEWLINE) + NEWLINE for tune in tunes])}
 
     def predict(self, model, args, out):
         import tensorflow as tf
@@ -129,6 +162,8 @@ class LanguageModelCommands(AppCommands):
         if args.length < 0 or args.temperature < 0 or args.top_k < 0:
             raise UsageError("--length, --temperature and --top-k must not be negative")
         model = load_model(args.model)
+        if model.metadata.get("format") == "abc":
+            return generate_abc(model, args)
         stream_generation(model.serving_module(), args.prompt, args.length, args.temperature,
                           args.top_k, args.seed, sys.stdout)
         return 0
@@ -143,6 +178,34 @@ def add_generate_arguments(parser):
     parser.add_argument("--top-k", type=int, default=0,
                         help="draw only from the K most likely tokens (0 = all)")
     parser.add_argument("--seed", type=int, help="random seed, for reproducible samples")
+    parser.add_argument("--count", type=int, default=1,
+                        help="tunes to write (ABC models; drawn side by side)")
+    parser.add_argument("--max-length", type=int, default=2000,
+                        help="most characters of one tune (ABC models)")
+    parser.add_argument("--midi", metavar="DIR",
+                        help="also render each tune as DIR/tune_NNN.mid (ABC models; music21)")
+
+
+def generate_abc(model, args):
+    """Write ``--count`` whole tunes to stdout, a check line to stderr, MIDI if asked."""
+    if args.count < 1 or args.max_length < 1:
+        raise UsageError("--count and --max-length must be positive")
+    if args.midi:
+        midi_targets(args.midi, args.count)  # refuse before any work
+    tunes, truncated = generate_tunes(model.serving_module(), args.count, args.prompt,
+                                      args.temperature, args.top_k, args.seed,
+                                      args.max_length)
+    write_tunes(tunes)
+    line, _ = describe_check(tunes)
+    print(line + (f"; {truncated} cut at --max-length" if truncated else ""), file=sys.stderr)
+    if args.midi:
+        rendered = render_midi(tunes, args.midi)
+        for number, (path, error) in enumerate(rendered, start=1):
+            if error:
+                progress.line(f"tune {number}: no MIDI ({error})")
+        progress.line(f"wrote {sum(p is not None for p, _ in rendered)} MIDI files to "
+                      f"{args.midi}")
+    return 0
 
 
 def language_model_scores(model, dataset, label="scoring"):

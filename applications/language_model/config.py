@@ -32,6 +32,10 @@ class LanguageModelConfig(TrainConfig):
             or ``multichannel`` (a fixed and a trained copy side by side, Kim 2014).
         word_vectors_extend_vocab: also take in the first N words of the vectors file that
             training never saw, so text using them is not out of vocabulary.
+        format: ``"text"``, ``"abc"`` (tunes in ABC notation, character level: windows
+            stay inside a tune and validation is a seeded ``dev_fraction`` of the tunes) or
+            ``"auto"`` (ABC for a ``.abc`` file or a folder of them).
+        cross_tunes: let ABC training windows run from one tune into the next.
     """
 
     level: str = "char"
@@ -46,6 +50,8 @@ class LanguageModelConfig(TrainConfig):
     word_vectors: str = ""
     word_vectors_mode: str = "fine_tune"
     word_vectors_extend_vocab: int = 0
+    format: str = "auto"
+    cross_tunes: bool = False
     batch_size: int = 64
     learning_rate: float = 2e-3
     epochs: int = 20
