@@ -1,0 +1,75 @@
+"""From clip files to the video classifier's batches, and the metadata the model keeps."""
+
+import numpy as np
+
+from applications.core.config import UsageError
+from applications.video_classifier.sample_data import sample_sets
+from data.video_batches import clip_batches
+from data.video_sets import VideoSet, read_video_set
+
+SAMPLES = "embedded sample clips"
+
+
+def read_options(config, meta=None):
+    """Keyword arguments of :func:`read_video_set` from the config (and a model's metadata,
+    whose frame size and channels every later input is fitted to)."""
+    size = list(config["frame_size"]) or None
+    channels = config["channels"] or None
+    if meta is not None:
+        size, channels = [meta["height"], meta["width"]], meta["channels"]
+    return {"frames": config["frames"], "fps": config["fps"], "size": size,
+            "channels": channels}
+
+
+def in_memory_set(clips, lengths, frame_labels, clip_labels, name=SAMPLES):
+    """A :class:`VideoSet` over arrays already in memory (the embedded samples)."""
+    return VideoSet(name, [str(i) for i in range(len(clips))], lambda i: clips[i, :lengths[i]],
+                    lengths, [str(c) for c in clip_labels],
+                    [list(row[:n]) for row, n in zip(frame_labels, lengths)])
+
+
+def read_train_and_dev(args, config, meta=None):
+    """``(train, dev or None)`` video sets: ``--train`` / ``--dev`` or the embedded samples."""
+    if not args.train:
+        if args.dev or args.labels or args.dev_labels:
+            raise UsageError("--dev and --labels go with --train")
+        train, dev = sample_sets()
+        return in_memory_set(*train), in_memory_set(*dev, name=SAMPLES + " (dev)")
+    options = read_options(config.to_dict(), meta)
+    train = read_video_set(args.train, args.labels, **options)
+    if options["size"] is None:  # the dev set is fitted to the training clips' frames
+        first = train.read(0)
+        options["size"], options["channels"] = list(first.shape[1:3]), first.shape[3]
+    dev = None if not args.dev else read_video_set(args.dev, args.dev_labels, **options)
+    return train, dev
+
+
+def metadata_from(train):
+    """The metadata a model is built with: frame shape, label names, training size."""
+    shape = train.read(0).shape[1:]
+    return {"height": int(shape[0]), "width": int(shape[1]), "channels": int(shape[2]),
+            "frame_labels": train.frame_label_names(), "clip_labels": train.clip_label_names(),
+            "max_frames": int(train.lengths.max()), "train_examples": len(train)}
+
+
+def targets(videos, meta, unseen=-1):
+    """``(frame ids [N, T] or None, clip ids [N] or None)``; labels the model does not know
+    get ``unseen`` (-1: left out, as unlabelled frames are)."""
+    frame_ids = clip_ids = None
+    if meta["frame_labels"] and videos.frame_labels is not None:
+        index = {name: i for i, name in enumerate(meta["frame_labels"])}
+        frame_ids = np.full((len(videos), int(videos.lengths.max())), -1, np.int32)
+        for row, labels in zip(frame_ids, videos.frame_labels):
+            row[:len(labels)] = [index.get(l, unseen) if l else -1 for l in labels]
+    if meta["clip_labels"] and videos.clip_labels is not None:
+        index = {name: i for i, name in enumerate(meta["clip_labels"])}
+        clip_ids = np.array([index.get(l, unseen) for l in videos.clip_labels], np.int32)
+    return frame_ids, clip_ids
+
+
+def batches(videos, meta, batch_size, shuffle=False, seed=0, order=None, labelled=True):
+    """``tf.data`` batches of ``videos`` for a model with metadata ``meta``."""
+    frame_ids, clip_ids = targets(videos, meta) if labelled else (None, None)
+    shape = (meta["height"], meta["width"], meta["channels"])
+    return clip_batches(videos, shape, batch_size, frame_ids, clip_ids, shuffle=shuffle,
+                        seed=seed, order=order)
