@@ -1,0 +1,108 @@
+"""Nottingham folk tunes: a character model of ABC tunes, and how well its tunes hold together.
+
+Runs the package's own command line, so the figures are what a user gets:
+
+    python benchmarks/nottingham_music.py --data ../shared/data/nottingham_abc \\
+        --out /tmp/nottingham --minutes 12
+
+1. ``train`` on the folder (one corpus of tunes; a seeded 10 % of the tunes is validation,
+   drawn from every file, not the last files) with ``window`` long enough for most tunes.
+2. ``evaluate --held-out``: validation loss (nats per character), and the share of the
+   validation tunes that parse and of their bars that match the metre in force
+   (:func:`data.abc.check_tune`).
+3. ``generate --count N --midi`` at each ``--temperature``: the same two shares for the
+   generated tunes, and how many music21 reads and renders to MIDI.
+
+Prints a Markdown table and writes it, with the raw results, to ``OUT/results.json``.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from applications.language_model.tunes import split_tunes_for_validation, tune_texts  # noqa: E402
+from data.abc import check_tunes, split_tunes  # noqa: E402
+
+
+def cli(*args):
+    result = subprocess.run([sys.executable, "-m", "applications.language_model",
+                             *map(str, args)], capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"failed: {' '.join(map(str, args))}\n{result.stderr[-3000:]}")
+    return result.stdout, result.stderr
+
+
+def music21_share(tunes):
+    """Share of tunes music21 reads without an error and with at least one note."""
+    try:
+        import music21
+    except ImportError:
+        return None
+    good = 0
+    for tune in tunes:
+        try:
+            good += len(music21.converter.parse(tune, format="abc").flatten().notes) > 0
+        except Exception:  # music21 raises many kinds on a malformed tune
+            pass
+    return good / len(tunes)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="../shared/data/nottingham_abc")
+    parser.add_argument("--out", default="/tmp/nottingham")
+    parser.add_argument("--minutes", type=float, default=12.0, help="training time budget")
+    parser.add_argument("--window", type=int, default=512)
+    parser.add_argument("--tunes", type=int, default=100)
+    parser.add_argument("--temperature", type=float, action="append",
+                        help="sampling temperatures (default: 1.0 and 0.8)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", action="append", default=[], help="extra train options")
+    args = parser.parse_args()
+    temperatures = args.temperature or [1.0, 0.8]
+    model = os.path.join(args.out, "model")
+    started = time.time()
+    cli("train", "--train", args.data, "--out", model, "--epochs", 200, "--seed", args.seed,
+        "--set", f"window={args.window}", "--set", f"time_budget_minutes={args.minutes}",
+        *(f"--set={s}" for s in args.set))
+    train_seconds = time.time() - started
+    metrics = json.load(open(os.path.join(model, "metrics.json")))
+    held_out = json.loads(cli("evaluate", "--model", model, "--data", args.data, "--held-out",
+                              "--json")[0])
+    validation = split_tunes_for_validation(tune_texts(args.data), 0.1, args.seed)[1]
+    rows = [{"tunes": "validation", "count": len(validation), **check_tunes(validation),
+             "music21": music21_share(validation)}]
+    for temperature in temperatures:
+        midi = os.path.join(args.out, f"midi_t{temperature}")
+        out, err = cli("generate", "--model", model, "--count", args.tunes, "--temperature",
+                       temperature, "--seed", args.seed, "--midi", midi)
+        with open(os.path.join(args.out, f"generated_t{temperature}.abc"), "w") as handle:
+            handle.write(out)
+        tunes = [t.text for t in split_tunes(out)]
+        rows.append({"tunes": f"generated, T={temperature}", "count": len(tunes),
+                     **check_tunes(tunes), "music21": music21_share(tunes),
+                     "midi_files": len(os.listdir(midi)),
+                     "cut_at_max_length": "cut at" in err})
+    results = {"train_seconds": round(train_seconds, 1),
+               "epochs": metrics["epochs_completed"], "best_val_loss": metrics["best"],
+               "held_out": held_out, "rows": rows, "args": vars(args)}
+    with open(os.path.join(args.out, "results.json"), "w") as handle:
+        json.dump(results, handle, indent=2)
+    print(f"validation loss {held_out['loss']:.4f} nats/char "
+          f"({held_out['bits_per_char']:.3f} bits/char), {metrics['epochs_completed']} epochs, "
+          f"{train_seconds / 60:.1f} min")
+    print("| tunes | count | parse (own check) | bars in metre | music21 reads |")
+    print("| --- | --- | --- | --- | --- |")
+    for row in rows:
+        share = "n/a" if row["music21"] is None else f"{row['music21']:.1%}"
+        print(f"| {row['tunes']} | {row['count']} | {row['parse_share']:.1%} | "
+              f"{row['in_metre_share']:.1%} ({row['bars_in_metre']}/{row['bars']}) | {share} |")
+
+
+if __name__ == "__main__":
+    main()
