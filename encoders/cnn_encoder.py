@@ -2,9 +2,11 @@
 
 import keras
 
+from encoders.backbones import BACKBONES, BackboneInput, build_backbone, normalise_weights
 from encoders.pooling import masked_pool
 from encoders.registry import register
 from encoders.tracking import CheckpointableLists
+from encoders.weights import kernel_penalty, resolve_initializer
 
 PRESETS = {
     # LeCun et al. 1998, with the first convolution padded so 28x28 inputs keep their size.
@@ -15,12 +17,15 @@ PRESETS = {
     "vgg": dict(mode="2d", filters=[32, 64, 128], kernel_size=3, convs_per_block=2,
                 pooling="max", batch_norm=True, summary="global_avg"),
     "text": dict(mode="1d", filters=[100], kernel_sizes=[3, 4, 5]),
+    # keras.applications backbones (encoders/backbones.py); add weights="imagenet" or a file.
+    **{name: dict(mode="2d", backbone=name, summary="global_avg") for name in BACKBONES},
 }
 
 
 _DEFAULTS = dict(mode="2d", filters=[32, 64], kernel_size=3, kernel_sizes=[3], padding="same",
                  strides=1, convs_per_block=1, pooling="max", batch_norm=False, dropout=0.0,
-                 activation="relu", summary="flatten", dense=[])
+                 activation="relu", summary="flatten", dense=[], initializer="auto", l1=0.0,
+                 l2=0.0, backbone=None, weights=None, alpha=1.0)
 
 
 @keras.saving.register_keras_serializable(package="encore")
@@ -29,7 +34,9 @@ class CNN_Encoder(CheckpointableLists, keras.Model):
     """Convolutional encoder for images (``mode="2d"``) or token sequences (``mode="1d"``).
 
     Args:
-        preset: ``"lenet5"``, ``"small"``, ``"vgg"`` or ``"text"``; explicit arguments override it.
+        preset: ``"lenet5"``, ``"small"``, ``"vgg"``, ``"text"``, or a ``keras.applications``
+            backbone: ``"mobilenet_v2"``, ``"resnet50"``, ``"efficientnet_b0"``; explicit
+            arguments override it.
         mode: ``"2d"`` over ``[B, H, W, C]`` images or ``"1d"`` over ``[B, T, D]`` sequences.
         filters: one entry per block (2-D) or per stacked layer (1-D).
         kernel_size: 2-D kernel size. ``kernel_sizes``: 1-D parallel widths, concatenated.
@@ -40,6 +47,14 @@ class CNN_Encoder(CheckpointableLists, keras.Model):
         dropout: dropout after each block (and on the pooled vector).
         summary: 2-D summary: ``"flatten"``, ``"global_avg"`` or ``"global_max"``.
         dense: sizes of dense layers applied to the 2-D summary (LeNet-5's 120 and 84).
+        initializer: kernel initialiser of the convolution and dense layers: ``auto``
+            (Keras' Glorot uniform), ``glorot``, ``he``, ``lecun`` or a Keras name.
+        l1, l2: penalties on those kernels (0 = none).
+        backbone: a ``keras.applications`` model (see :mod:`encoders.backbones`) in place
+            of the convolution blocks; it takes pixels in [0, 1] and applies its own
+            preprocessing (grey to three channels, scaled up to its minimum size).
+        weights: the backbone's weights: ``"imagenet"``, a weights file, or None (random).
+        alpha: MobileNetV2's width multiplier.
 
     Returns:
         2-D: ``{"sequence": feature map [B, h, w, c], "pooled": [B, D]}``.
@@ -79,9 +94,25 @@ class CNN_Encoder(CheckpointableLists, keras.Model):
         self.activation = args["activation"]
         self.summary = args["summary"]
         self.dense = [int(d) for d in args["dense"]]
-        self.blocks = [self._block(i, f) for i, f in enumerate(self.filters)]
+        self.initializer = str(args["initializer"]).strip().lower()
+        self.l1, self.l2 = float(args["l1"]), float(args["l2"])
+        self.backbone = args["backbone"]
+        self.weights_source = normalise_weights(args["weights"])
+        self.alpha = float(args["alpha"])
+        self.kernel_options = dict(
+            kernel_initializer=resolve_initializer(self.initializer, auto="glorot_uniform"),
+            kernel_regularizer=kernel_penalty(self.l1, self.l2))
+        if self.backbone is not None:
+            if self.mode != "2d":
+                raise ValueError("a backbone needs mode='2d'")
+            self.backbone_input = BackboneInput(self.backbone, name="backbone_input")
+            self.backbone_model = build_backbone(self.backbone, self.weights_source, self.alpha)
+            self.blocks = []
+        else:
+            self.blocks = [self._block(i, f) for i, f in enumerate(self.filters)]
         self.drop = keras.layers.Dropout(self.dropout)
-        self.dense_layers = [keras.layers.Dense(d, activation=self.activation) for d in self.dense]
+        self.dense_layers = [keras.layers.Dense(d, activation=self.activation,
+                                                **self.kernel_options) for d in self.dense]
         self.summary_layer = {
             "flatten": keras.layers.Flatten(),
             "global_avg": keras.layers.GlobalAveragePooling2D(),
@@ -91,12 +122,14 @@ class CNN_Encoder(CheckpointableLists, keras.Model):
     def _block(self, index, filters):
         layers = []
         if self.mode == "1d":
-            return [keras.layers.Conv1D(filters, width, padding="same", activation=self.activation)
+            return [keras.layers.Conv1D(filters, width, padding="same", activation=self.activation,
+                                        **self.kernel_options)
                     for width in self.kernel_sizes]
         for j in range(self.convs_per_block):
             layers.append(keras.layers.Conv2D(
                 filters, self.kernel_size, strides=self.strides if j == 0 else 1,
-                padding=self.padding[index], use_bias=not self.batch_norm))
+                padding=self.padding[index], use_bias=not self.batch_norm,
+                **self.kernel_options))
             if self.batch_norm:
                 layers.append(keras.layers.BatchNormalization())
             layers.append(keras.layers.Activation(self.activation))
@@ -110,6 +143,9 @@ class CNN_Encoder(CheckpointableLists, keras.Model):
         if self.mode == "1d":
             return self._call_1d(inputs, mask, training)
         x = inputs
+        if self.backbone is not None:
+            x = self.drop(self.backbone_model(self.backbone_input(x), training=training),
+                          training=training)
         for block in self.blocks:
             for layer in block:
                 x = layer(x, training=training)
@@ -141,6 +177,8 @@ class CNN_Encoder(CheckpointableLists, keras.Model):
                       padding=self.padding, strides=self.strides,
                       convs_per_block=self.convs_per_block, pooling=self.pooling,
                       batch_norm=self.batch_norm, dropout=self.dropout,
-                      activation=self.activation, summary=self.summary, dense=self.dense)
+                      activation=self.activation, summary=self.summary, dense=self.dense,
+                      initializer=self.initializer, l1=self.l1, l2=self.l2,
+                      backbone=self.backbone, weights=self.weights_source, alpha=self.alpha)
         return config
 

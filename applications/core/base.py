@@ -17,6 +17,7 @@ from applications.core.epochs import fit_epochs
 from applications.core.inputs import as_training_data
 from applications.core.training_state import MODEL_FILE, save_model_atomically
 from data.errors import InputError
+from encoders.backbones import restoring
 from encoders.tracking import CheckpointableLists
 
 compat.check_keras()  # the train step uses Keras' private loss tracker
@@ -287,7 +288,8 @@ def load_model(path):
     # Refuses, before Keras reads anything, files whose objects are not this package's.
     check_model_archive(path, Application)
     try:
-        return keras.saving.load_model(path)
+        with restoring():  # the file's weights replace any pretrained backbone's
+            return keras.saving.load_model(path)
     except (ValueError, TypeError, OSError, KeyError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise InputError(f"cannot load model: {first[:300]}", path) from None

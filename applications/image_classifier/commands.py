@@ -19,6 +19,7 @@ from applications.image_classifier.pipeline import (ImageMetadata, class_batches
                                                     evaluation_data, read_train_and_dev)
 from data.files import atomic_write_json
 from data.image_sets import iter_unlabelled
+from encoders.backbones import has_pretrained_weights
 
 CHUNK = 512  # images per serving call
 
@@ -51,8 +52,10 @@ class ImageClassifierCommands(AppCommands):
             config.init_from = args.init_from
         if getattr(args, "freeze_encoder", False):
             config.freeze_encoder = True
-        if config.freeze_encoder and not config.init_from:
-            raise UsageError("--freeze-encoder needs --init-from MODEL_DIR")
+        if config.freeze_encoder and not (config.init_from
+                                          or has_pretrained_weights(config.encoder)):
+            raise UsageError("--freeze-encoder needs --init-from MODEL_DIR or an encoder "
+                             "backbone with weights (e.g. encoder.weights=imagenet)")
         self.source = None
         shape = None
         if metadata is not None:  # resuming: the input size and classes of the first run
@@ -60,7 +63,8 @@ class ImageClassifierCommands(AppCommands):
             shape = meta.shape
         elif config.init_from:
             self.source = _load_source(config.init_from)
-            config.encoder = dict(self.source.config["encoder"])
+            # The source's weights replace the backbone's pretrained ones: none to fetch.
+            config.encoder = {**self.source.config["encoder"], "weights": None}
             if isinstance(self.source, ImageClassifier):
                 config.hidden = list(self.source.config["hidden"])
             shape = _shape_of(self.source)

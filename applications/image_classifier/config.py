@@ -19,8 +19,10 @@ class ImageClassifierConfig(TrainConfig):
     encoder.batch_norm=true`` turns it on; the Fashion-MNIST command in the README does).
 
     Attributes:
-        encoder: a ``CNN_Encoder`` spec: a preset (``small``, ``lenet5``, ``vgg``) and any
-            explicit arguments, e.g. ``--set encoder.filters=[64,128]``.
+        encoder: a ``CNN_Encoder`` spec: a preset (``small``, ``lenet5``, ``vgg``, or a
+            ``keras.applications`` backbone ``mobilenet_v2``, ``resnet50``,
+            ``efficientnet_b0`` with ``weights`` ``imagenet``, a weights file or none) and
+            any explicit arguments, e.g. ``--set encoder.filters=[64,128]``.
         hidden: sizes of the dense layers between the encoder's summary and the output.
         dropout: dropout after each hidden layer (or on the summary when there is none).
         augment_translation: random shift, as a fraction of height and width (0 = off).
@@ -41,9 +43,11 @@ class ImageClassifierConfig(TrainConfig):
         init_from: a trained model directory whose encoder initialises this one
             (``--init-from``); its ``encoder`` (and a classifier's ``hidden``) options
             replace this run's, and a classifier with the same classes passes on its head.
-        freeze_encoder: keep the initial encoder fixed and train the head only.
+        freeze_encoder: keep the initial encoder (from ``init_from`` or a backbone's
+            pretrained weights) fixed and train the head only.
         fine_tune_learning_rate: the learning rate of a run that starts from ``init_from``
-            with the encoder trainable (lower than ``learning_rate``).
+            or from a backbone's pretrained weights with the encoder trainable (lower than
+            ``learning_rate``).
     """
 
     encoder: dict = dataclasses.field(default_factory=lambda: {

@@ -6,6 +6,7 @@ from applications.core.base import Application
 from applications.core.optimizers import make_scheduled_optimizer
 from data.image_sets import ImageMetadata
 from encoders import build_encoder
+from encoders.backbones import has_pretrained_weights
 
 
 def augmentation_layers(config):
@@ -46,7 +47,8 @@ class ImageClassifier(Application):
     ``test_time_flip``, inference averages the logits of each image and its mirror images.
 
     With ``freeze_encoder`` the encoder (batch-norm statistics included) stays as it was
-    loaded from ``init_from`` and only the dense head trains.
+    loaded from ``init_from``, or as a backbone's pretrained weights (``encoder.weights``)
+    set it, and only the dense head trains.
 
     Args:
         config: ``ImageClassifierConfig.to_dict()``.
@@ -104,7 +106,9 @@ class ImageClassifier(Application):
         return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
 
     def make_optimizer(self):
-        fine_tuning = self.config.get("init_from") and not self.config.get("freeze_encoder")
+        fine_tuning = ((self.config.get("init_from")
+                        or has_pretrained_weights(self.config["encoder"]))
+                       and not self.config.get("freeze_encoder"))
         rate = self.config["fine_tune_learning_rate" if fine_tuning else "learning_rate"]
         return make_scheduled_optimizer(self, rate)
 
