@@ -26,7 +26,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from applications.language_model.tunes import split_tunes_for_validation, tune_texts  # noqa: E402
-from data.abc import check_tunes, split_tunes  # noqa: E402
+from data.abc import split_tunes  # noqa: E402
+from data.abc_check import check_tunes  # noqa: E402
 
 
 def cli(*args):

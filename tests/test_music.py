@@ -8,8 +8,9 @@ import pytest
 from applications.language_model.commands import LanguageModelCommands
 from applications.language_model.tunes import (split_tunes_for_validation, tune_prompt,
                                                tune_windows)
-from data.abc import (check_tune, check_tunes, default_unit, header_fields, length_multiplier,
-                      parse_metre, read_tunes, split_tunes)
+from data.abc import (default_unit, header_fields, length_multiplier, parse_metre, read_tunes,
+                      split_tunes)
+from data.abc_check import check_tune, check_tunes
 from data.errors import InputError
 from tests.helpers import cli
 

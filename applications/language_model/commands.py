@@ -21,7 +21,7 @@ from applications.language_model.tunes import (FORMATS, describe_check, generate
                                                split_tunes_for_validation, tune_texts,
                                                tune_tokens, tune_training_data, tunes_dataset,
                                                write_tunes)
-from data.abc import check_tunes
+from data.abc_check import check_tunes
 from applications.language_model.sample_data import sample_path
 from data.errors import InputError
 from data.files import batches_of, nonblank_lines

@@ -15,7 +15,8 @@ import tensorflow as tf
 from applications.core.config import UsageError
 from applications.language_model.pipeline import (NEWLINE, build_vocabulary, make_metadata,
                                                   metadata_vocabulary, window_dataset)
-from data.abc import check_tunes, read_tunes
+from data.abc import read_tunes
+from data.abc_check import check_tunes
 from data.epoch_order import epoch_permutation, epoch_pipeline_options
 from data.errors import InputError
 
