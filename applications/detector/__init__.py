@@ -1,0 +1,1 @@
+"""Object detection (a single-shot grid detector): ``python -m applications.detector --help``."""
