@@ -33,6 +33,8 @@ class VideoClassifierConfig(TrainConfig):
         frame_differences: feed the recurrent layer features and their change since the
             previous frame.
         downsample: average-pool frames by this factor before the CNN (1 = full size).
+        clip_hidden: sizes of dense layers between the clip summary (the RNN's final state
+            and the mean frame features) and the clip labels.
         dropout: dropout on the features the heads see.
         clip_loss_weight: weight of the clip label's loss beside the frame labels' loss.
         augment_translation: random shift (fraction of height and width), one per clip.
@@ -56,6 +58,7 @@ class VideoClassifierConfig(TrainConfig):
     coordinate_pooling: bool = True
     frame_differences: bool = True
     downsample: int = 2
+    clip_hidden: list = dataclasses.field(default_factory=list)
     dropout: float = 0.0
     clip_loss_weight: float = 1.0
     augment_translation: float = 0.0

@@ -56,6 +56,8 @@ class VideoClassifier(Application):
         self.seed = keras.random.SeedGenerator(config["seed"])
         self.frame_head = (keras.layers.Dense(len(metadata["frame_labels"]), name="frame_scores")
                            if metadata["frame_labels"] else None)
+        self.clip_hidden = [keras.layers.Dense(size, activation="relu", name=f"clip_hidden_{i}")
+                            for i, size in enumerate(config["clip_hidden"])]
         self.clip_head = (keras.layers.Dense(len(metadata["clip_labels"]), name="clip_scores")
                           if metadata["clip_labels"] else None)
 
@@ -86,6 +88,8 @@ class VideoClassifier(Application):
         if self.frame_head is not None:
             outputs["frame"] = self.frame_head(self.dropout(sequence, training=training))
         if self.clip_head is not None:
+            for layer in self.clip_hidden:
+                summary = layer(self.dropout(summary, training=training))
             outputs["clip"] = self.clip_head(self.dropout(summary, training=training))
         return outputs
 
