@@ -48,8 +48,9 @@ setup(
         "music": ["music21>=9"],
         # `tune --tuner bayesian` (Keras Tuner's Gaussian-process oracle).
         "bayesian": ["scipy", "scikit-learn"],
-        # benchmarks/tabular.py compares with scikit-learn's gradient boosting and MLP.
-        "benchmark": ["scikit-learn>=1.2"],
+        # Side-by-side benchmarks: benchmarks/tabular.py against scikit-learn's gradient
+        # boosting and MLP, benchmarks/peer_spacy_tagger.py against spaCy's tagger.
+        "benchmark": ["scikit-learn>=1.2", "spacy>=3.7"],
         # One TensorFlow, chosen here: `pip install -e ".[cpu]"` (the CPU-only wheel on
         # x86_64, the standard one elsewhere) or `pip install -e ".[gpu]"` (Linux, CUDA
         # libraries from pip).
