@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from applications.language_model.commands import LanguageModelCommands
-from applications.language_model.tunes import (split_tunes_for_validation, tune_prompt,
+from applications.language_model.tunes import (CUT_MARK, check_whole_tunes,
+                                               split_tunes_for_validation, tune_prompt,
                                                tune_windows)
 from data.abc import (default_unit, header_fields, length_multiplier, parse_metre, read_tunes,
                       split_tunes)
@@ -86,6 +87,9 @@ def test_unparseable_tunes_name_the_line():
     totals = check_tunes(["X:1\nM:2/4\nL:1/4\nK:C\nCD|E|FG|\n", "X:2\nK:C\n&\n"])
     assert totals["parsed"] == 1 and totals["parse_share"] == 0.5
     assert (totals["bars"], totals["bars_in_metre"]) == (3, 2)  # E is short, mid-tune
+    cut = "X:3\nM:2/4\nL:1/4\nK:C\nCD|\n" + CUT_MARK + "\n"
+    assert check_tune(cut).parsed  # a comment line, but the tune never ended:
+    assert check_whole_tunes([cut])["parsed"] == 0 and check_whole_tunes([cut])["cut"] == 1
 
 
 def test_windows_stay_inside_a_tune_and_the_split_is_seeded():
@@ -122,7 +126,7 @@ def test_train_and_generate_whole_tunes(tmp_path):
     tunes = split_tunes(out)
     assert [t.text.splitlines()[0] for t in tunes] == ["X: 1", "X: 2"]
     assert all(check_tune(t.text).parsed for t in tunes), out
-    assert "2/2 tunes parse" in err
+    assert "2/2 whole tunes parse" in err
     assert sorted(p.name for p in (tmp_path / "midi").iterdir()) == ["tune_001.mid",
                                                                      "tune_002.mid"]
     assert (tmp_path / "midi" / "tune_001.mid").read_bytes()[:4] == b"MThd"

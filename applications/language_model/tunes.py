@@ -16,12 +16,13 @@ from applications.core.config import UsageError
 from applications.language_model.pipeline import (NEWLINE, build_vocabulary, make_metadata,
                                                   metadata_vocabulary, window_dataset)
 from data.abc import read_tunes
-from data.abc_check import check_tunes
+from data.abc_check import check_tune, check_tunes
 from data.epoch_order import epoch_permutation, epoch_pipeline_options
 from data.errors import InputError
 
 FORMATS = ("auto", "text", "abc")
-END_OF_TUNE = NEWLINE + NEWLINE
+# The last line of a generated tune that reached the length limit before its end.
+CUT_MARK = "% cut at the length limit"
 
 
 def resolve_format(fmt, path):
@@ -133,7 +134,8 @@ def tune_prompt(prompt):
 def generate_tunes(server, count, prompt="", temperature=1.0, top_k=0, seed=None,
                    max_length=2000):
     """``count`` whole tunes, drawn side by side (one batch); each ends at a blank line or
-    after ``max_length`` characters, and its ``X:`` line is renumbered 1, 2, ...
+    after ``max_length`` characters (then its last line is the comment :data:`CUT_MARK`),
+    and its ``X:`` line is renumbered 1, 2, ...
 
     Returns ``(tunes, truncated)``: the tune texts and how many reached ``max_length``.
     """
@@ -166,6 +168,8 @@ def generate_tunes(server, count, prompt="", temperature=1.0, top_k=0, seed=None
     tunes = []
     for number, row in enumerate(pieces, start=1):
         text = (start[1:] + "".join(row)).rstrip(NEWLINE) + NEWLINE
+        if not done[number - 1]:
+            text += CUT_MARK + NEWLINE
         first, _, rest = text.partition(NEWLINE)
         tunes.append(f"X: {number}{NEWLINE}{rest}" if first.startswith("X:") else text)
     return tunes, int((~done).sum())
@@ -178,10 +182,21 @@ def write_tunes(tunes, out=None):
     out.flush()
 
 
-def describe_check(tunes, label="generated"):
-    """One line of :func:`data.abc.check_tunes` totals (and the totals)."""
+def check_whole_tunes(tunes):
+    """:func:`data.abc_check.check_tunes` totals, a tune cut at the length limit (marked
+    with :data:`CUT_MARK`) counted as one that does not parse; ``cut`` counts those."""
     totals = check_tunes(tunes)
-    line = (f"{label}: {totals['parsed']}/{totals['tunes']} tunes parse "
+    cut = sum(tune.rstrip(NEWLINE).endswith(CUT_MARK) for tune in tunes)
+    totals["parsed"] = sum(check_tune(tune).parsed and not tune.rstrip(NEWLINE).endswith(
+        CUT_MARK) for tune in tunes)
+    totals["parse_share"] = totals["parsed"] / len(tunes) if tunes else 0.0
+    return {**totals, "cut": cut}
+
+
+def describe_check(tunes, label="generated"):
+    """One line of :func:`check_whole_tunes` totals (and the totals)."""
+    totals = check_whole_tunes(tunes)
+    line = (f"{label}: {totals['parsed']}/{totals['tunes']} whole tunes parse "
             f"({totals['parse_share']:.1%}), {totals['bars_in_metre']}/{totals['bars']} bars "
             f"in metre ({totals['in_metre_share']:.1%})")
     return line, totals
