@@ -28,6 +28,7 @@ BACKBONES = {
     "efficientnet_b0": dict(build="EfficientNetB0", scale="pixels", min_size=32, width=False),
 }
 _CAFFE_MEANS = (103.939, 116.779, 123.68)  # B, G, R
+BATCH_NORM_MOMENTUM = 0.99
 _restoring = [False]
 
 
@@ -76,7 +77,7 @@ def build_backbone(name, weights=None, alpha=1.0):
     try:
         with warnings.catch_warnings():  # Keras warns per layer a wrong file leaves out
             warnings.simplefilter("ignore")
-            return getattr(keras.applications, spec["build"])(**options)
+            model = getattr(keras.applications, spec["build"])(**options)
     except Exception as err:  # Keras raises bare Exception for download failures
         if weights is None:
             raise
@@ -89,6 +90,13 @@ def build_backbone(name, weights=None, alpha=1.0):
         raise InputError(f"the weights in this file do not fit {name}"
                          f"{f' (alpha {alpha})' if spec['width'] else ''}: {first}",
                          weights) from None
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            # keras.applications uses 0.999, whose moving statistics need thousands of steps
+            # to catch up: a backbone trained from scratch for a few epochs then scores at
+            # chance in inference mode. Keras' own default follows them within ~300 steps.
+            layer.momentum = BATCH_NORM_MOMENTUM
+    return model
 
 
 def has_pretrained_weights(spec):
