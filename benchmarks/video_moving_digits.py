@@ -39,14 +39,15 @@ MNIST = os.path.join(REPO, "..", "shared", "data", "mnist")
 APP = [sys.executable, "-m", "applications.video_classifier"]
 
 
-def build_data(work, counts, seed):
-    """Write ``train.npz``, ``dev.npz`` and ``test.npz`` under ``work`` (seeded)."""
+def build_data(work, counts, seed, mnist=MNIST):
+    """Write ``train.npz``, ``dev.npz`` and ``test.npz`` under ``work`` (seeded) from the
+    MNIST files in ``mnist``."""
     from data.images import read_idx
 
-    images = read_idx(os.path.join(MNIST, "train-images-idx3-ubyte.gz"))
-    labels = read_idx(os.path.join(MNIST, "train-labels-idx1-ubyte.gz"))
-    test_images = read_idx(os.path.join(MNIST, "t10k-images-idx3-ubyte.gz"))
-    test_labels = read_idx(os.path.join(MNIST, "t10k-labels-idx1-ubyte.gz"))
+    images = read_idx(os.path.join(mnist, "train-images-idx3-ubyte.gz"))
+    labels = read_idx(os.path.join(mnist, "train-labels-idx1-ubyte.gz"))
+    test_images = read_idx(os.path.join(mnist, "t10k-images-idx3-ubyte.gz"))
+    test_labels = read_idx(os.path.join(mnist, "t10k-labels-idx1-ubyte.gz"))
     parts = {"train": (images[:55000], labels[:55000]),
              "dev": (images[55000:], labels[55000:]),
              "test": (test_images, test_labels)}
@@ -129,13 +130,14 @@ def main(argv=None):
                         help="1,000 / 200 / 300 clips and 3 epochs (for development)")
     parser.add_argument("--work", default="/tmp/video_moving_digits")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mnist", default=MNIST, help="folder of the MNIST .gz files")
     args = parser.parse_args(argv)
     counts = ({"train": 1000, "dev": 200, "test": 300} if args.quick
               else {"train": 10000, "dev": 1000, "test": 2000})
     extra = ["--epochs", 3] if args.quick else []
     os.makedirs(args.work, exist_ok=True)
     started = time.time()
-    paths = build_data(args.work, counts, args.seed)
+    paths = build_data(args.work, counts, args.seed, args.mnist)
     report = {"clips": counts, "directions": DIRECTIONS, "seed": args.seed,
               "data_seconds": round(time.time() - started, 1)}
     for name, options in (("cnn_rnn", []), ("frame_only", ["--set", "frame_only=true"])):
