@@ -86,6 +86,22 @@ def test_loss_by_hand():
     np.testing.assert_allclose(loss2 - loss, [0.05], rtol=1e-4)
 
 
+def test_batch_norm_recalibration_matches_batch_statistics():
+    from applications.detector.config import DetectorConfig
+    from applications.detector.model import Detector
+
+    config = DetectorConfig(image_size=32, head_filters=4,
+                            encoder={"name": "cnn", "filters": [4, 8], "batch_norm": True})
+    model = Detector(config.to_dict(), {"class_names": ["a"], "anchors": [[0.5, 0.5]],
+                                        "max_boxes": 1, "train_examples": 6})
+    images = np.random.default_rng(0).integers(0, 255, (6, 32, 32, 3)).astype(np.uint8)
+    before = model(images, training=False).numpy()
+    batch = model(images, training=True).numpy()
+    assert np.abs(before - batch).max() > 1e-2  # untrained moving statistics are 0 and 1
+    model.recalibrate_batch_norm(images, batch_size=6)  # one batch: its own statistics
+    np.testing.assert_allclose(model(images, training=False).numpy(), batch, atol=1e-3)
+
+
 def test_suppression_per_class_and_across_classes():
     boxes = tf.constant([[[0.0, 0.0, 0.5, 0.5], [0.0, 0.0, 0.5, 0.45], [0.6, 0.6, 1.0, 1.0]]])
     # Box 0 is a cat (0.9), box 1 nearly the same place a dog (0.8), box 2 a cat at 0.02.

@@ -171,15 +171,17 @@ def suppress(boxes, scores, max_detections, iou_threshold, score_threshold, per_
         class_ids = tf.argmax(scores, -1, output_type=tf.int32)
         scores = tf.reduce_max(scores, -1)
         candidates = shifted = boxes
-    # non_max_suppression_padded wants the candidate count to be at least max_output_size.
-    short = tf.maximum(max_detections - tf.shape(scores)[1], 0)
-    shifted = tf.pad(shifted, [[0, 0], [0, short], [0, 0]])
-    candidates = tf.pad(candidates, [[0, 0], [0, short], [0, 0]])
-    class_ids = tf.pad(class_ids, [[0, 0], [0, short]], constant_values=-1)
-    scores = tf.pad(scores, [[0, 0], [0, short]], constant_values=-1.0)
-    kept, count = tf.image.non_max_suppression_padded(
-        shifted, scores, max_detections, iou_threshold=float(iou_threshold),
-        score_threshold=float(score_threshold), pad_to_max_output_size=True)
+    def one_image(args):
+        # tf.image.non_max_suppression is one C++ kernel; non_max_suppression_padded
+        # builds a large graph (6-10 s to trace here, every time a model is served).
+        kept = tf.image.non_max_suppression(
+            args[0], args[1], max_detections, iou_threshold=float(iou_threshold),
+            score_threshold=float(score_threshold))
+        count = tf.shape(kept)[0]
+        return tf.pad(kept, [[0, max_detections - count]]), count
+
+    kept, count = tf.map_fn(one_image, (shifted, scores), fn_output_signature=(
+        tf.TensorSpec([max_detections], tf.int32), tf.TensorSpec([], tf.int32)))
     real = tf.range(max_detections)[None, :] < count[:, None]
     out_boxes = tf.clip_by_value(tf.gather(candidates, kept, batch_dims=1), 0.0, 1.0)
     return {"boxes": tf.where(real[..., None], out_boxes, 0.0),

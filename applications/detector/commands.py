@@ -49,6 +49,7 @@ class DetectorCommands(AppCommands):
     def read_training_data(self, args, config, metadata=None, order=None):
         _check_options(config)
         train, dev, names = read_train_and_dev(args, config, metadata)
+        self.train_images = train.images  # for the batch-norm pass after training
         grid = grid_size(config)
         if metadata is None:
             anchors = config.anchors or box_ops.anchor_shapes(
@@ -59,6 +60,15 @@ class DetectorCommands(AppCommands):
         train_ds = detection_batches(train, config, grid, anchors, True, order)
         dev_ds = None if dev is None else detection_batches(dev, config, grid, anchors, False)
         return metadata, train_ds, dev_ds
+
+    def after_training(self, model, args, config):
+        """Recompute the batch-norm statistics on the un-augmented training images
+        (:meth:`Detector.recalibrate_batch_norm`) and save the model again."""
+        with progress.stage("batch-norm statistics", unit="images") as step:
+            model.recalibrate_batch_norm(self.train_images)
+            step.count = len(self.train_images)
+        model.save_to(args.out)
+        return {"batch_norm_images": int(len(self.train_images))}
 
     def evaluate(self, model, args):
         names = model.class_names

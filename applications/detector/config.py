@@ -53,7 +53,7 @@ class DetectorConfig(TrainConfig):
     box_weight: float = 5.0
     no_object_weight: float = 0.5
     ignore_iou: float = 0.5
-    score_threshold: float = 0.05
+    score_threshold: float = 0.01
     iou_threshold: float = 0.45
     max_detections: int = 50
     per_class_nms: bool = True
@@ -64,7 +64,7 @@ class DetectorConfig(TrainConfig):
     warmup_epochs: float = 2.0
     dev_split: float = 0.0
     batch_size: int = 16
-    epochs: int = 60
+    epochs: int = 80
     patience: int = 1000
     learning_rate: float = 2e-3
 

@@ -130,6 +130,28 @@ class Detector(Application):
                                 config["iou_threshold"], config["score_threshold"],
                                 config["per_class_nms"])
 
+    def recalibrate_batch_norm(self, images, batch_size=32):
+        """Set every batch-norm layer's moving mean and variance to the average of its batch
+        statistics over ``images`` (``uint8 [N, S, S, 3]``, un-augmented), in order.
+
+        The moving averages kept during training trail weights that are still changing and
+        describe augmented images; on the raccoon photos a model scored VOC AP50 0.31 on its
+        own training images with them and 0.89 with batch statistics. Averaging over one
+        pass of clean images after training ("precise BN", Wu & Johnson 2021) closes that gap
+        without making predictions depend on the batch.
+        """
+        layers = [layer for layer in self._flatten_layers()
+                  if isinstance(layer, keras.layers.BatchNormalization)]
+        kept = [layer.momentum for layer in layers]
+        try:
+            for step, start in enumerate(range(0, len(images), batch_size)):
+                for layer in layers:  # momentum k / (k + 1): the mean of the k + 1 batches
+                    layer.momentum = step / (step + 1)
+                self(images[start:start + batch_size], training=True)
+        finally:
+            for layer, momentum in zip(layers, kept):
+                layer.momentum = momentum
+
     def make_loss(self):
         return DetectionLoss(self.config["box_weight"], self.config["no_object_weight"])
 
