@@ -78,7 +78,7 @@ class VideoClassifierCommands(AppCommands):
                 frame_pred.extend(row for row in out["frame_probabilities"].argmax(-1))
             if "clip_probabilities" in out:
                 clip_pred.extend(out["clip_probabilities"].argmax(-1))
-        results, matrices = {"clips": len(videos)}, {}
+        results, matrices = {"examples": len(videos)}, {}
         if frame_truth is not None:
             width = frame_truth.shape[1]
             predicted = np.stack([np.pad(p[:width], (0, max(0, width - len(p))),
