@@ -149,3 +149,27 @@ def test_classifier_trains_from_vectors_that_travel_in_the_model(tmp_path):
     code, _, err = cli(ClassifierCommands(), "train", "--train", train, "--out",
                        tmp_path / "x", "--set", f"word_vectors={tmp_path / 'none.txt'}")
     assert code == 2 and "none.txt: no such word vectors file" in error_lines(err)[0]
+
+
+def test_tuning_trials_start_from_the_vectors(tmp_path):
+    import argparse
+
+    import keras_tuner
+
+    from applications.text_classifier.commands import ClassifierCommands
+    from applications.text_classifier.config import ClassifierConfig
+    from tuning.hypermodel import ApplicationHyperModel
+    from tuning.spaces import search_space
+
+    train = tmp_path / "train.csv"
+    train.write_text("text,label\n" + "".join(f"a {w} film,{i % 2}\n"
+                                              for i, w in enumerate(["good", "bad"] * 4)))
+    config = ClassifierConfig(word_vectors=str(write_text(tmp_path / "v.txt")))
+    args = argparse.Namespace(train=str(train), dev=None, text_column=None, label_columns=None)
+    app = ClassifierCommands()
+    space = search_space("text_classifier", ["embedding_dim=4", "encoder.name=cnn"])
+    model = ApplicationHyperModel(app, args, config, space, "false").build(
+        keras_tuner.HyperParameters())
+    words = model.metadata["words"]["items"]
+    table = keras.ops.convert_to_numpy(model.embeddings[0].embeddings)
+    np.testing.assert_array_equal(table[2 + words.index("film")], vector(3))

@@ -70,6 +70,8 @@ class ApplicationHyperModel(keras_tuner.HyperModel):
         # Same initial weights for the same values, whatever trials came before.
         keras.utils.set_random_seed(config.seed)
         model = self._new_model(config)
+        # As training does: initial weights from files the options name (word vectors).
+        self.app.prepare_model(model, self.args, config)
         model.compile_for_training(choose_jit_compile(self.jit_compile, model))
         # Variables exist before fit, so a trial's weights can be loaded into it.
         model.build_from_batch(self.sample_batch)
