@@ -28,7 +28,7 @@ BACKBONES = {
     "efficientnet_b0": dict(build="EfficientNetB0", scale="pixels", min_size=32, width=False),
 }
 _CAFFE_MEANS = (103.939, 116.779, 123.68)  # B, G, R
-BATCH_NORM_MOMENTUM = 0.99
+BATCH_NORM_MOMENTUM = 0.9
 _restoring = [False]
 
 
@@ -92,9 +92,9 @@ def build_backbone(name, weights=None, alpha=1.0):
                          weights) from None
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
-            # keras.applications uses 0.999, whose moving statistics need thousands of steps
-            # to catch up: a backbone trained from scratch for a few epochs then scores at
-            # chance in inference mode. Keras' own default follows them within ~300 steps.
+            # keras.applications uses 0.999 (0.99 did not do either): the moving statistics
+            # lag the weights of a backbone trained for a few epochs, which then scores at
+            # chance in inference mode. 0.9 (PyTorch's default) follows them.
             layer.momentum = BATCH_NORM_MOMENTUM
     return model
 
