@@ -70,9 +70,9 @@ class DetectorConfig(TrainConfig):
 
 
 # What `tune` varies (see applications/core/space.py); `--space NAME=V1,V2` narrows it.
+# Not the anchors: they are fixed with the data's metadata before the first trial.
 SEARCH_SPACE = {
     "image_size": Choice((160, 192, 224)),
-    "anchor_count": Choice((1, 3, 5)),
     "head_filters": Choice((64, 128, 256)),
     "augment_scale": Range(0.0, 0.4, step=0.1),
     "no_object_weight": Choice((0.25, 0.5, 1.0)),

@@ -9,7 +9,7 @@ from applications.core import progress
 from applications.core.config import UsageError
 from applications.detector import boxes as box_ops
 from applications.detector.augment import augment_batch
-from applications.detector.sample_data import CLASSES, SAMPLES, sample_sets
+from applications.detector.sample_data import CLASSES, sample_sets
 from data.detection_annotations import read_annotations
 from data.detection_sets import class_names_of, detection_set
 from data.epoch_order import epoch_permutation, epoch_pipeline_options
