@@ -37,7 +37,7 @@ class LanguageModelCommands(AppCommands):
     model_class = LanguageModel
 
     def add_arguments(self, verb, parser):
-        if verb in ("train", "evaluate"):
+        if verb == "train":
             parser.add_argument("--format", choices=FORMATS,
                                 help="read files as plain text or as ABC tunes (default: "
                                      "ABC for .abc files and folders, text otherwise)")
@@ -63,7 +63,8 @@ class LanguageModelCommands(AppCommands):
         level, window = config.level, config.window
         train_path = args.train or sample_path()
         if metadata is None:
-            config.format = resolve_format(args.format or config.format, train_path)
+            config.format = resolve_format(getattr(args, "format", None) or config.format,
+                                           train_path)
         if config.format == "abc" or (metadata or {}).get("format") == "abc":
             return tune_training_data(train_path, args.dev, config, metadata, order)
         tokens = progress.reading(train_path, "tokens", read_tokens, level)
