@@ -94,6 +94,18 @@ def test_inspect_command_writes_the_page(tmp_path):
     assert code == 2 and "no such unit" in err
 
 
+@pytest.mark.parametrize("cell", ["lstm", "simple"])
+def test_every_recurrent_cell_is_read(cell):
+    vocabulary = Vocabulary(sorted(set(TEXT)))
+    config = LanguageModelConfig(embedding_dim=4, encoder={
+        "name": "rnn", "cell": cell, "nodes": [3, 2], "bidirectional": False, "dropout": 0.0})
+    model = LanguageModel(config.to_dict(), make_metadata("char", vocabulary))
+    activations, names, found = inspect_text(model, TEXT[:80], top=2)
+    assert names == ["0:0", "0:1", "0:2", "1:0", "1:1"] and activations.shape == (80, 5)
+    assert all(len(units) == 2 and all(-1 <= r <= 1 for _, r in units)
+               for units in found.values())
+
+
 def test_transformer_heads_stand_in_for_units():
     vocabulary = Vocabulary(sorted(set(TEXT)))
     config = LanguageModelConfig(window=16, embedding_dim=8, encoder={
