@@ -63,8 +63,9 @@ class ImageClassifierCommands(AppCommands):
             shape = meta.shape
         elif config.init_from:
             self.source = _load_source(config.init_from)
-            # The source's weights replace the backbone's pretrained ones: none to fetch.
-            config.encoder = {**self.source.config["encoder"], "weights": None}
+            config.encoder = dict(self.source.config["encoder"])
+            if has_pretrained_weights(config.encoder):
+                config.encoder["weights"] = None  # the source's replace them: none to fetch
             if isinstance(self.source, ImageClassifier):
                 config.hidden = list(self.source.config["hidden"])
             shape = _shape_of(self.source)
