@@ -46,6 +46,9 @@ setup(
         # language_model generate --midi: music21 (maintained, pure Python) reads ABC
         # tunes and writes MIDI in one library; the tune check itself needs nothing.
         "music": ["music21>=9"],
+        # captioner evaluate: CIDEr-D from the COCO caption evaluation (pure-Python scorer;
+        # the 104 MB wheel also bundles its Java tools, which the captioner does not use).
+        "caption": ["pycocoevalcap>=1.2"],
         # `tune --tuner bayesian` (Keras Tuner's Gaussian-process oracle).
         "bayesian": ["scipy", "scikit-learn"],
         # Side-by-side benchmarks: benchmarks/tabular.py against scikit-learn's gradient

@@ -1,0 +1,1 @@
+"""Image captioning (CNN grid -> attention decoder): ``python -m applications.captioner --help``."""
