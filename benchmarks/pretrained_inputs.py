@@ -138,9 +138,12 @@ def run_images(args):
                                  "--set", "dropout=0.2", "--set", "augment_translation=0",
                                  "--set", "augment_rotation=0", "--epochs", str(args.epochs)],
     }
+    results = {}
     try:
-        return {name: train_and_test(name, runs[name], args.minutes, folder)
-                for name in args.runs}
+        for name in args.runs:
+            results[name] = train_and_test(name, runs[name], args.minutes, folder)
+            print(json.dumps({name: results[name]}), flush=True)  # a run at a time
+        return results
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
