@@ -35,6 +35,9 @@ def checked_encoder(config, layer_name=None):
     if config["kind"] == "dense":
         return None
     encoder = build_encoder(config["encoder"], layer_name=layer_name)
+    if getattr(encoder, "backbone", None):
+        raise ValueError("a conv autoencoder mirrors the encoder's convolution blocks; a "
+                         f"{encoder.backbone} backbone has none to mirror")
     if any(p != "same" for p in encoder.padding) or encoder.mode != "2d":
         raise ValueError("a conv autoencoder needs a 2-D encoder with 'same' padding")
     return encoder
