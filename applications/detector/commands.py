@@ -45,6 +45,9 @@ class DetectorCommands(AppCommands):
         if verb == "predict":
             parser.add_argument("--plot", metavar="DIR",
                                 help="also write each image with its boxes drawn as DIR/NAME.png")
+            parser.add_argument("--plot-min-score", type=float, default=0.25, metavar="S",
+                                help="draw only boxes scoring at least S (default 0.25; the "
+                                     "CSV lists every box above the model's score_threshold)")
 
     def read_training_data(self, args, config, metadata=None, order=None):
         _check_options(config)
@@ -113,8 +116,9 @@ class DetectorCommands(AppCommands):
                     image = decode_image_file(path)
                     if image.ndim == 2:
                         image = np.repeat(image[..., None], 3, -1)
+                    shown = [d for d in detections if d["score"] >= args.plot_min_score]
                     plot_detections(os.path.join(args.plot, os.path.splitext(name)[0] + ".png"),
-                                    image, detections, name)
+                                    image, shown, name)
 
 
 def _serve_files(server, paths):
