@@ -126,7 +126,8 @@ def tiny_model(attention):
     meta = CaptionMetadata(output_vocabulary(Vocabulary(WORDS)), 16, 16, 1)
     config = CaptionerConfig(attention=attention, encoder={
         "name": "cnn", "filters": [4, 8], "pooling": "max"}, decoder_units=8,
-        embedding_dim=6, output_dim=8, attention_units=4, max_length=6).to_dict()
+        embedding_dim=6, output_dim=8, attention_units=4, max_length=6,
+        scheduled_sampling=1.0, dropout=0.0).to_dict()
     return Captioner(config, meta.get_config())
 
 
@@ -140,6 +141,12 @@ def test_captions_share_the_decoder_and_search(attention):
     # Each image's features are computed once for its K captions: same as one at a time.
     single = model({"image": images[1:], "target_in": target_in[1, :1]}).numpy()
     np.testing.assert_allclose(single[0], logits[1, 0], atol=1e-5)
+    # Scheduled sampling (ratio 1) in training: after the first step the model reads its
+    # own previous guesses, not the reference words.
+    sampled = model({"image": images, "target_in": target_in}, training=True).numpy()
+    assert sampled.shape == logits.shape
+    np.testing.assert_allclose(sampled[:, :, 0], logits[:, :, 0], atol=1e-5)
+    assert not np.allclose(sampled[:, :, 1:], logits[:, :, 1:], atol=1e-4)
     greedy = search.greedy_decode(model, tf.constant(images), max_steps=model.max_steps)
     beam = search.beam_decode(model, tf.constant(images), 1, max_steps=model.max_steps)
     np.testing.assert_array_equal(greedy[0], beam[0])

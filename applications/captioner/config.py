@@ -11,10 +11,11 @@ class CaptionerConfig(TrainConfig):
     """uint8 pixels -> scale to [0, 1] -> ``CNN_Encoder`` feature grid ``[h, w, c]`` -> ``h*w``
     positions (plus a learned position vector each) -> attention GRU decoder -> words.
 
-    The defaults fit small, simple images on a CPU: four 3x3 convolution blocks with 2x2
-    max pooling (a 96x96 image becomes a 6x6 grid of 64 features), a 128-unit Luong
-    decoder, captions of at most 24 words. A training batch encodes each image once for
-    all its captions.
+    The defaults fit small, simple images on a CPU: five 3x3 convolution blocks with 2x2
+    max pooling (a 96x96 image becomes a 3x3 grid of 64 features, one position per 32x32
+    region), a 128-unit Bahdanau decoder (the attended context feeds the GRU, so the state
+    remembers where it has looked), captions of at most 24 words. A training batch encodes
+    each image once for all its captions.
 
     Attributes:
         encoder: a 2-D ``CNN_Encoder`` spec: any preset and explicit arguments (e.g.
@@ -52,9 +53,9 @@ class CaptionerConfig(TrainConfig):
     """
 
     encoder: dict = dataclasses.field(default_factory=lambda: {
-        "name": "cnn", "preset": "small", "filters": [16, 32, 64, 64], "batch_norm": False,
+        "name": "cnn", "preset": "small", "filters": [16, 32, 64, 64, 64], "batch_norm": False,
         "summary": "global_avg"})
-    attention: str = "luong"
+    attention: str = "bahdanau"
     score: str = "general"
     position_embedding: bool = True
     state_from_image: bool = False
