@@ -15,6 +15,7 @@ on the 10 000 test images.
 """
 
 import argparse
+import calendar
 import json
 import os
 import random
@@ -141,6 +142,10 @@ def run_images(args):
     results = {}
     try:
         for name in args.runs:
+            if args.finish_by and time.time() + 60 * (args.minutes + 3) > args.finish_by:
+                results[name] = "skipped: it could not end by --finish-by"
+                print(json.dumps({name: results[name]}), flush=True)
+                continue
             results[name] = train_and_test(name, runs[name], args.minutes, folder)
             print(json.dumps({name: results[name]}), flush=True)  # a run at a time
         return results
@@ -157,8 +162,14 @@ def main():
     parser.add_argument("--epochs", type=int, default=4, help="MobileNetV2 epochs (cosine)")
     parser.add_argument("--runs", default="mobilenet_v2_scratch,default_cnn")
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--finish-by", metavar="HH:MM", help="UTC time by which the runs must "
+                        "end: a training run that could not (budget + 3 minutes) is skipped")
     args = parser.parse_args()
     args.runs = args.runs.split(",")
+    if args.finish_by:
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        args.finish_by = calendar.timegm(time.strptime(f"{today} {args.finish_by}",
+                                                       "%Y-%m-%d %H:%M"))
     results = {"load_before": os.getloadavg()}
     if args.part in ("vectors", "all"):
         results["vectors"] = run_vectors(args)
