@@ -169,7 +169,15 @@ def test_train_evaluate_predict_export(tmp_path):
     scores = json.loads(stdout)
     assert 0 <= scores["frame_accuracy"] <= 1 and 0 <= scores["clip_macro_f1"] <= 1
     assert scores["frame_examples"] == int(np.load(train)["lengths"].sum()) - 24
-    assert (out / "confusion_matrix.png").stat().st_size > 1000
+    assert (out / "confusion_matrix.png").stat().st_size > 1000 and scores["unseen_labels"] == 0
+    arrays = dict(np.load(train))
+    arrays["labels"] = np.where(np.arange(24) < 6, "purple", arrays["labels"])
+    np.savez(tmp_path / "unseen.npz", **arrays)
+    code, stdout, err = cli(APP, "evaluate", "--model", out, "--data", tmp_path / "unseen.npz",
+                            "--json", "--report", tmp_path / "unseen")
+    assert code == 0 and "6 labels carry a label never seen in training (purple)" in err, err
+    unseen = json.loads(stdout)
+    assert unseen["unseen_labels"] == 6 and unseen["clip_accuracy"] <= 18 / 24
     code, stdout, err = cli(APP, "predict", "--model", out, "--input", train)
     rows = stdout.splitlines()
     assert code == 0 and rows[0] == "clip,frame,label,probability", err

@@ -7,6 +7,7 @@ import numpy as np
 from applications.core import progress
 from applications.core.cli import AppCommands
 from applications.core.config import UsageError
+from applications.core.evaluation import UNSEEN_ID, warn_unseen
 from applications.core.optimizers import check_schedule
 from applications.core.outputs import check_report_target
 from applications.video_classifier.config import VideoClassifierConfig
@@ -20,6 +21,7 @@ from data.files import atomic_write_json
 from data.video_sets import read_video_set
 
 EVAL_BATCH = 32
+UNSEEN = UNSEEN_ID - 1  # -1 already marks an unlabelled frame
 
 
 class VideoClassifierCommands(AppCommands):
@@ -67,7 +69,7 @@ class VideoClassifierCommands(AppCommands):
 
         meta = model.metadata
         videos = evaluation_set(args, model)
-        frame_truth, clip_truth = targets(videos, meta)
+        frame_truth, clip_truth = targets(videos, meta, unseen=UNSEEN)
         frame_pred, clip_pred = [], []
         label = f"classifying {progress.file_label(videos.path)}"
         served = classify_batches(model.serving_module().classify_clips,
@@ -83,15 +85,15 @@ class VideoClassifierCommands(AppCommands):
             width = frame_truth.shape[1]
             predicted = np.stack([np.pad(p[:width], (0, max(0, width - len(p))),
                                          constant_values=-1) for p in frame_pred])
-            keep = frame_truth >= 0
+            keep = frame_truth != -1  # labelled frames; an unseen label counts as an error
             matrices["frame"] = _scores(results, "frame", frame_truth[keep], predicted[keep],
                                         len(meta["frame_labels"]))
         if clip_truth is not None:
-            keep = clip_truth >= 0
-            matrices["clip"] = _scores(results, "clip", clip_truth[keep],
-                                       np.asarray(clip_pred)[keep], len(meta["clip_labels"]))
+            matrices["clip"] = _scores(results, "clip", clip_truth, np.asarray(clip_pred),
+                                       len(meta["clip_labels"]))
         if not matrices:
             raise UsageError(f"{videos.path}: no labels this model predicts")
+        _warn_unseen(videos, meta, results)
         report = args.report or args.model
         json_path = os.path.join(report, "evaluation.json")
         check_report_target(json_path)
@@ -141,9 +143,11 @@ def evaluation_set(args, model):
 
 
 def _scores(results, head, truth, predicted, classes):
-    """Add ``{head}_accuracy``, ``{head}_macro_f1`` and counts; return the confusion matrix."""
+    """Add ``{head}_accuracy``, ``{head}_macro_f1`` and counts; return the confusion matrix
+    (of the labels the model knows: an unseen one is an error, outside the matrix)."""
     matrix = np.zeros((classes, classes), np.int64)
-    np.add.at(matrix, (truth, predicted), 1)
+    known = truth >= 0
+    np.add.at(matrix, (truth[known], predicted[known]), 1)
     recall = np.diag(matrix) / np.maximum(matrix.sum(axis=1), 1)
     precision = np.diag(matrix) / np.maximum(matrix.sum(axis=0), 1)
     f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
@@ -151,3 +155,18 @@ def _scores(results, head, truth, predicted, classes):
     results[f"{head}_macro_f1"] = float(f1.mean())
     results[f"{head}_examples"] = int(len(truth))
     return matrix
+
+
+def _warn_unseen(videos, meta, results):
+    """Count (in ``unseen_labels``) and name the labels the model never saw in training."""
+    seen = {"frame": set(meta["frame_labels"]), "clip": set(meta["clip_labels"])}
+    given = {"frame": [l for row in videos.frame_labels or [] for l in row if l],
+             "clip": list(videos.clip_labels or [])}
+    count, names = 0, set()
+    for head in ("frame", "clip"):
+        if seen[head]:
+            unseen = [l for l in given[head] if l not in seen[head]]
+            count += len(unseen)
+            names.update(unseen)
+    results["unseen_labels"] = count
+    warn_unseen(videos.path, count, "label", "label", sorted(names))
