@@ -57,7 +57,7 @@ class VideoClassifier(Application):
         self.frame_head = (keras.layers.Dense(len(metadata["frame_labels"]), name="frame_scores")
                            if metadata["frame_labels"] else None)
         self.clip_hidden = [keras.layers.Dense(size, activation="relu", name=f"clip_hidden_{i}")
-                            for i, size in enumerate(config["clip_hidden"])]
+                            for i, size in enumerate(config.get("clip_hidden", []))]
         self.clip_head = (keras.layers.Dense(len(metadata["clip_labels"]), name="clip_scores")
                           if metadata["clip_labels"] else None)
 
