@@ -8,6 +8,7 @@ import numpy as np
 from applications.core import progress
 from applications.core.cli import AppCommands
 from applications.core.config import UsageError
+from applications.core.optimizers import check_schedule
 from applications.captioner.config import CaptionerConfig
 from applications.captioner.model import Captioner
 from applications.captioner.pipeline import (CaptionMetadata, CaptionSet, caption_dataset,
@@ -79,7 +80,8 @@ class CaptionerCommands(AppCommands):
         with progress.stage("indexing the training captions", unit="images") as step:
             if meta is None:
                 meta = CaptionMetadata.from_captions(
-                    [c for captions in train.captions for c in captions], shape, config)
+                    [c for captions in train.captions for c in captions], shape, config,
+                    len(train.images))
             indices, targets, counts = caption_rows(train, meta, config.max_length)
             step.count = len(train.images)
         if not len(indices):
@@ -141,6 +143,7 @@ class CaptionerCommands(AppCommands):
 
 
 def check_options(config):
+    check_schedule(config)
     if not 0.0 <= config.dev_split < 1.0:
         raise UsageError(f"dev_split must be in [0, 1), not {config.dev_split}")
     for name in ("batch_size", "max_length", "beam_size", "min_count", "captions_per_image"):

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from applications.core.base import Application
 from applications.core.metrics import TokenAccuracy
+from applications.core.optimizers import make_scheduled_optimizer
 from applications.captioner.pipeline import CaptionMetadata
 from encoders import build_encoder
 from encoders.seq_decoder import ATTENTIONS, AttentionDecoder
@@ -142,6 +143,9 @@ class Captioner(Application):
     def make_loss(self):
         # Mean over real caption words: the weights are 0 at padding.
         return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def make_optimizer(self):
+        return make_scheduled_optimizer(self, self.config["learning_rate"])
 
     def make_metrics(self):
         return [TokenAccuracy()]

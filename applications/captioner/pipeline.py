@@ -71,21 +71,23 @@ class CaptionMetadata:
     Attributes:
         words: the caption vocabulary (padding, ``<unk>``, ``<s>``, ``</s>``, then words).
         height, width, channels: the model's input size.
+        train_examples: training images (the length of the learning-rate schedule).
     """
 
     words: Vocabulary
     height: int
     width: int
     channels: int
+    train_examples: int = 0
 
     def __post_init__(self):
         check_output_vocabulary(self.words)
 
     @classmethod
-    def from_captions(cls, captions, shape, config):
+    def from_captions(cls, captions, shape, config, train_examples=0):
         words = Vocabulary.build(caption_words(captions), config.min_count,
                                  max_size=config.max_vocab or None)
-        return cls(output_vocabulary(words), *(int(n) for n in shape))
+        return cls(output_vocabulary(words), *(int(n) for n in shape), int(train_examples))
 
     @property
     def shape(self):
@@ -93,12 +95,14 @@ class CaptionMetadata:
 
     def get_config(self):
         return {"words": self.words.get_config(), "height": self.height,
-                "width": self.width, "channels": self.channels}
+                "width": self.width, "channels": self.channels,
+                "train_examples": self.train_examples}
 
     @classmethod
     def from_config(cls, config):
         return cls(Vocabulary.from_config(config["words"]), int(config["height"]),
-                   int(config["width"]), int(config["channels"]))
+                   int(config["width"]), int(config["channels"]),
+                   int(config.get("train_examples", 0)))
 
 
 def caption_lines(path):
