@@ -2,7 +2,7 @@
 
 Each test builds its model from generated training data the way ``train`` does (without
 the epochs: agreement needs no accuracy), saves it under ``runs/`` in a temporary folder,
-runs the example the README quotes for it, and checks that the ``predict``
+runs the example docs/applications.md quotes for it, and checks that the ``predict``
 command and the exported SavedModel (``applications.load``) give the same answers.
 """
 

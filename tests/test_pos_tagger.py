@@ -300,3 +300,25 @@ def test_adversarial_loss_moves_word_and_char_vectors_uphill(corpus, tmp_path):
                        "--set", "adversarial_epsilon=0.5", *TINY)
     assert code == 0, err
     assert json.loads((out / "metrics.json").read_text())["epochs_completed"] == 2
+
+
+def test_without_dev_a_seeded_tenth_of_the_sentences_is_held_out(tmp_path, capsys):
+    from applications.pos_tagger.config import TaggerConfig
+    from applications.pos_tagger.pipeline import training_datasets
+    from data.sequence_batches import TaggingMetadata
+
+    path = tmp_path / "train.tsv"
+    write_two_column(generate_sentences(50, seed=3), path)
+    sizes = []
+    for _ in range(2):
+        meta, train, dev = training_datasets(TaggerConfig(), path)
+        sizes.append((sum(int(b[0]["words"].shape[0]) for b in train),
+                      sum(int(b[0]["words"].shape[0]) for b in dev)))
+    assert sizes == [(45, 5), (45, 5)]
+    assert "no --dev: 5 of 50 sentences in train.tsv held out as dev (dev_split=0.1, seed 0)" \
+        in capsys.readouterr().err
+    config = TaggerConfig()
+    config.dev_split = 0.0
+    _, train, dev = training_datasets(config, path)
+    assert dev is None and sum(int(b[0]["words"].shape[0]) for b in train) == 50
+    assert len(TaggingMetadata.from_config(meta).tags) > 2

@@ -273,6 +273,7 @@ def test_multiclass_tsv_with_named_columns_and_held_out_dev(tmp_path):
                        "--label-columns", "topic", "--set", "dev_split=0.2", "--epochs", 3,
                        *TINY)
     assert code == 0, err
+    assert "no --dev: 30 of 150 texts in topics.tsv held out as dev (dev_split=0.2" in err, err
     code, text, err = cli(APP, "evaluate", "--model", out, "--data", path, "--held-out",
                           "--json")
     assert code == 0, err

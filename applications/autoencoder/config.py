@@ -34,7 +34,7 @@ class AutoencoderConfig(TrainConfig):
     hidden: list = dataclasses.field(default_factory=lambda: [512, 128])
     image_size: list = dataclasses.field(default_factory=list)
     channels: int = 0
-    dev_split: float = 0.0
+    dev_split: float = 0.1
     lr_schedule: str = "cosine"
     warmup_epochs: float = 0.0
     weight_decay: float = 0.0

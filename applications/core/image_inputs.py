@@ -2,6 +2,7 @@
 and reading ``--train`` / ``--dev`` (or an application's embedded samples) with the
 ``image_size``, ``channels`` and ``dev_split`` options."""
 
+from applications.core import progress
 from applications.core.config import UsageError
 from data.image_sets import read_input, subset
 from data.images import ImageSet
@@ -58,8 +59,10 @@ def read_train_and_dev(args, config, sample_sets, shape=None, require_labels=Tru
     dev = None
     if args.dev:
         dev = read_input(args.dev, args.dev_labels, shape, require_labels)
-    elif config.dev_split > 0:
+    elif args.train and config.dev_split > 0:
         kept, held = held_out_split(len(train.images), config.dev_split, config.seed)
+        progress.held_out(args.train, len(held), len(train.images), "images",
+                          config.dev_split, config.seed)
         train, dev = subset(train, kept), subset(train, held)
     elif not args.train:
         _, (images, labels) = sample_sets()

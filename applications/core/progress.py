@@ -74,12 +74,22 @@ def line(text):
         print(text, file=sys.stderr, flush=True)
 
 
+def held_out(path, held, total, unit, fraction, seed):
+    """Say in one line that, with no ``--dev``, part of the training file became dev
+    (nothing when no example was held out)."""
+    if held:
+        line(f"{_HELD_OUT}{held:,} of {total:,} {unit} in {file_label(path)} held out as dev "
+             f"(dev_split={fraction:g}, seed {seed}) to choose the best epoch and stop early")
+
+
 def is_stage_line(text):
-    """Whether ``text`` is a line a finished stage writes off a terminal (to tell progress
-    from other output, e.g. the one-line error that may follow it)."""
-    return bool(_STAGE_LINE.match(text.rstrip("\n")))
+    """Whether ``text`` is a line a finished stage (or :func:`held_out`) writes off a
+    terminal (to tell progress from other output, e.g. the one-line error that may follow
+    it)."""
+    return bool(_STAGE_LINE.match(text.rstrip("\n"))) or text.startswith(_HELD_OUT)
 
 
+_HELD_OUT = "no --dev: "
 _STAGE_LINE = re.compile(r"^[^\n]+ in \d+\.\d s( \([^\n]*\))?$")
 
 

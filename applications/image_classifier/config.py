@@ -65,7 +65,7 @@ class ImageClassifierConfig(TrainConfig):
     image_size: list = dataclasses.field(default_factory=list)
     channels: int = 0
     class_names: list = dataclasses.field(default_factory=list)
-    dev_split: float = 0.0
+    dev_split: float = 0.1
     init_from: str = ""
     freeze_encoder: bool = False
     fine_tune_learning_rate: float = 1e-4

@@ -38,6 +38,9 @@ class TaggerConfig(TrainConfig):
             replaces ``word_dim``. Words without a vector start at random ("" = none).
         word_vectors_mode: ``fine_tune`` (the vectors train), ``frozen`` (they stay fixed)
             or ``multichannel`` (a fixed and a trained copy side by side, Kim 2014).
+        dev_split: without ``--dev``, this seeded fraction of the training sentences is held
+            out as dev to choose the best epoch and stop early (0 = none: every epoch runs
+            and the last is kept).
         word_vectors_extend_vocab: also take in the first N words of the vectors file that
             training never saw, so sentences using them are not out of vocabulary.
     """
@@ -57,6 +60,7 @@ class TaggerConfig(TrainConfig):
     batch_size: int = 64
     batch_tokens: int = 2048
     max_sentence_tokens: int = 1000
+    dev_split: float = 0.1
     word_vectors: str = ""
     word_vectors_mode: str = "fine_tune"
     word_vectors_extend_vocab: int = 0

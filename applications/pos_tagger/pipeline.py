@@ -17,6 +17,7 @@ from applications.pos_tagger.config import TaggerConfig
 from data import sequence_batches
 from data.padded_batches import padded_batches
 from data.sequence_batches import TaggingMetadata, bucketed_dataset, encode_sentences
+from data.splits import held_out_split
 from data.tagged_text import read_tagged
 
 
@@ -64,12 +65,20 @@ def training_datasets(config, train_path, dev_path=None, metadata=None, order=No
 
     The training sentences are batched by length (``config.batch_tokens`` caps a batch's
     padded tokens) and shuffled each epoch by ``order``; dev batches hold four times the
-    sentences. ``metadata`` (a resumed run's) is used instead of building new vocabularies.
+    sentences. Without ``dev_path``, ``config.dev_split`` of the training sentences (seeded
+    by ``config.seed``) are dev and the vocabularies come from the rest. ``metadata`` (a
+    resumed run's) is used instead of building new vocabularies.
     ``words_hook(vocabulary)``, if given, returns the word vocabulary to encode with (e.g.
     one that pretrained word vectors extend).
     """
     train = progress.reading(train_path, "sentences", read_tagged, config.tag_column,
                              config.max_sentence_tokens)
+    held = []
+    if not dev_path and config.dev_split > 0:
+        kept, held = held_out_split(len(train), config.dev_split, config.seed)
+        progress.held_out(train_path, len(held), len(train), "sentences", config.dev_split,
+                          config.seed)
+        train, held = [train[i] for i in kept], [train[i] for i in held]
     with progress.stage(f"indexing {progress.file_label(train_path)}",
                         unit="sentences") as step:
         meta = (TaggingMetadata.from_config(metadata) if metadata is not None
@@ -83,10 +92,11 @@ def training_datasets(config, train_path, dev_path=None, metadata=None, order=No
                                 order=order)
     dev_ds = None
     if dev_path:
-        dev = encode_sentences(progress.reading(dev_path, "sentences", read_tagged,
-                                                config.tag_column, config.max_sentence_tokens),
-                               meta, dev_path)
-        dev_ds = bucketed_dataset(dev, config.batch_size * 4, shuffle=False,
+        held = progress.reading(dev_path, "sentences", read_tagged, config.tag_column,
+                                config.max_sentence_tokens)
+    if held:
+        dev_ds = bucketed_dataset(encode_sentences(held, meta, dev_path or train_path),
+                                  config.batch_size * 4, shuffle=False,
                                   max_tokens=config.batch_tokens * 2)
     return meta.get_config(), train_ds, dev_ds
 

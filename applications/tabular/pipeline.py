@@ -97,6 +97,8 @@ def training_datasets(config, train_path, dev_path=None, metadata=None, order=No
     dev = None
     if dev_path is None and config.dev_split > 0:
         kept, held = held_out_split(len(table), config.dev_split, config.seed)
+        progress.held_out(train_path, len(held), len(table), "rows", config.dev_split,
+                          config.seed)
         table, dev = table.rows(kept), table.rows(held)
     with progress.stage(f"indexing {progress.file_label(train_path)}", unit="rows") as step:
         metadata = metadata or build_metadata(table, config)

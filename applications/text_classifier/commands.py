@@ -75,6 +75,8 @@ class ClassifierCommands(AppCommands):
         held = None
         if not dev_path and config.dev_split > 0:
             kept, held = held_out_split(len(train.texts), config.dev_split, config.seed)
+            progress.held_out(train_path, len(held), len(train.texts), "texts",
+                              config.dev_split, config.seed)
             train, held = _rows(train, kept), _rows(train, held)
         if metadata is None:
             with progress.stage(f"indexing {progress.file_label(train_path)}",

@@ -53,7 +53,7 @@ class ClassifierConfig(TrainConfig):
     dropout: float = 0.5
     adversarial_epsilon: float = 0.0
     encoder: dict = dataclasses.field(default_factory=lambda: {"name": "cnn", "preset": "text"})
-    dev_split: float = 0.0
+    dev_split: float = 0.1
     word_vectors: str = ""
     word_vectors_mode: str = "fine_tune"
     word_vectors_extend_vocab: int = 0
