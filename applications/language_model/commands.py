@@ -79,6 +79,9 @@ class LanguageModelCommands(AppCommands):
             if dev is not None:
                 check_length(dev, window, train_path, level,
                              f"the last {share} (held out for validation)")
+                progress.line(f"no --dev: the last {share} of {progress.file_label(train_path)} "
+                              f"({len(dev):,} tokens) held out as dev to choose the best "
+                              "epoch and stop early")
         with progress.stage(f"indexing {progress.file_label(train_path)}",
                             unit="tokens") as step:
             vocab = (metadata_vocabulary(metadata) if metadata is not None

@@ -73,6 +73,8 @@ class TranslatorCommands(AppCommands):
                                           size=_pairs)
         if dev is None and config.dev_split > 0:
             kept, held = held_out_split(len(train.sources), config.dev_split, config.seed)
+            progress.held_out(train.source_path, len(held), len(train.sources), "pairs",
+                              config.dev_split, config.seed)
             train, dev = split_pairs(train, kept), split_pairs(train, held)
         sources, targets = corpus_tokens(train, config.lowercase_source,
                                          config.lowercase_target)

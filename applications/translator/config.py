@@ -78,7 +78,7 @@ class TranslatorConfig(TrainConfig):
     max_vocab: int = 30000
     max_length: int = 60
     reverse: bool = False
-    dev_split: float = 0.0
+    dev_split: float = 0.1
     lr_decay: float = 0.5
     beam_size: int = 5
     length_penalty: float = 1.0
