@@ -21,8 +21,6 @@ import numpy as np
 from data.errors import InputError
 from data.vocabulary import Vocabulary
 
-MODES = ("fine_tune", "frozen", "multichannel")
-
 
 @dataclasses.dataclass
 class WordVectors:
