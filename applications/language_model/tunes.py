@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import tensorflow as tf
 
+from applications.core import progress
 from applications.core.config import UsageError
 from applications.language_model.pipeline import (NEWLINE, build_vocabulary, make_metadata,
                                                   metadata_vocabulary, window_dataset)
@@ -104,6 +105,10 @@ def tune_training_data(train_path, dev_path, config, metadata=None, order=None):
         train, dev = tunes, [tune_tokens(text) for text in tune_texts(dev_path)]
     else:
         train, dev = split_tunes_for_validation(tunes, config.dev_fraction, config.seed)
+        if dev:
+            progress.line(f"no --dev: a seeded {config.dev_fraction:.0%} of the tunes of "
+                          f"{progress.file_label(train_path)} ({len(dev):,} of {len(tunes):,}) "
+                          "held out as dev to choose the best epoch and stop early")
     vocab = (metadata_vocabulary(metadata) if metadata is not None
              else build_vocabulary([t for tune in train for t in tune], "char", 0, 1))
     metadata = {**make_metadata("char", vocab), "format": "abc"}
