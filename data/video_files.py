@@ -74,6 +74,11 @@ def read_video(path, frames=0, fps=0.0, size=None, channels=3):
         raise InputError(f"cannot decode video ({type(err).__name__}: {err})", path) from None
     if not decoded:
         raise InputError("the video holds no frames (a clip needs at least one)", path)
+    shapes = {frame.shape for frame in decoded}
+    if len(shapes) > 1:  # a stream whose resolution changes part-way
+        sizes = " and ".join(f"{s[1]}x{s[0]}" for s in sorted(shapes))
+        raise InputError(f"frames of different sizes in one clip ({sizes}); set frame_size "
+                         "to resize them", path)
     keep = sample_indices(len(decoded), frames, native_fps, fps)
     clip = np.stack([decoded[i] for i in keep])
     return clip[..., None] if clip.ndim == 3 else clip
