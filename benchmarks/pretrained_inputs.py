@@ -11,7 +11,7 @@ with the default CNN and with a MobileNetV2 backbone from scratch (``weights`` n
 backbone's input layer scales the 28x28 images up to its 32x32 minimum), and scores both
 on the 10 000 test images.
 
-    flock /work/bench.lock python benchmarks/pretrained_inputs.py all --json results.json
+    python benchmarks/pretrained_inputs.py all --json results.json
 """
 
 import argparse

@@ -58,6 +58,8 @@ def tagger_model(runs, name, seed):
     write_two_column(generate_sentences(60, seed=1), runs / "sentences.tsv")
     make_model(TaggerCommands(), runs / "runs" / name, "--train", runs / "sentences.tsv",
                "--seed", seed, "--set", "word_dim=8", "--set", "char_dim=4",
+               # Members of an ensemble share their training data: no seeded dev part.
+               "--set", "dev_split=0",
                "--set", 'encoder={"name": "rnn", "cell": "gru", "nodes": [8]}',
                "--set", 'char_encoder={"name": "cnn", "mode": "1d", "filters": [4]}')
     return TaggerCommands()
