@@ -8,6 +8,7 @@ import numpy as np
 from applications.core import progress
 from applications.core.cli import AppCommands
 from applications.core.config import UsageError
+from applications.core.decoding import add_decoding_arguments, decoding_options
 from applications.core.optimizers import check_schedule
 from applications.captioner.config import CaptionerConfig
 from applications.captioner.model import Captioner
@@ -43,12 +44,7 @@ class CaptionerCommands(AppCommands):
             parser.add_argument("--plot", metavar="DIR", help="write a PNG per image with "
                                 "each word's attention over it (DIR/0001.png, ...)")
         if verb in ("evaluate", "predict"):
-            parser.add_argument("--beam", type=int, metavar="N",
-                                help="beam size; 1 = greedy (default: the model's beam_size)")
-            parser.add_argument("--length-penalty", type=float, metavar="ALPHA",
-                                help="GNMT length penalty alpha (default: the model's)")
-            parser.add_argument("--batch-size", type=int, default=64,
-                                help="images captioned together")
+            add_decoding_arguments(parser, "images")
 
     def read_training_data(self, args, config, metadata=None, order=None):
         check_options(config)
@@ -73,6 +69,8 @@ class CaptionerCommands(AppCommands):
                                    args.images, dev_list or None, shape, size=_images)
         elif config.dev_split > 0 and args.train:
             kept, held = held_out_split(len(train.images), config.dev_split, config.seed)
+            progress.held_out(args.train, len(held), len(train.images), "images",
+                              config.dev_split, config.seed)
             train, dev = train.subset(kept), train.subset(held)
         elif not args.train:
             _, (images, captions) = sample_sets()
@@ -153,15 +151,6 @@ def check_options(config):
         raise UsageError(f"image_size must be [height, width], not {config.image_size}")
     if config.channels not in (0, 1, 3):
         raise UsageError(f"channels must be 1, 3 or 0 (from the data), not {config.channels}")
-
-
-def decoding_options(args, config):
-    beam = config["beam_size"] if args.beam is None else args.beam
-    alpha = config["length_penalty"] if args.length_penalty is None else args.length_penalty
-    if beam < 1 or alpha < 0 or args.batch_size < 1:
-        raise UsageError("--beam and --batch-size must be 1 or more, --length-penalty not "
-                         "negative")
-    return beam, alpha
 
 
 def read_predict_input(path, shape):

@@ -58,6 +58,8 @@ def read_train_and_dev(args, config, metadata=None):
         dev, _, _ = read_set(args.dev, args.images, size, names)
     elif config.dev_split > 0:
         kept, held = held_out_split(len(train), config.dev_split, config.seed)
+        progress.held_out(args.train, len(held), len(train), "images", config.dev_split,
+                          config.seed)
         train, dev = train.subset(kept), train.subset(held)
     return train, dev, names
 

@@ -10,6 +10,7 @@ import tensorflow as tf
 from applications.core import progress
 from applications.core.cli import AppCommands
 from applications.core.config import UsageError
+from applications.core.decoding import add_decoding_arguments, decoding_options
 from applications.translator.config import TranslatorConfig
 from applications.translator.model import Translator
 from applications.translator.pipeline import (TranslationMetadata, corpus_tokens, encode_pairs,
@@ -189,15 +190,6 @@ class TranslatorCommands(AppCommands):
         return 0
 
 
-def add_decoding_arguments(parser):
-    parser.add_argument("--beam", type=int, metavar="N",
-                        help="beam size; 1 = greedy (default: the model's beam_size)")
-    parser.add_argument("--length-penalty", type=float, metavar="ALPHA",
-                        help="GNMT length penalty alpha (default: the model's)")
-    parser.add_argument("--batch-size", type=int, default=64,
-                        help="sentences decoded together")
-
-
 def add_translate_arguments(parser):
     parser.add_argument("--model", required=True)
     parser.add_argument("--input", default="-",
@@ -213,15 +205,6 @@ def check_options(config):
     for name in ("batch_size", "max_length", "beam_size", "min_count"):
         if getattr(config, name) < 1:
             raise UsageError(f"{name} must be 1 or more, not {getattr(config, name)}")
-
-
-def decoding_options(args, config):
-    beam = config["beam_size"] if args.beam is None else args.beam
-    alpha = config["length_penalty"] if args.length_penalty is None else args.length_penalty
-    if beam < 1 or alpha < 0 or args.batch_size < 1:
-        raise UsageError("--beam and --batch-size must be 1 or more, --length-penalty not "
-                         "negative")
-    return beam, alpha
 
 
 def read_corpus(pairs_path, source_path, target_path, reverse, flag):
