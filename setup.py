@@ -37,7 +37,7 @@ setup(
         # pytest-xdist runs the suite in two worker processes: most of a test's time is
         # single-threaded graph tracing, so two workers halve the suite on 2 cores.
         # The optional readers below are in `test` too, so the default suite covers them.
-        "test": ["pytest>=7", "pytest-xdist>=3", "av>=12", "pycocotools>=2.0.7"],
+        "test": ["pytest>=7", "pytest-xdist>=3", "av>=12", "pycocotools>=2.0.7", "music21>=9"],
         # video_classifier: PyAV, FFmpeg's own libraries in the wheel, decodes a file frame
         # by frame straight into numpy arrays (and writes the clips the tests read back).
         "video": ["av>=12"],
