@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import applications
-from applications.core.cli import build_parser, training_config
+from applications.core.cli import build_parser
+from applications.core.train_run import training_config
 from tests.helpers import cli
 
 PNG_NAMES = ("first.png", "second.png")

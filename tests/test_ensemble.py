@@ -91,7 +91,7 @@ def test_ensemble_refuses_bad_members(members, tmp_path):
 
 def test_threads_option_limits_tensorflow_pools():
     # A fresh process: the pools can only be sized before TensorFlow's runtime starts.
-    script = ("from applications.core.cli import set_cpu_threads\n"
+    script = ("from applications.core.train_run import set_cpu_threads\n"
               "set_cpu_threads(1)\n"
               "import tensorflow as tf\n"
               "t = tf.config.threading\n"
@@ -103,7 +103,7 @@ def test_threads_option_limits_tensorflow_pools():
 
     import tensorflow as tf
 
-    from applications.core.cli import set_cpu_threads
+    from applications.core.train_run import set_cpu_threads
 
     tf.constant(1.0) + 1.0  # this process's runtime has started
     with pytest.raises(UsageError, match="already started"):

@@ -202,7 +202,7 @@ def test_usage_errors_exit_2(trained):
 
 @pytest.mark.integration
 def test_beta_2_reaches_adam_and_runs_older_than_an_option_resume(corpus, tmp_path):
-    from applications.core.cli import APP_STATE
+    from applications.core.train_run import APP_STATE
 
     train, dev = corpus
     out = tmp_path / "tagger"

@@ -5,7 +5,7 @@ import os
 import time
 
 from applications.core import progress
-from applications.core.cli import APP_STATE
+from applications.core.train_run import APP_STATE
 from data.files import atomic_write_json
 
 

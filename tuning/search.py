@@ -65,7 +65,7 @@ def _run_tune(app, args):
     from keras_tuner.src import config as keras_tuner_config
 
     from applications.core import locks
-    from applications.core.cli import training_config
+    from applications.core.train_run import training_config
     from applications.core.outputs import check_run_target, check_search_target, overlaps
     from tuning.distributed import check_environment
     from tuning.hypermodel import ApplicationHyperModel

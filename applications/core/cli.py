@@ -10,17 +10,14 @@ exit code 2; anything else is a bug and keeps its traceback.
 
 import argparse
 import json
-import os
 import sys
-import time
 
 from applications.core import progress
-from applications.core.config import UsageError, load_config
+from applications.core.config import UsageError
+from applications.core.train_run import run_train
 from data.errors import InputError
-from data.files import (DiskFullError, atomic_write_json, disk_full_reason, is_disk_full,
-                        read_json)
+from data.files import DiskFullError, disk_full_reason, is_disk_full
 
-APP_STATE = "application.json"
 # The verbs every application has, in the order ``--help`` lists them.
 SHARED_VERBS = ("train", "evaluate", "predict", "export")
 
@@ -189,137 +186,6 @@ def main(app, argv=None, added_verbs=(), prog=None):
                  or getattr(args, "dir", None))
         print(f"error: {DiskFullError(where, disk_full_reason(err))}", file=sys.stderr)
         return 2
-
-
-# Options a resumed run may change; anything else would not match the checkpoint.
-RESUMABLE_CHANGES = {"epochs", "patience", "jit_compile", "save_every_steps"}
-
-
-def training_config(app, args, saved=None):
-    """The config from defaults (or the resumed run's), ``--config``, ``--set`` and flags."""
-    base = app.config_class.from_dict(saved) if saved else None
-    config = load_config(app.config_class, args.config, args.set, base=base)
-    for flag in ("epochs", "batch_size", "seed"):
-        if getattr(args, flag, None) is not None:
-            setattr(config, flag, getattr(args, flag))
-    if saved:
-        # Against the saved run's config with today's defaults for options it predates.
-        before = base.to_dict()
-        changed = sorted(k for k, v in config.to_dict().items()
-                         if k not in RESUMABLE_CHANGES and before.get(k) != v)
-        if changed:
-            raise UsageError(f"{args.out} holds a run with different {', '.join(changed)}; "
-                             "resume it with the same options or train into a new --out")
-    return config
-
-
-def run_train(app, args):
-    """Train into ``args.out`` (resuming what is there), holding the folder's lock meanwhile.
-
-    The lock is taken once the input is read and checked, just before the first write, so
-    a run that fails on bad input leaves ``--out`` untouched (:mod:`applications.core.locks`).
-    """
-    from applications.core import locks
-
-    with locks.released_on_exit():
-        return _run_train(app, args)
-
-
-def _run_train(app, args):
-    import keras
-    import tensorflow as tf
-
-    from applications.core import distributed, locks, outputs
-    from applications.core.fingerprints import check_same_data, training_fingerprints
-    from data.epoch_order import EpochOrder
-
-    set_cpu_threads(getattr(args, "threads", None))
-    mode = getattr(args, "distribute", "none")
-    role = distributed.worker_role(mode)  # a non-chief worker writes under a private folder
-    # A run of another application is refused before its state is read as this one's.
-    outputs.check_run_owner(role.private_dir(args.out), app.name)
-    restart = getattr(args, "restart", False)
-    state_path = os.path.join(role.private_dir(args.out), "checkpoints", APP_STATE)
-    # Resuming: the architecture and vocabularies are the ones the checkpoint was made with.
-    saved = read_json(state_path) if os.path.exists(state_path) and not restart else None
-    if saved is not None and not isinstance(saved, dict):
-        raise InputError("not a run state file (expected a JSON object)", state_path)
-    config = training_config(app, args, saved["config"] if saved else None)
-    if mode != "none" and config.ema_momentum:
-        raise UsageError("ema_momentum is not supported with --distribute; set it to 0")
-    # Before any other TensorFlow work: a multi-worker runtime is configured at start-up.
-    strategy = distributed.create_strategy(mode)
-    if args.deterministic:
-        tf.config.experimental.enable_op_determinism()
-    keras.utils.set_random_seed(config.seed)
-    order = EpochOrder()  # set to each epoch's number by the trainer (model.train below)
-    metadata, train_data, dev_data = app.read_training_data(
-        args, config, saved["metadata"] if saved else None, order=order)
-    # Once the files are read and checked (a broken file is named first): a resumed run
-    # must go on with the same training data, by content.
-    data = training_fingerprints(args)
-    if saved:
-        check_same_data(saved.get("data"), data, args.out)
-    # What this process writes: the chief --out, another worker its private folder. Checked
-    # after the input, so a broken file is named first whatever --out holds.
-    outputs.check_run_target(role.private_dir(args.out), app.name)
-
-    with distributed.scope(strategy):  # variables of a distributed model live on all replicas
-        try:
-            model = app.model_class(config.to_dict(), metadata)
-        except ValueError as err:
-            raise UsageError(f"bad model options: {err}") from None
-        app.prepare_model(model, args, config)
-    os.makedirs(args.out, exist_ok=True)
-    # The first write: from here on this process is the folder's only writer.
-    locks.acquire(role.private_dir(args.out))
-    if restart:
-        outputs.remove_run_files(role.private_dir(args.out))
-    atomic_write_json(state_path, {"application": app.name, "config": config.to_dict(),
-                                   "metadata": metadata, "data": data})
-    if role.chief:
-        atomic_write_json(os.path.join(args.out, "config.json"), config.to_dict())
-    started = time.time()
-    history = model.train(train_data, dev_data, args.out, config.epochs, strategy=strategy,
-                          role=role, order=order)
-    if not role.chief:
-        return  # the chief writes the application directory; this worker keeps checkpoints
-    extra = app.after_training(model, args, config) or {}
-    state = model.training_state
-    metrics = {
-        "monitor": state.monitor,
-        "best": state.best_score,
-        "epochs_completed": int(state.epoch.numpy()),
-        "stopped_early": state.stopped,
-        "train_seconds_this_run": round(time.time() - started, 2),
-        "history": {k: [float(v) for v in vals] for k, vals in history.items()},
-        **extra,
-    }
-    atomic_write_json(os.path.join(args.out, "metrics.json"), metrics)
-    progress.line(f"saved {os.path.join(args.out, 'model.keras')} "
-                  f"(best {state.monitor} = {state.best_score})")
-
-
-def set_cpu_threads(threads):
-    """Limit TensorFlow's intra- and inter-op thread pools to ``threads`` (None: no limit).
-
-    Must run before TensorFlow's runtime starts, as ``train`` does first thing.
-    """
-    if threads is None:
-        return
-    if threads < 1:
-        raise UsageError(f"--threads must be 1 or more, not {threads}")
-    import tensorflow as tf
-
-    threading = tf.config.threading
-    try:
-        threading.set_intra_op_parallelism_threads(threads)
-        threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError:
-        if (threading.get_intra_op_parallelism_threads(),
-                threading.get_inter_op_parallelism_threads()) != (threads, threads):
-            raise UsageError("--threads: TensorFlow has already started in this process; "
-                             "run the command in a new process") from None
 
 
 def run_evaluate(app, args):
