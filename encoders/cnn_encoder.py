@@ -25,7 +25,8 @@ PRESETS = {
 _DEFAULTS = dict(mode="2d", filters=[32, 64], kernel_size=3, kernel_sizes=[3], padding="same",
                  strides=1, convs_per_block=1, pooling="max", batch_norm=False, dropout=0.0,
                  activation="relu", summary="flatten", dense=[], initializer="auto", l1=0.0,
-                 l2=0.0, backbone=None, weights=None, alpha=1.0)
+                 l2=0.0, backbone=None, weights=None, alpha=1.0, residual=False,
+                 layer_norm=False)
 
 
 @keras.saving.register_keras_serializable(package="encore")
@@ -55,6 +56,9 @@ class CNN_Encoder(CheckpointableLists, keras.Model):
             preprocessing (grey to three channels, scaled up to its minimum size).
         weights: the backbone's weights: ``"imagenet"``, a weights file, or None (random).
         alpha: MobileNetV2's width multiplier.
+        residual: 1-D: each layer whose input and output widths match adds its input to its
+            output (``x + conv(x)``), so deep stacks train as easily as shallow ones.
+        layer_norm: 1-D: layer normalisation after each layer (after the residual sum).
 
     Returns:
         2-D: ``{"sequence": feature map [B, h, w, c], "pooled": [B, D]}``.
@@ -99,6 +103,8 @@ class CNN_Encoder(CheckpointableLists, keras.Model):
         self.backbone = args["backbone"]
         self.weights_source = normalise_weights(args["weights"])
         self.alpha = float(args["alpha"])
+        self.residual = bool(args["residual"])
+        self.layer_norm = bool(args["layer_norm"])
         self.kernel_options = dict(
             kernel_initializer=resolve_initializer(self.initializer, auto="glorot_uniform"),
             kernel_regularizer=kernel_penalty(self.l1, self.l2))
@@ -110,6 +116,8 @@ class CNN_Encoder(CheckpointableLists, keras.Model):
             self.blocks = []
         else:
             self.blocks = [self._block(i, f) for i, f in enumerate(self.filters)]
+        self.norms = ([keras.layers.LayerNormalization() for _ in self.blocks]
+                      if self.mode == "1d" and self.layer_norm else [])
         self.drop = keras.layers.Dropout(self.dropout)
         self.dense_layers = [keras.layers.Dense(d, activation=self.activation,
                                                 **self.kernel_options) for d in self.dense]
@@ -161,12 +169,16 @@ class CNN_Encoder(CheckpointableLists, keras.Model):
             mask = ops.ones(ops.shape(inputs)[:2], dtype="bool")
         keep = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
         x = inputs
-        for block in self.blocks:
+        for i, block in enumerate(self.blocks):
             # Zeroing padding first makes real positions see the same zeros 'same' padding adds,
             # so the amount of padding never changes the result.
             x = x * keep
-            x = ops.concatenate([conv(x) for conv in block], axis=-1)
-            x = self.drop(x, training=training)
+            y = ops.concatenate([conv(x) for conv in block], axis=-1)
+            if self.residual and y.shape[-1] == x.shape[-1]:
+                y = y + x
+            if self.norms:
+                y = self.norms[i](y)
+            x = self.drop(y, training=training)
         return {"sequence": x * keep, "pooled": masked_pool(x, mask), "mask": mask}
 
     def get_config(self):
@@ -179,6 +191,7 @@ class CNN_Encoder(CheckpointableLists, keras.Model):
                       batch_norm=self.batch_norm, dropout=self.dropout,
                       activation=self.activation, summary=self.summary, dense=self.dense,
                       initializer=self.initializer, l1=self.l1, l2=self.l2,
-                      backbone=self.backbone, weights=self.weights_source, alpha=self.alpha)
+                      backbone=self.backbone, weights=self.weights_source, alpha=self.alpha,
+                      residual=self.residual, layer_norm=self.layer_norm)
         return config
 

@@ -56,6 +56,24 @@ def test_cnn_encoder_1d_is_mask_aware():
                      SEQ, {"sequence": (3, 6, 8), "pooled": (3, 8)}, mask=MASK)
 
 
+def test_cnn_encoder_1d_residual_layer_norm_is_mask_aware():
+    run_encoder_test(CNN_Encoder, dict(mode="1d", filters=[4, 4], kernel_sizes=[3],
+                                       residual=True, layer_norm=True),
+                     SEQ, {"sequence": (3, 6, 4), "pooled": (3, 4)}, mask=MASK)
+
+
+def test_cnn_encoder_1d_residual_adds_the_layer_input():
+    encoder = CNN_Encoder(mode="1d", filters=[4], kernel_sizes=[3], residual=True,
+                          activation="linear")
+    encoder(SEQ)
+    for weight in encoder.weights:
+        weight.assign(np.zeros(weight.shape, "float32"))
+    # With the convolution zeroed, a residual layer passes its input through unchanged.
+    np.testing.assert_allclose(np.asarray(encoder(SEQ, mask=MASK)["sequence"]),
+                               SEQ * MASK[..., None], atol=1e-6)
+    assert CNN_Encoder.from_config(encoder.get_config()).residual
+
+
 @pytest.mark.parametrize("preset,pooled", [("lenet5", 84), ("small", 7 * 7 * 64), ("vgg", 128)])
 def test_cnn_encoder_2d_presets(preset, pooled):
     images = rng.normal(size=(2, 28, 28, 1)).astype("float32")
