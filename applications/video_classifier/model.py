@@ -141,6 +141,7 @@ class VideoClassifier(Application):
 
     def predict_raw(self, inputs, **options):
         """Labels for clip files or folders, as :meth:`classify_paths` gives them."""
+        from applications.core.api import model_server
         from applications.video_classifier.serving import classify_paths
 
-        return classify_paths(self.serving_module(), self.metadata, inputs)
+        return classify_paths(model_server(self), self.metadata, inputs)
