@@ -90,11 +90,12 @@ def item_words(words):
 
 def attention_in_box(attention, boxes, grid, size):
     """Mean share of attention inside the boxes of the named class, over all item words;
-    also how many item words named a class absent from their canvas."""
+    the same mean by the canvas' item count; how many item words named a class absent
+    from their canvas."""
     height, width = grid
     rows = (np.arange(height) + 0.5) * size / height
     cols = (np.arange(width) + 0.5) * size / width
-    shares, absent = [], 0
+    shares, absent, by_count = [], 0, {}
     for (words, weights), placed in zip(attention, boxes):
         for position, name in item_words(words):
             inside = np.zeros((height, width), bool)
@@ -106,7 +107,10 @@ def attention_in_box(attention, boxes, grid, size):
                 absent += 1
                 continue
             shares.append(float(weights[position].reshape(height, width)[inside].sum()))
-    return float(np.mean(shares)) if shares else 0.0, len(shares), absent
+            by_count.setdefault(len(placed), []).append(shares[-1])
+    by_count = {f"{count}_items": round(float(np.mean(values)), 4)
+                for count, values in sorted(by_count.items())}
+    return float(np.mean(shares)) if shares else 0.0, by_count, len(shares), absent
 
 
 def uniform_attend(query, keys, values, mask):
@@ -133,11 +137,12 @@ def in_process_scores(model_dir, work, boxes):
     run = model.serving_module().captioner(1, 0.0)
     result = caption_pixels(run, test.images, with_attention=True)
     grid = model.grid(test.images[:1])[1]
-    share, counted, absent = attention_in_box(result["attention"], boxes, grid,
-                                              test.images.shape[1])
+    share, by_count, counted, absent = attention_in_box(result["attention"], boxes, grid,
+                                                        test.images.shape[1])
     model.decoder.attention.attend = uniform_attend
     uniform = caption_pixels(model.serving_module().captioner(1, 0.0), test.images)
-    return {"attention_in_box": round(share, 4), "item_words_scored": counted,
+    return {"attention_in_box": round(share, 4), "attention_in_box_by_items": by_count,
+            "item_words_scored": counted,
             "item_words_of_absent_class": absent,
             "uniform_attention": caption_scores(uniform["captions"], test.captions),
             "examples": list(zip(test.names[:5], result["captions"][:5]))}

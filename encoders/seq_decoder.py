@@ -113,10 +113,27 @@ class AttentionDecoder(keras.layers.Layer):
         else:
             self.scores = keras.layers.Dense(self.vocab_size, name="token_scores")
 
-    def prepare(self, values, summary, mask):
-        """The per-sentence memory: encoder states, their keys, mask and initial state."""
-        return {"values": values, "keys": self.attention.prepare(values),
-                "mask": tf.cast(mask, tf.bool), "state": self.bridge(summary)}
+    def prepare(self, values, summary, mask, feed=None):
+        """The per-sentence memory: encoder states, their keys, mask and initial state.
+
+        ``feed`` ``[B, Ts, F]`` (Bahdanau only): what the GRU reads of each step's
+        attention is ``weights @ feed`` instead of the context ``weights @ values``; the
+        word scores still read the context. With ``feed`` a one-hot position code, the
+        state remembers where the decoder looked but not what it saw there, so every word
+        about the input has to come from that step's attention. None: the context.
+        """
+        memory = {"values": values, "keys": self.attention.prepare(values),
+                  "mask": tf.cast(mask, tf.bool), "state": self.bridge(summary)}
+        if feed is not None:
+            memory["feed"] = tf.convert_to_tensor(feed, values.dtype)
+        return memory
+
+    @staticmethod
+    def _fed(context, weights, memory):
+        """What the GRU reads of one step's attention (see :meth:`prepare`)."""
+        if "feed" not in memory:
+            return context
+        return tf.einsum("bs,bsf->bf", weights, memory["feed"])
 
     def _embed(self, ids, training):
         return self.embedding_dropout(self.embedding(ids), training=training)
@@ -143,7 +160,8 @@ class AttentionDecoder(keras.layers.Layer):
         def one_step(carry, x):
             previous = carry[0]
             context, weights = self.attention.attend(previous, keys, values, mask)
-            state = gru_update(x + self.context_gates(context), previous, self.recurrent)
+            fed = self._fed(context, weights, memory)
+            state = gru_update(x + self.context_gates(fed), previous, self.recurrent)
             return state, context, weights
 
         batch = tf.shape(values)[0]
@@ -164,7 +182,8 @@ class AttentionDecoder(keras.layers.Layer):
             features = tf.concat([state, context], -1)
         else:
             context, weights = self.attention.attend(state, keys, values, mask)
-            state = gru_update(gates + self.context_gates(context), state, self.recurrent)
+            fed = self._fed(context, weights, memory)
+            state = gru_update(gates + self.context_gates(fed), state, self.recurrent)
             features = tf.concat([state, context, embedded], -1)
         return self._logits(features, training), state, weights
 

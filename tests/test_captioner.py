@@ -122,18 +122,19 @@ def test_bad_caption_input_names_file_and_line(tmp_path, damage, line):
     assert not out.exists()
 
 
-def tiny_model(attention):
+def tiny_model(attention, feed="context"):
     meta = CaptionMetadata(output_vocabulary(Vocabulary(WORDS)), 16, 16, 1)
-    config = CaptionerConfig(attention=attention, encoder={
+    config = CaptionerConfig(attention=attention, feed=feed, encoder={
         "name": "cnn", "filters": [4, 8], "pooling": "max"}, decoder_units=8,
         embedding_dim=6, output_dim=8, attention_units=4, max_length=6,
         scheduled_sampling=1.0, dropout=0.0).to_dict()
     return Captioner(config, meta.get_config())
 
 
-@pytest.mark.parametrize("attention", ["luong", "bahdanau"])
-def test_captions_share_the_decoder_and_search(attention):
-    model = tiny_model(attention)
+@pytest.mark.parametrize("attention,feed", [("luong", "context"), ("bahdanau", "context"),
+                                            ("bahdanau", "where")])
+def test_captions_share_the_decoder_and_search(attention, feed):
+    model = tiny_model(attention, feed)
     images = np.random.default_rng(1).integers(0, 255, (2, 16, 16, 1), dtype=np.uint8)
     target_in = np.array([[[2, 4, 5, 6], [2, 7, 0, 0]], [[2, 8, 9, 0], [2, 4, 0, 0]]], np.int32)
     logits = model({"image": images, "target_in": target_in}).numpy()
@@ -153,6 +154,21 @@ def test_captions_share_the_decoder_and_search(attention):
     assert greedy[1].shape[2] == 16  # a 4x4 grid: attention over 16 positions
     np.testing.assert_allclose(tf.reduce_sum(greedy[1], -1)[:, 0], 1.0, atol=1e-5)
     assert search.beam_decode(model, tf.constant(images), 3, max_steps=3)[0].shape[1] <= 3
+
+
+@pytest.mark.parametrize("feed", ["context", "where"])
+def test_feeding_where_keeps_what_was_seen_out_of_the_state(feed):
+    model = tiny_model("bahdanau", feed)
+    images = np.random.default_rng(2).integers(0, 255, (1, 16, 16, 1), dtype=np.uint8)
+    target_in = tf.constant([[2, 4, 5, 6, 7]])
+    memory = model.encode(images)
+    # The same keys (so the same first attention) over different values: only what the
+    # GRU reads of each context can make later attention differ.
+    other = dict(memory, values=memory["values"] + 1.0)
+    _, weights = model.decoder.teacher_forced(target_in, memory)
+    _, other_weights = model.decoder.teacher_forced(target_in, other)
+    same = np.allclose(weights.numpy(), other_weights.numpy(), atol=1e-6)
+    assert same == (feed == "where")
 
 
 @pytest.mark.integration

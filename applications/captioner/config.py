@@ -25,6 +25,11 @@ class CaptionerConfig(TrainConfig):
         score: Luong's score, ``general`` or ``dot``.
         position_embedding: add a learned vector to each grid position, so the decoder
             knows where a feature lies (left of, above) and not only what it shows.
+        feed: what the decoder's GRU reads of each step's attention: ``context`` (the
+            attended features, as in Show, Attend and Tell) or ``where`` (only the
+            attention weights: the state remembers where the decoder looked, not what it
+            saw there, so each word about an object has to come from attention on it).
+            Bahdanau only (Luong's GRU reads no attention).
         state_from_image: start the decoder from the mean of the grid (Show, Attend and
             Tell); off, every image starts from one learned state, so the decoder learns
             all it says about the image through attention, which then looks at the
@@ -63,6 +68,7 @@ class CaptionerConfig(TrainConfig):
     attention: str = "bahdanau"
     score: str = "general"
     position_embedding: bool = True
+    feed: str = "where"
     state_from_image: bool = False
     embedding_dim: int = 64
     decoder_units: int = 128

@@ -11,6 +11,8 @@ from applications.captioner.pipeline import CaptionMetadata
 from encoders import build_encoder
 from encoders.seq_decoder import ATTENTIONS, AttentionDecoder
 
+FEEDS = ("context", "where")
+
 
 @keras.saving.register_keras_serializable(package="encore")
 class GridPositions(keras.layers.Layer):
@@ -73,6 +75,10 @@ class Captioner(Application):
             raise ValueError(f"dropout must be in [0, 1), not {config['dropout']}")
         if config["max_length"] < 1 or config["beam_size"] < 1:
             raise ValueError("max_length and beam_size must be 1 or more")
+        # Models saved before this option existed fed the context.
+        self.feed = config.get("feed", "context")
+        if self.feed not in FEEDS:
+            raise ValueError(f"feed must be one of {', '.join(FEEDS)}, not {self.feed!r}")
         self.encoder = build_encoder(encoder, layer_name="encoder")
         self.positions = (GridPositions(name="grid_positions")
                           if config["position_embedding"] else None)
@@ -102,7 +108,12 @@ class Captioner(Application):
             # The same learned start for every image: all it learns of the image, the
             # decoder learns through attention.
             summary = tf.zeros_like(summary)
-        return self.decoder.prepare(positions, summary, mask)
+        feed = None
+        if self.feed == "where":
+            # A one-hot code per position: the GRU reads the attention weights themselves.
+            count = positions.shape[1]
+            feed = tf.tile(tf.eye(count)[None], [tf.shape(positions)[0], 1, 1])
+        return self.decoder.prepare(positions, summary, mask, feed=feed)
 
     def call(self, inputs, training=False):
         """Logits ``[B, K, T, V]`` for ``target_in`` ``[B, K, T]``: K captions per image
