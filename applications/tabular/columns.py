@@ -76,15 +76,26 @@ def detect_kinds(table, config, targets):
 
 
 def numeric_stats(numbers, log_skewed, bins=0):
-    """``{"mean", "std", "log", "edges"}`` of a numeric training column (NaN missing).
+    """``{"mean", "std", "log", "edges", "distinct"}`` of a numeric training column (NaN
+    missing).
 
     ``edges`` are the distinct ``0, 1/bins, ..., 1`` quantiles of the present values (the
-    bin edges of the piecewise-linear encoding; empty with ``bins`` 0).
+    bin edges of the piecewise-linear encoding; empty with ``bins`` 0); where ties merged
+    some of them, the same quantiles of the distinct values are added. ``distinct`` counts
+    the distinct present values.
     """
     present = numbers[~np.isnan(numbers)]
     if present.size == 0:
         return {"mean": 0.0, "std": 1.0, "log": False, "edges": []}
-    edges = np.unique(np.quantile(present, np.linspace(0.0, 1.0, bins + 1))) if bins else []
+    edges = []
+    if bins:
+        levels = np.linspace(0.0, 1.0, bins + 1)
+        edges = np.unique(np.quantile(present, levels))
+        if len(edges) < bins + 1:
+            # Ties (a column mostly 0, or of few values) merged some quantiles: the
+            # quantiles of the distinct values add edges where the rarer values lie.
+            edges = np.unique(np.concatenate([edges, np.quantile(np.unique(present),
+                                                                 levels)]))
     use_log = False
     if log_skewed and present.min() >= 0 and present.size > 2 and present.std() > 0:
         centred = present - present.mean()
@@ -93,7 +104,8 @@ def numeric_stats(numbers, log_skewed, bins=0):
     values = np.log1p(present) if use_log else present
     std = float(values.std())
     return {"mean": float(values.mean()), "std": std if std > 1e-12 else 1.0, "log": use_log,
-            "edges": [float(e) for e in edges] if len(edges) > 1 else []}
+            "edges": [float(e) for e in edges] if len(edges) > 1 else [],
+            "distinct": int(np.unique(present).size)}
 
 
 def category_vocabulary(values, min_count):

@@ -6,6 +6,7 @@ import numpy as np
 from applications.core.base import Application
 from applications.tabular.columns import features_of
 from encoders import build_encoder
+from encoders.numeric_embeddings import PeriodicEmbedding
 
 
 def embedding_size(categories, configured):
@@ -71,9 +72,28 @@ class TabularModel(Application):
                 ids = len(feature["values"]) + 2
                 self.embeddings.append(keras.layers.Embedding(
                     ids, embedding_size(ids, config["embedding_dim"]), name=f"embedding_{i}"))
+        periodic = config.get("periodic") or {}
+        self.periodic = None
+        # Discrete columns (few distinct values for the rows) get finer initial periods,
+        # so that their values can be told apart like categories.
+        rows = max(1, int(metadata.get("train_rows", 1)))
+        discrete = [0 < f.get("distinct", 0) <= periodic.get("discrete_share", 0.0) * rows
+                    for f in numeric]
+        self.periodic_scale = np.where(discrete, periodic.get("discrete_sigma", 1.0)
+                                       / periodic.get("sigma", 1.0), 1.0).astype(np.float32)
+        if self.mean.size and periodic.get("frequencies", 0) > 0:
+            self.periodic = PeriodicEmbedding(periodic["frequencies"], periodic["dim"],
+                                              periodic["sigma"], name="periodic")
         self.encoder = build_encoder(config["encoder"], layer_name="encoder")
         self.heads = [keras.layers.Dense(_head_width(t), name=f"head_{i}")
                       for i, t in enumerate(self.targets)]
+        # Further ensemble members: the same features, their own encoder and heads.
+        self.members = max(1, int(config.get("members", 1)))
+        self.member_encoders = [build_encoder(config["encoder"], layer_name=f"encoder_{m}")
+                                for m in range(1, self.members)]
+        self.member_heads = [[keras.layers.Dense(_head_width(t), name=f"head_{m}_{i}")
+                              for i, t in enumerate(self.targets)]
+                             for m in range(1, self.members)]
 
     def call(self, inputs, training=False):
         ops = keras.ops
@@ -83,7 +103,10 @@ class TabularModel(Application):
             missing = ops.isnan(numbers)
             scaled = ops.where(self.log_scale, ops.log1p(ops.maximum(numbers, 0.0)), numbers)
             standard = ops.where(missing, 0.0, (scaled - self.mean) / self.std)
-            parts.append(ops.clip(standard, -10.0, 10.0))
+            standard = ops.clip(standard, -10.0, 10.0)
+            parts.append(standard)
+            if self.periodic is not None:
+                parts.append(self.periodic(standard * self.periodic_scale))
             if self.lower.size:  # piecewise-linear: 0 below a bin, 1 above, linear inside
                 inside = (ops.expand_dims(numbers, -1) - self.lower) / self.width
                 encoded = ops.where(ops.expand_dims(missing, -1), 0.0, ops.clip(inside, 0.0, 1.0))
@@ -99,7 +122,18 @@ class TabularModel(Application):
                 parts.append(ops.one_hot(ids[:, i], len(feature["values"]) + 2))
         features = parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
         hidden = self.encoder(features, training=training)["pooled"]
-        return {t["name"]: head(hidden) for t, head in zip(self.targets, self.heads)}
+        outputs = {t["name"]: head(hidden) for t, head in zip(self.targets, self.heads)}
+        if self.members == 1:
+            return outputs
+        every = {name: [out] for name, out in outputs.items()}
+        for encoder, heads in zip(self.member_encoders, self.member_heads):
+            hidden = encoder(features, training=training)["pooled"]
+            for target, head in zip(self.targets, heads):
+                every[target["name"]].append(head(hidden))
+        if training:  # each member learns on its own: the loss takes [B, members, width]
+            return {name: ops.stack(outs, axis=1) for name, outs in every.items()}
+        return {name: ops.mean(ops.stack(outs, axis=1), axis=1)
+                for name, outs in every.items()}
 
     def targets_from_one_hot(self, y):
         """The notes' batches of this application carry the target matrix itself
@@ -121,7 +155,12 @@ class TabularModel(Application):
             column = ops.cast(y[:, i], "float32")
             present = ops.logical_not(ops.isnan(column))
             value = ops.where(present, column, 0.0)
-            losses = _target_losses(target, value, ops.cast(y_pred[target["name"]], "float32"))
+            output = ops.cast(y_pred[target["name"]], "float32")
+            if len(output.shape) == 3:  # training an ensemble: the members' mean loss
+                losses = ops.mean(ops.stack([_target_losses(target, value, output[:, m])
+                                             for m in range(output.shape[1])], 1), 1)
+            else:
+                losses = _target_losses(target, value, output)
             weight = ops.cast(present, "float32")
             mean = ops.sum(losses * weight) / ops.maximum(ops.sum(weight), 1.0)
             total = total + target["weight"] * mean

@@ -1,0 +1,50 @@
+"""How the tabular model encodes numbers (bins, periodic embeddings) and its ensemble."""
+
+import keras
+import numpy as np
+
+from applications.tabular.columns import build_metadata, encode_inputs, numeric_stats
+from applications.tabular.config import TabularConfig
+from applications.tabular.model import TabularModel
+from applications.tabular.table import read_table
+
+
+def test_bins_of_a_mostly_zero_column_reach_its_rarer_values():
+    rng = np.random.default_rng(0)
+    gains = np.where(rng.random(1000) < 0.9, 0.0, rng.uniform(100, 9000, 1000))
+    stats = numeric_stats(gains, log_skewed=True, bins=8)
+    # The value quantiles alone give two edges (0 and those of the top 10 %); the distinct
+    # values' quantiles add edges across the non-zero range.
+    assert len(stats["edges"]) > 8 and stats["edges"][0] == 0.0
+    assert sum(e > 100 for e in stats["edges"]) >= 7
+    assert stats["distinct"] == np.unique(gains).size
+    smooth = numeric_stats(rng.normal(size=1000), log_skewed=True, bins=8)
+    assert len(smooth["edges"]) == 9  # no ties: the value quantiles only
+
+
+def test_ensemble_members_and_discrete_periods(tmp_path):
+    rng = np.random.default_rng(1)
+    rows = 300
+    lines = ["hours,price,label"] + [
+        f"{int(rng.integers(1, 4))},{rng.normal():.4f},{'ab'[i % 2]}" for i in range(rows)]
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(lines) + "\n")
+    config = TabularConfig(targets=["label"], members=3, encoder={
+        "name": "mlp", "nodes": [4], "dropout": 0.0, "batch_norm": False})
+    table = read_table(path)
+    meta = build_metadata(table, config)
+    model = TabularModel(config.to_dict(), meta)
+    # hours (3 values for 300 rows) is discrete: its periods start 300 times finer.
+    np.testing.assert_allclose(model.periodic_scale, [300.0, 1.0])
+    x = encode_inputs(table, meta)
+    members = keras.ops.convert_to_numpy(model(x, training=True)["label"])
+    assert members.shape == (rows, 3, 1)  # each member's logit, for its own loss
+    mean = keras.ops.convert_to_numpy(model(x, training=False)["label"])
+    np.testing.assert_allclose(mean[:, 0], members.mean(axis=1)[:, 0], rtol=1e-5, atol=1e-6)
+    y = np.array([[i % 2] for i in range(rows)], np.float32)
+    loss = float(model.compute_loss(x, y, model(x, training=True)))
+    alone = [float(model.compute_loss(x, y, {"label": members[:, m]})) for m in range(3)]
+    assert abs(loss - np.mean(alone)) < 1e-5
+    off = TabularModel({**config.to_dict(), "members": 1, "periodic": {"frequencies": 0}},
+                       meta)
+    assert off.periodic is None and off(x)["label"].shape == (rows, 1)
