@@ -30,8 +30,8 @@ from data.tagged_text import read_two_column
 from tests.helpers import REPO, assert_input_error, cli
 
 APP = TaggerCommands()
-TINY = ["--set", "word_dim=16", "--set", "char_dim=8", "--set", "encoder.nodes=[24]",
-        "--set", "char_encoder.nodes=[16]", "--set", "learning_rate=0.01", "--batch-size", "16",
+TINY = ["--set", "word_dim=16", "--set", "char_dim=8", "--set", "encoder.filters=[24]",
+        "--set", "char_encoder.filters=[16]", "--set", "learning_rate=0.01", "--batch-size", "16",
         "--seed", "3", "--deterministic", "--set", "save_every_steps=5"]
 
 

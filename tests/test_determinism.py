@@ -10,8 +10,8 @@ from tests.helpers import REPO
 
 pytestmark = pytest.mark.integration  # three training processes
 
-TINY = ["--set", "word_dim=16", "--set", "char_dim=8", "--set", "encoder.nodes=[24]",
-        "--set", "char_encoder.nodes=[16]", "--batch-size", "32"]
+TINY = ["--set", "word_dim=16", "--set", "char_dim=8", "--set", "encoder.filters=[24]",
+        "--set", "char_encoder.filters=[16]", "--batch-size", "32"]
 
 
 def test_three_processes_train_the_same_tagger(tmp_path):

@@ -25,8 +25,8 @@ from data.files import DiskFullError, atomic_write_json
 from tests.helpers import cli, error_lines
 
 TAGGER = TaggerCommands()
-TINY = ["--set", "word_dim=8", "--set", "char_dim=4", "--set", "encoder.nodes=[8]",
-        "--set", "char_encoder.nodes=[8]", "--set", "learning_rate=0.05", "--batch-size", "16",
+TINY = ["--set", "word_dim=8", "--set", "char_dim=4", "--set", "encoder.filters=[8]",
+        "--set", "char_encoder.filters=[8]", "--set", "learning_rate=0.05", "--batch-size", "16",
         "--seed", "3", "--set", "save_every_steps=4"]
 NO_SPACE = os.strerror(errno.ENOSPC)
 

@@ -83,10 +83,14 @@ def runs(corpus, tmp_path_factory):
     folder = tmp_path_factory.mktemp("runs")
     one, two = folder / "one", folder / "two"
     procs = start_workers([two, two], corpus, folder)
-    code, _, err = cli(APP, "train", "--out", one, "--epochs", EPOCHS, *corpus)
+    # The workers leave the tagger's default weight averaging out (not supported across
+    # workers), so the one-process run does too.
+    code, _, err = cli(APP, "train", "--out", one, "--epochs", EPOCHS, *corpus,
+                       "--set", "ema_momentum=0")
     codes, worker_err = wait_all(procs, folder)
     assert code == 0, err
     assert codes == [0, 0], worker_err[-3000:]
+    assert "weight averaging off" in worker_err
     return one, two
 
 
@@ -181,6 +185,12 @@ def test_tf_config_roles_and_mistakes(monkeypatch, tmp_path):
     code, _, err = cli(APP, "train", "--out", tmp_path / "x", "--distribute", "multi_worker")
     assert code == 2 and err.startswith("error: TF_CONFIG") and len(err.splitlines()) == 1
     assert not (tmp_path / "x").exists()
+    # Weight averaging asked for explicitly is refused rather than left out.
+    monkeypatch.delenv("TF_CONFIG")
+    code, _, err = cli(APP, "train", "--out", tmp_path / "y", "--distribute", "mirrored",
+                       "--set", "ema_momentum=0.9")
+    assert code == 2 and "ema_momentum is not supported with --distribute" in err
+    assert not (tmp_path / "y").exists()
 
 
 # -- separate worker processes ----------------------------------------------------------------

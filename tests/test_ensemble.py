@@ -81,7 +81,7 @@ def test_ensemble_refuses_bad_members(members, tmp_path):
     other_vocab = dict(first.metadata, words=dict(words, items=words["items"][:-1]))
     with pytest.raises(UsageError, match="different vocabulary"):
         build_ensemble([first, PosTagger(first.config, other_vocab)])
-    wider = dict(first.config, encoder=dict(first.config["encoder"], nodes=[32]))
+    wider = dict(first.config, encoder=dict(first.config["encoder"], filters=[32]))
     with pytest.raises(UsageError, match="encoder differs"):
         build_ensemble([first, PosTagger(wider, first.metadata)], must_match=("encoder",))
     pair = build_ensemble([first, second])

@@ -21,8 +21,8 @@ from data.sequence_batches import TaggingMetadata, bucketed_dataset, encode_sent
 from data.tagged_text import read_two_column
 from tests.helpers import REPO
 
-TINY = ["--set", "word_dim=8", "--set", "char_dim=4", "--set", "encoder.nodes=[12]",
-        "--set", "char_encoder.nodes=[8]", "--set", "learning_rate=0.02", "--batch-size", "8",
+TINY = ["--set", "word_dim=8", "--set", "char_dim=4", "--set", "encoder.filters=[12]",
+        "--set", "char_encoder.filters=[8]", "--set", "learning_rate=0.02", "--batch-size", "8",
         "--seed", "4", "--deterministic", "--threads", "1", "--set", "save_every_steps=2",
         "--set", "batch_tokens=0", "--epochs", "2", "--quiet"]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}

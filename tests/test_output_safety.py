@@ -19,8 +19,8 @@ from data.errors import InputError
 from tests.helpers import REPO, cli, error_lines
 
 APP = TaggerCommands()
-TINY = ["--set", "word_dim=8", "--set", "char_dim=4", "--set", "encoder.nodes=[8]",
-        "--set", "char_encoder.nodes=[8]", "--batch-size", "16", "--seed", "1",
+TINY = ["--set", "word_dim=8", "--set", "char_dim=4", "--set", "encoder.filters=[8]",
+        "--set", "char_encoder.filters=[8]", "--batch-size", "16", "--seed", "1",
         "--set", "save_every_steps=3"]
 TUNE = ["--seed", "1", "--max-trials", "1", "--epochs", "1"]
 

@@ -12,8 +12,9 @@ from tests.helpers import (assert_input_error, check_adversarial_loss, check_bad
                            cli, cli_subprocess, error_lines, load_saved_model_without_package)
 
 APP = TaggerCommands()
-TINY = ["--set", "word_dim=16", "--set", "char_dim=8", "--set", "encoder.nodes=[24]",
-        "--set", "char_encoder.nodes=[16]", "--set", "learning_rate=0.01", "--batch-size", "16"]
+TINY = ["--set", "word_dim=16", "--set", "char_dim=8", "--set", "encoder.filters=[24]",
+        "--set", "char_encoder.filters=[16]", "--set", "learning_rate=0.01", "--batch-size", "16",
+        "--set", "ema_momentum=0"]
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,7 @@ def test_train_writes_application_directory(trained):
     assert any((trained / "logs" / "train").iterdir()), "no TensorBoard events"
     metrics = json.loads((trained / "metrics.json").read_text())
     assert metrics["epochs_completed"] == 3 and len(metrics["history"]["val_accuracy"]) == 3
-    assert json.loads((trained / "config.json").read_text())["encoder"]["nodes"] == [24]
+    assert json.loads((trained / "config.json").read_text())["encoder"]["filters"] == [24]
 
 
 @pytest.mark.integration
@@ -187,7 +188,7 @@ def test_usage_errors_exit_2(trained):
     assert code == 2 and len(error_lines(err)) == 1 and error_lines(err)[0].startswith("error: ")
     code, _, err = cli(APP, "train", "--out", trained, "--set", "no_such_option=1")
     assert code == 2 and "unknown option" in err
-    code, _, err = cli(APP, "train", "--out", trained, *TINY, "--set", "encoder.nodes=[8]")
+    code, _, err = cli(APP, "train", "--out", trained, *TINY, "--set", "encoder.filters=[8]")
     assert code == 2 and "different encoder" in err
     code, _, err = cli(APP, "frobnicate")
     assert code == 2 and err.startswith("error: ")

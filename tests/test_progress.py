@@ -16,7 +16,7 @@ from applications.pos_tagger.sample_data import generate_sentences, write_two_co
 from tests.helpers import cli
 
 APP = TaggerCommands()
-TINY = ["word_dim=8", "char_dim=4", "encoder.nodes=[8]", "char_encoder.nodes=[4]"]
+TINY = ["word_dim=8", "char_dim=4", "encoder.filters=[8]", "char_encoder.filters=[4]"]
 LINE = re.compile(r"^(?P<label>[^:]+): (?P<count>[\d,]+) (?P<unit>\w+) in \d+\.\d s$")
 
 

@@ -206,15 +206,17 @@ def test_every_application_has_a_space_that_builds_its_model(monkeypatch):
         model = hypermodel.build(hp)
         assert type(model) is app.model_class and model.built
         if "encoder.units" in hp.values:  # not for the text classifier's default CNN
-            layers = hp.values.get("encoder.layers", len(app.config_class().encoder["nodes"]))
-            assert model.config["encoder"]["nodes"] == [8] * layers, name
+            key = "filters" if model.config["encoder"]["name"] == "cnn" else "nodes"
+            default = app.config_class().encoder.get(key) or [1]
+            layers = hp.values.get("encoder.layers", len(default))
+            assert model.config["encoder"][key] == [8] * layers, name
         assert model.config["learning_rate"] == hp.values["learning_rate"]
         # XLA policy: never on this CPU; on a GPU, not for models with recurrent layers.
         assert choose_jit_compile("auto", model) is False
         assert choose_jit_compile("true", model) is True
         monkeypatch.setattr("tuning.hypermodel.resolve_jit_compile",
                             lambda setting: setting == "auto")
-        assert choose_jit_compile("auto", model) is (name == "text_classifier"), name
+        assert choose_jit_compile("auto", model) is (name in ("text_classifier", "pos_tagger")), name
         monkeypatch.undo()
 
 

@@ -107,9 +107,11 @@ def apply_values(config, values):
         else:
             group[key] = value
     for group, sizes in groups.values():
-        layers = int(sizes.get("layers", len(group.get("nodes") or [1])))
-        units = int(sizes.get("units", (group.get("nodes") or [64])[-1]))
-        group["nodes"] = [units] * layers
+        # A stacked CNN lists its layer widths under "filters", an RNN under "nodes".
+        key = "filters" if group.get("name") == "cnn" else "nodes"
+        layers = int(sizes.get("layers", len(group.get(key) or [1])))
+        units = int(sizes.get("units", (group.get(key) or [64])[-1]))
+        group[key] = [units] * layers
     return config
 
 

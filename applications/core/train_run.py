@@ -69,7 +69,12 @@ def _run_train(app, args):
         raise InputError("not a run state file (expected a JSON object)", state_path)
     config = training_config(app, args, saved["config"] if saved else None)
     if mode != "none" and config.ema_momentum:
-        raise UsageError("ema_momentum is not supported with --distribute; set it to 0")
+        if saved or config.ema_momentum != app.config_class().ema_momentum:
+            raise UsageError("ema_momentum is not supported with --distribute; set it to 0")
+        # The application's default average is left out rather than refusing the run.
+        progress.line(f"--distribute: weight averaging off (ema_momentum={config.ema_momentum:g} "
+                      "is this application's default, not supported across workers)")
+        config.ema_momentum = 0.0
     # Before any other TensorFlow work: a multi-worker runtime is configured at start-up.
     strategy = distributed.create_strategy(mode)
     if args.deterministic:

@@ -14,9 +14,13 @@ class TaggerConfig(TrainConfig):
         tag_column: CoNLL-U column to learn, ``upos`` or ``xpos``.
         word_dim: word embedding size (lower-cased forms).
         char_dim: character embedding size.
-        char_encoder: encoder over each word's characters (its pooled vector is used).
-        encoder: sentence encoder over the word vectors (its sequence output is used), e.g.
-            ``{"name": "transformer"}`` for a ``Transformer_Encoder``.
+        char_encoder: encoder over each word's characters (its pooled vector is used); by
+            default a 1-D CNN of 64 filters of width 3, max-pooled.
+        encoder: sentence encoder over the word vectors (its sequence output is used); by
+            default three 1-D convolutions of 128 filters of width 3 (each word sees three
+            words either side), e.g. ``{"name": "rnn", "cell": "lstm", "nodes": [128, 128],
+            "bidirectional": True}`` for a BiLSTM or ``{"name": "transformer"}`` for a
+            ``Transformer_Encoder``.
         embedding_dropout: dropout on the concatenated word and character vectors.
         word_dropout: alpha of frequency-based word dropout: a training word seen c times is
             replaced by ``<unk>`` with probability alpha / (alpha + c), so the unknown-word
@@ -49,9 +53,9 @@ class TaggerConfig(TrainConfig):
     word_dim: int = 100
     char_dim: int = 32
     char_encoder: dict = dataclasses.field(default_factory=lambda: {
-        "name": "rnn", "cell": "lstm", "nodes": [64], "bidirectional": True})
+        "name": "cnn", "mode": "1d", "filters": [64], "kernel_sizes": [3]})
     encoder: dict = dataclasses.field(default_factory=lambda: {
-        "name": "rnn", "cell": "lstm", "nodes": [128, 128], "bidirectional": True,
+        "name": "cnn", "mode": "1d", "filters": [128, 128, 128], "kernel_sizes": [3],
         "dropout": 0.3})
     embedding_dropout: float = 0.3
     word_dropout: float = 1.0
@@ -65,16 +69,18 @@ class TaggerConfig(TrainConfig):
     word_vectors_mode: str = "fine_tune"
     word_vectors_extend_vocab: int = 0
     learning_rate: float = 2e-3
-    epochs: int = 20
-    patience: int = 4
+    ema_momentum: float = 0.99
+    epochs: int = 50
+    patience: int = 8
 
 
 # What `tune` varies (see applications/core/space.py); `--space NAME=V1,V2` narrows it.
 SEARCH_SPACE = {
-    "encoder.name": Choice(("rnn", "transformer")),
+    "encoder.name": Choice(("cnn", "rnn", "transformer")),
     "encoder.cell": Choice(("lstm", "gru"), when=("encoder.name", ("rnn",))),
-    "encoder.units": Choice((64, 128, 256), when=("encoder.name", ("rnn",))),
-    "encoder.layers": Choice((1, 2), when=("encoder.name", ("rnn",))),
+    "encoder.bidirectional": Choice((True, False), when=("encoder.name", ("rnn",))),
+    "encoder.units": Choice((64, 128, 256), when=("encoder.name", ("cnn", "rnn"))),
+    "encoder.layers": Choice((1, 2, 3), when=("encoder.name", ("cnn", "rnn"))),
     **transformer_space(dropout=False),
     "encoder.dropout": Range(0.0, 0.5, step=0.1),
     "char_encoder.units": Choice((32, 64)),

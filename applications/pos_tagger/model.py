@@ -17,8 +17,8 @@ class PosTagger(Application):
 
     Each token is represented by its lower-cased word embedding and by a character encoder's
     pooled vector over its characters (so unseen words are still tagged from their spelling);
-    a sentence encoder (a BiLSTM by default) reads those vectors and a dense layer scores the
-    tags at every position.
+    a sentence encoder (a 1-D CNN by default, or a BiLSTM or Transformer) reads those vectors
+    and a dense layer scores the tags at every position.
 
     Args:
         config: ``TaggerConfig.to_dict()``.
