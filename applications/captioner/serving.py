@@ -41,6 +41,7 @@ class CaptionerServer(ServingModule):
         self.words = tf.constant(meta.words.items, tf.string)
         self.beam_size = int(model.config["beam_size"])
         self.alpha = float(model.config["length_penalty"])
+        self._captioners = {}
         self.caption_pixels = tf.function(
             lambda pixels: self._outputs(self.run(pixels, self.beam_size, self.alpha)),
             input_signature=[tf.TensorSpec([None, *self.shape], tf.uint8, name="pixels")])
@@ -78,9 +79,13 @@ class CaptionerServer(ServingModule):
     def captioner(self, beam_size, length_penalty):
         """A traced function from uint8 pixels to :meth:`run`'s outputs, for one beam size
         and penalty (what ``predict`` and ``evaluate`` call)."""
-        beam_size, length_penalty = int(beam_size), float(length_penalty)
-        return tf.function(lambda pixels: self.run(pixels, beam_size, length_penalty),
-                           input_signature=[tf.TensorSpec([None, *self.shape], tf.uint8)])
+        key = int(beam_size), float(length_penalty)
+        # Kept per setting, so repeated predict calls reuse one trace instead of retracing.
+        if key not in self._captioners:
+            self._captioners[key] = tf.function(
+                lambda pixels: self.run(pixels, *key),
+                input_signature=[tf.TensorSpec([None, *self.shape], tf.uint8)])
+        return self._captioners[key]
 
     @tf.function(input_signature=[IMAGES])
     def serve(self, images):
