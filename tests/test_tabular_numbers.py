@@ -34,8 +34,9 @@ def test_ensemble_members_and_discrete_periods(tmp_path):
     table = read_table(path)
     meta = build_metadata(table, config)
     model = TabularModel(config.to_dict(), meta)
-    # hours (3 values for 300 rows) is discrete: its periods start 300 times finer.
-    np.testing.assert_allclose(model.periodic_scale, [300.0, 1.0])
+    # hours (3 values for 300 rows) is discrete and gets a periodic embedding; price not.
+    assert model.periodic_columns.tolist() == [0]
+    assert model.periodic.get_config()["sigma"] == 30.0
     x = encode_inputs(table, meta)
     members = keras.ops.convert_to_numpy(model(x, training=True)["label"])
     assert members.shape == (rows, 3, 1)  # each member's logit, for its own loss

@@ -44,14 +44,14 @@ class TabularConfig(TrainConfig):
             component per bin: 0 below it, 1 above it, the position inside it; Gorishniy et
             al. 2022, "On Embeddings for Numerical Features in Tabular Deep Learning"); 0 =
             the standardised value only.
-        periodic: the periodic embedding of each standardised number (PLR, Gorishniy et
-            al. 2022; :class:`encoders.numeric_embeddings.PeriodicEmbedding`), beside its
-            standardised value and bins: ``frequencies`` learnt frequencies per number,
-            initialised from ``N(0, sigma)``, whose sines and cosines go through a linear
-            layer of ``dim`` outputs per number and a ReLU. A discrete column (at most
+        periodic: the periodic embedding of each discrete number (at most
             ``discrete_share`` times the training rows distinct values, such as ages or
-            hours) starts from ``N(0, discrete_sigma)`` instead: periods fine enough to
-            tell its values apart. ``frequencies`` 0 = no periodic embedding.
+            hours; PLR, Gorishniy et al. 2022,
+            :class:`encoders.numeric_embeddings.PeriodicEmbedding`), beside its
+            standardised value and bins: ``frequencies`` learnt frequencies per number,
+            initialised from ``N(0, sigma)`` (fine periods that tell the values apart),
+            whose sines and cosines go through a linear layer of ``dim`` outputs per number
+            and a ReLU. ``frequencies`` 0 = none; ``discrete_share`` 1 = every number.
         members: an ensemble inside one model: this many encoders (each with its own
             heads) read the same column features; each learns from its own loss and the
             prediction is the mean of their outputs (logits for classes).
@@ -77,8 +77,7 @@ class TabularConfig(TrainConfig):
     log_skewed: bool = True
     numeric_bins: int = 16
     periodic: dict = dataclasses.field(default_factory=lambda: {
-        "frequencies": 16, "dim": 16, "sigma": 0.1, "discrete_sigma": 30.0,
-        "discrete_share": 0.01})
+        "frequencies": 16, "dim": 16, "sigma": 30.0, "discrete_share": 0.01})
     members: int = 4
     dev_split: float = 0.1
     batch_size: int = 128

@@ -73,15 +73,15 @@ class TabularModel(Application):
                 self.embeddings.append(keras.layers.Embedding(
                     ids, embedding_size(ids, config["embedding_dim"]), name=f"embedding_{i}"))
         periodic = config.get("periodic") or {}
-        self.periodic = None
-        # Discrete columns (few distinct values for the rows) get finer initial periods,
-        # so that their values can be told apart like categories.
+        # Only discrete columns (few distinct values for the rows, such as ages or hours)
+        # get periodic embeddings: fine periods tell their values apart like categories.
         rows = max(1, int(metadata.get("train_rows", 1)))
-        discrete = [0 < f.get("distinct", 0) <= periodic.get("discrete_share", 0.0) * rows
-                    for f in numeric]
-        self.periodic_scale = np.where(discrete, periodic.get("discrete_sigma", 1.0)
-                                       / periodic.get("sigma", 1.0), 1.0).astype(np.float32)
-        if self.mean.size and periodic.get("frequencies", 0) > 0:
+        self.periodic_columns = np.array(
+            [i for i, f in enumerate(numeric)
+             if 0 < f.get("distinct", 0) <= periodic.get("discrete_share", 0.0) * rows],
+            np.int32)
+        self.periodic = None
+        if self.periodic_columns.size and periodic.get("frequencies", 0) > 0:
             self.periodic = PeriodicEmbedding(periodic["frequencies"], periodic["dim"],
                                               periodic["sigma"], name="periodic")
         self.encoder = build_encoder(config["encoder"], layer_name="encoder")
@@ -106,7 +106,7 @@ class TabularModel(Application):
             standard = ops.clip(standard, -10.0, 10.0)
             parts.append(standard)
             if self.periodic is not None:
-                parts.append(self.periodic(standard * self.periodic_scale))
+                parts.append(self.periodic(ops.take(standard, self.periodic_columns, axis=1)))
             if self.lower.size:  # piecewise-linear: 0 below a bin, 1 above, linear inside
                 inside = (ops.expand_dims(numbers, -1) - self.lower) / self.width
                 encoded = ops.where(ops.expand_dims(missing, -1), 0.0, ops.clip(inside, 0.0, 1.0))
