@@ -60,6 +60,13 @@ class VideoSet:
     def clip_label_names(self):
         return [] if self.clip_labels is None else sorted(set(self.clip_labels), key=label_order)
 
+    def subset(self, indices):
+        """The clips at ``indices`` (in that order) as a set of their own."""
+        indices = [int(i) for i in indices]
+        pick = lambda values: None if values is None else [values[i] for i in indices]
+        return VideoSet(self.path, pick(self.names), lambda i: self.reader(indices[i]),
+                        self.lengths[indices], pick(self.clip_labels), pick(self.frame_labels))
+
 
 def read_video_set(path, labels_path=None, frames=0, fps=0.0, size=None, channels=None,
                    require_labels=True):

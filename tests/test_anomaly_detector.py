@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from applications.anomaly_detector.commands import DetectorCommands
+from applications.anomaly_detector.config import DetectorConfig
 from applications.anomaly_detector.sample_data import generate_series, jump_labels, write_series
 from applications.anomaly_detector.scoring import detection_scores, read_label_windows
 from applications.anomaly_detector.pipeline import (choose_threshold, flagged_runs,
@@ -40,6 +41,7 @@ def trained(series, tmp_path_factory):
     code, _, err = cli(APP, "train", "--train", train, "--out", out, "--epochs", 8,
                        "--seed", 1, *TINY)
     assert code == 0, err
+    assert "no --dev: the last 80 of 800 training points of train.csv held out as dev" in err
     return out
 
 
@@ -241,6 +243,21 @@ def test_labels_file_errors(series, tmp_path):
     bad.write_text(json.dumps({"a/test.csv": [["2014-01-02", "2014-01-01"]]}))
     with pytest.raises(InputError, match="bad window"):
         read_label_windows(bad, test)
+
+
+def test_held_out_tail_needs_a_window_on_each_side(series):
+    from applications.anomaly_detector.commands import _held_out_tail
+
+    part = read_time_series(str(series[0])).head(100)
+    config = DetectorConfig(dev_split=0.2)
+    fit, held = _held_out_tail(part, 16, config, has_dev=False)
+    assert len(fit.values) == 80 and len(held.values) == 20
+    np.testing.assert_array_equal(np.concatenate([fit.values, held.values]), part.values)
+    assert held.lines == part.lines[80:] and held.timestamps == part.timestamps[80:]
+    assert _held_out_tail(part, 16, DetectorConfig(dev_split=0.1), False)[1] is None  # 10 < 16
+    kept, none = _held_out_tail(part, 16, config, has_dev=True)
+    assert kept is part and none is None
+    assert _held_out_tail(part, 16, DetectorConfig(dev_split=0.0), False)[1] is None
 
 
 @pytest.mark.integration

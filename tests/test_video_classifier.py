@@ -107,6 +107,10 @@ def test_array_clips_stream_through_tf_data(tmp_path):
     videos = read_video_set(str(tmp_path / "clips.npy"), str(tmp_path / "labels.csv"))
     assert videos.clip_labels == ["c0", "c1", "c0", "c1", "c0"]
     assert videos.read(2).shape == (8, 16, 16, 1)
+    part = videos.subset([3, 1])
+    assert len(part) == 2 and part.clip_labels == ["c1", "c1"] and part.names == [videos.names[3], videos.names[1]]
+    np.testing.assert_array_equal(part.read(0), videos.read(3))
+    np.testing.assert_array_equal(part.lengths, videos.lengths[[3, 1]])
 
 
 def test_frame_folders_and_label_errors(tmp_path):
@@ -164,6 +168,7 @@ def test_train_evaluate_predict_export(tmp_path):
     out = tmp_path / "run"
     code, _, err = cli(APP, "train", "--train", train, "--out", out, "--epochs", 1, *TINY)
     assert code == 0, err
+    assert "no --dev: 2 of 24 clips in train.npz held out as dev" in err
     code, stdout, err = cli(APP, "evaluate", "--model", out, "--data", train, "--json")
     assert code == 0, err
     scores = json.loads(stdout)

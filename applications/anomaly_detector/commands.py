@@ -71,9 +71,15 @@ class DetectorCommands(AppCommands):
         part = series.head(int(round(len(series.values) * config.train_fraction)))
         span = config.window * config.pool
         _check_length(part, span, path, config.train_fraction)
-        meta = metadata or series_metadata(part, config.season, config.transform)
+        fit, held = _held_out_tail(part, span, config, args.dev)
+        if held is not None:
+            progress.line(f"no --dev: the last {len(held.values):,} of {len(part.values):,} "
+                          f"training points of {progress.file_label(path)} held out as dev "
+                          f"(dev_split={config.dev_split:g}) to choose the best epoch and stop "
+                          "early")
+        meta = metadata or series_metadata(fit, config.season, config.transform)
         self.training_series = part
-        train = _normalised_windows(part, meta, config)
+        train = _normalised_windows(fit, meta, config)
         # The order depends only on (seed, epoch), so a resumed run repeats it.
         windows = tf.constant(train)
         train_ds = (epoch_permutation(len(train), config.seed, order).batch(config.batch_size)
@@ -84,7 +90,9 @@ class DetectorCommands(AppCommands):
             dev = progress.reading(args.dev, "points", read_time_series, meta["columns"],
                                    meta["timestamp_column"], size=_points)
             _check_length(dev, span, args.dev)
-            dev = _normalised_windows(dev, meta, config)
+            held = dev
+        if held is not None:
+            dev = _normalised_windows(held, meta, config)
             dev_ds = (tf.data.Dataset.from_tensor_slices((dev, dev)).batch(config.batch_size * 4)
                       .with_options(epoch_pipeline_options()))
         return meta, train_ds, dev_ds
@@ -277,6 +285,18 @@ def _check_length(series, window, path, fraction=1.0):
         raise InputError(f"the series has {len(series.values)} points{part}, fewer than one "
                          f"window of {window}; use a longer series or a smaller --set window=N "
                          "(or pool=N)", path)
+
+
+def _held_out_tail(part, span, config, has_dev):
+    """``(points to fit, held-out tail or None)``: the last ``dev_split`` of ``part`` when
+    there is no ``--dev`` and both pieces hold at least one window of ``span`` points."""
+    count = int(round(len(part.values) * config.dev_split))
+    if has_dev or count < span or len(part.values) - count < span:
+        return part, None
+    kept = len(part.values) - count
+    tail = part._replace(timestamps=part.timestamps[kept:], times=part.times[kept:],
+                         values=part.values[kept:], lines=part.lines[kept:])
+    return part.head(kept), tail
 
 
 def _normalised_windows(series, meta, config):

@@ -23,6 +23,10 @@ class DetectorConfig(TrainConfig):
             (``--with-model``).
         train_fraction: train on this first fraction of the series (NAB's probationary
             period is 0.15); the threshold is chosen on the same part.
+        dev_split: without ``--dev``, the last this fraction of that part (in time order)
+            is held out as dev windows to choose the best epoch and stop early; nothing is
+            held out when that tail, or what is left, is shorter than one window (0 =
+            none). The threshold is still chosen on the whole part.
         threshold: ``quantile:Q`` (the Q quantile of the training points' scores) or
             ``max`` (their maximum).
         threshold_margin: the chosen threshold is multiplied by this factor.
@@ -47,6 +51,7 @@ class DetectorConfig(TrainConfig):
     stride: int = 4
     pool: int = 1
     train_fraction: float = 1.0
+    dev_split: float = 0.1
     threshold: str = "max"
     threshold_margin: float = 2.0
     transform: str = "auto"

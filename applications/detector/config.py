@@ -39,8 +39,9 @@ class DetectorConfig(TrainConfig):
         augment_jitter: brightness, contrast and saturation jitter (0 = off).
         lr_schedule: ``cosine`` (decay to 0 over ``epochs``) or ``constant``.
         warmup_epochs: linear warm-up from ``learning_rate / 10`` before the decay.
-        dev_split: without ``--dev``, hold out this seeded fraction of ``--train`` as dev
-            (0 = train on everything and keep the last epoch's model).
+        dev_split: without ``--dev``, hold out this seeded fraction of ``--train`` as dev,
+            whose loss chooses the epoch kept (0 = train on everything and keep the epoch
+            with the lowest training loss).
     """
 
     encoder: dict = dataclasses.field(default_factory=lambda: {
@@ -62,7 +63,7 @@ class DetectorConfig(TrainConfig):
     augment_jitter: float = 0.2
     lr_schedule: str = "cosine"
     warmup_epochs: float = 2.0
-    dev_split: float = 0.0
+    dev_split: float = 0.1
     batch_size: int = 16
     epochs: int = 80
     patience: int = 1000

@@ -47,6 +47,8 @@ class VideoClassifierConfig(TrainConfig):
             keep their own).
         lr_schedule: ``cosine`` (decay to 0 over ``epochs``) or ``constant``.
         warmup_epochs: linear warm-up from ``learning_rate / 10`` before the cosine decay.
+        dev_split: without ``--dev``, this seeded fraction of the ``--train`` clips is held
+            out as dev to choose the best epoch and stop early (0 = none).
     """
 
     encoder: dict = dataclasses.field(default_factory=lambda: {
@@ -69,6 +71,7 @@ class VideoClassifierConfig(TrainConfig):
     channels: int = 0
     lr_schedule: str = "cosine"
     warmup_epochs: float = 0.0
+    dev_split: float = 0.1
     batch_size: int = 32
     epochs: int = 10
     patience: int = 4

@@ -2,8 +2,10 @@
 
 import numpy as np
 
+from applications.core import progress
 from applications.core.config import UsageError
 from applications.video_classifier.sample_data import sample_sets
+from data.splits import held_out_split
 from data.video_batches import clip_batches
 from data.video_sets import VideoSet, read_video_set
 
@@ -40,8 +42,14 @@ def read_train_and_dev(args, config, meta=None):
     if options["size"] is None:  # the dev set is fitted to the training clips' frames
         first = train.read(0)
         options["size"], options["channels"] = list(first.shape[1:3]), first.shape[3]
-    dev = None if not args.dev else read_video_set(args.dev, args.dev_labels, **options)
-    return train, dev
+    if args.dev:
+        return train, read_video_set(args.dev, args.dev_labels, **options)
+    if config.dev_split > 0:
+        kept, held = held_out_split(len(train), config.dev_split, config.seed)
+        progress.held_out(args.train, len(held), len(train), "clips", config.dev_split,
+                          config.seed)
+        return train.subset(kept), train.subset(held)
+    return train, None
 
 
 def metadata_from(train):
