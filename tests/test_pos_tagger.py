@@ -231,9 +231,10 @@ def test_weight_averaging_saves_the_weights_dev_scored(corpus, tmp_path):
     weights = {}
     for momentum in (0.0, 0.9):
         out = tmp_path / f"ema{momentum}"
+        # After TINY, whose ema_momentum=0 the later --set overrides.
         assert cli(APP, "train", "--train", train, "--dev", dev, "--out", out, "--epochs", 2,
-                   "--seed", 3, "--set", f"ema_momentum={momentum}", "--set", "patience=5",
-                   *TINY)[0] == 0
+                   "--seed", 3, *TINY, "--set", f"ema_momentum={momentum}",
+                   "--set", "patience=5")[0] == 0
         best = json.loads((out / "metrics.json").read_text())["best"]
         code, text, _ = cli(APP, "evaluate", "--model", out, "--data", dev, "--json")
         # The saved model is the one the dev score was measured on: averaged or raw.
