@@ -116,7 +116,8 @@ def test_text_classifier(runs):
     app = ClassifierCommands()
     write_csv(generate_reviews(80, seed=1), ["text", "label"], runs / "reviews.csv")
     make_model(app, runs / "runs" / "reviews", "--train", runs / "reviews.csv",
-               "--set", "embedding_dim=8", "--set", "encoder.filters=[8]")
+               "--set", "embedding_dim=8", "--set", 'encoder={"name": "cnn", "preset": "text", "filters": [8]}',
+               "--set", "ema_momentum=0")
 
     from applications.text_classifier.model import TextClassifier
 

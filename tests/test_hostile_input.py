@@ -35,7 +35,7 @@ from data.tagged_text import MAX_SENTENCE_TOKENS, read_tagged
 from tests.helpers import REPO, assert_input_error, cli
 
 CLASSIFIER = ClassifierCommands()
-TINY_CLASSIFIER = ["--set", "embedding_dim=8", "--set", "encoder.filters=[8]",
+TINY_CLASSIFIER = ["--set", "embedding_dim=8", "--set", 'encoder={"name": "cnn", "preset": "text", "filters": [8]}',
                    "--batch-size", "16", "--epochs", "1", "--seed", "1"]
 
 

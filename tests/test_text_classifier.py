@@ -19,8 +19,9 @@ from tests.helpers import (assert_input_error, check_adversarial_loss, check_bad
                            load_saved_model_without_package)
 
 APP = ClassifierCommands()
-TINY = ["--set", "embedding_dim=16", "--set", "encoder.filters=[16]",
-        "--set", "learning_rate=0.01", "--batch-size", "16"]
+TINY = ["--set", "embedding_dim=16",
+        "--set", 'encoder={"name": "cnn", "preset": "text", "filters": [16]}',
+        "--set", "learning_rate=0.01", "--batch-size", "16", "--set", "ema_momentum=0"]
 TINY_RNN = ["--set", "embedding_dim=16", "--set",
             'encoder={"name": "rnn", "cell": "gru", "nodes": [12]}',
             "--set", "learning_rate=0.02", "--batch-size", "16"]

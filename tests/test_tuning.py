@@ -216,7 +216,7 @@ def test_every_application_has_a_space_that_builds_its_model(monkeypatch):
         assert choose_jit_compile("true", model) is True
         monkeypatch.setattr("tuning.hypermodel.resolve_jit_compile",
                             lambda setting: setting == "auto")
-        assert choose_jit_compile("auto", model) is (name in ("text_classifier", "pos_tagger")), name
+        assert choose_jit_compile("auto", model) is (name == "pos_tagger"), name
         monkeypatch.undo()
 
 
@@ -225,12 +225,14 @@ def test_apply_values_expands_shorthands():
 
     base = ClassifierConfig()
     rnn = apply_values(base, {"encoder.name": "rnn", "encoder.cell": "gru", "encoder.units": 32,
-                              "encoder.pooling": "max", "dropout": 0.2})
-    assert rnn.encoder == {"name": "rnn", "cell": "gru", "nodes": [32], "pooling": "max"}
+                              "encoder.layers": 2, "dropout": 0.2})
+    assert rnn.encoder == {"name": "rnn", "cell": "gru", "nodes": [32, 32],
+                           "bidirectional": True, "pooling": "max"}
     assert rnn.dropout == 0.2
-    cnn = apply_values(base, {"encoder.name": "cnn", "encoder.filters": 50})
+    cnn = apply_values(base, {"encoder.name": "cnn", "encoder.preset": "text",
+                              "encoder.filters": 50})
     assert cnn.encoder == {"name": "cnn", "preset": "text", "filters": [50]}
-    assert base.encoder == {"name": "cnn", "preset": "text"}  # the base is not changed
+    assert base.encoder == ClassifierConfig().encoder  # the base is not changed
 
 
 def _popen(args, log, env=None):

@@ -135,7 +135,8 @@ def test_classifier_trains_from_vectors_that_travel_in_the_model(tmp_path):
     code, _, err = cli(ClassifierCommands(), "train", "--train", train, "--out", out,
                        "--epochs", 1, "--set", f"word_vectors={vectors}",
                        "--set", "word_vectors_mode=multichannel",
-                       "--set", "word_vectors_extend_vocab=1", "--set", "encoder.filters=[4]")
+                       "--set", "word_vectors_extend_vocab=1",
+                       "--set", 'encoder={"name": "cnn", "preset": "text", "filters": [4]}')
     assert code == 0, err
     vectors.unlink()  # the trained model needs the file no more
     model = load_model(out)
