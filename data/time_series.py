@@ -46,10 +46,24 @@ class TimeSeries(typing.NamedTuple):
     backwards: int
     path: str
 
+    def rows(self, start, stop=None):
+        """Rows ``start`` to ``stop`` (order counts are those of the whole file)."""
+        cut = slice(start, stop)
+        return self._replace(timestamps=self.timestamps[cut], times=self.times[cut],
+                             values=self.values[cut], lines=self.lines[cut])
+
     def head(self, count):
-        """The first ``count`` rows (order counts are those of the whole file)."""
-        return self._replace(timestamps=self.timestamps[:count], times=self.times[:count],
-                             values=self.values[:count], lines=self.lines[:count])
+        """The first ``count`` rows."""
+        return self.rows(0, count)
+
+    def split_tail(self, fraction, min_rows):
+        """``(head, tail)`` with the last ``fraction`` of the rows in ``tail``, or
+        ``(self, None)`` when the tail or what is left would hold fewer than ``min_rows``."""
+        count = int(round(len(self.values) * fraction))
+        kept = len(self.values) - count
+        if count < max(min_rows, 1) or kept < min_rows:
+            return self, None
+        return self.rows(0, kept), self.rows(kept)
 
 
 def parse_timestamp(text):

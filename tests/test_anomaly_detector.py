@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from applications.anomaly_detector.commands import DetectorCommands
-from applications.anomaly_detector.config import DetectorConfig
 from applications.anomaly_detector.sample_data import generate_series, jump_labels, write_series
 from applications.anomaly_detector.scoring import detection_scores, read_label_windows
 from applications.anomaly_detector.pipeline import (choose_threshold, flagged_runs,
@@ -246,18 +245,15 @@ def test_labels_file_errors(series, tmp_path):
 
 
 def test_held_out_tail_needs_a_window_on_each_side(series):
-    from applications.anomaly_detector.commands import _held_out_tail
-
     part = read_time_series(str(series[0])).head(100)
-    config = DetectorConfig(dev_split=0.2)
-    fit, held = _held_out_tail(part, 16, config, has_dev=False)
+    fit, held = part.split_tail(0.2, 16)
     assert len(fit.values) == 80 and len(held.values) == 20
     np.testing.assert_array_equal(np.concatenate([fit.values, held.values]), part.values)
     assert held.lines == part.lines[80:] and held.timestamps == part.timestamps[80:]
-    assert _held_out_tail(part, 16, DetectorConfig(dev_split=0.1), False)[1] is None  # 10 < 16
-    kept, none = _held_out_tail(part, 16, config, has_dev=True)
+    assert part.split_tail(0.1, 16)[1] is None  # a tail of 10 < 16
+    kept, none = part.split_tail(0.9, 16)  # what is left, 10 < 16
     assert kept is part and none is None
-    assert _held_out_tail(part, 16, DetectorConfig(dev_split=0.0), False)[1] is None
+    assert part.split_tail(0.0, 16)[1] is None
 
 
 @pytest.mark.integration

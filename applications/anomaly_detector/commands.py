@@ -71,7 +71,8 @@ class DetectorCommands(AppCommands):
         part = series.head(int(round(len(series.values) * config.train_fraction)))
         span = config.window * config.pool
         _check_length(part, span, path, config.train_fraction)
-        fit, held = _held_out_tail(part, span, config, args.dev)
+        # Without --dev, the last dev_split of the training points (time order) is dev.
+        fit, held = (part, None) if args.dev else part.split_tail(config.dev_split, span)
         if held is not None:
             progress.line(f"no --dev: the last {len(held.values):,} of {len(part.values):,} "
                           f"training points of {progress.file_label(path)} held out as dev "
@@ -285,18 +286,6 @@ def _check_length(series, window, path, fraction=1.0):
         raise InputError(f"the series has {len(series.values)} points{part}, fewer than one "
                          f"window of {window}; use a longer series or a smaller --set window=N "
                          "(or pool=N)", path)
-
-
-def _held_out_tail(part, span, config, has_dev):
-    """``(points to fit, held-out tail or None)``: the last ``dev_split`` of ``part`` when
-    there is no ``--dev`` and both pieces hold at least one window of ``span`` points."""
-    count = int(round(len(part.values) * config.dev_split))
-    if has_dev or count < span or len(part.values) - count < span:
-        return part, None
-    kept = len(part.values) - count
-    tail = part._replace(timestamps=part.timestamps[kept:], times=part.times[kept:],
-                         values=part.values[kept:], lines=part.lines[kept:])
-    return part.head(kept), tail
 
 
 def _normalised_windows(series, meta, config):
