@@ -168,6 +168,30 @@ def test_token_cap_bounds_batches_and_keeps_every_sentence(tmp_path):
     assert max(rows * width for rows, width in batches(0)) > 64
 
 
+def test_sampled_windows_make_fixed_epochs_of_contiguous_text():
+    from applications.language_model.pipeline import window_dataset
+    from data.epoch_order import EpochOrder
+
+    ids = np.arange(1, 101, dtype=np.int32)
+    order = EpochOrder()
+    dataset = window_dataset(ids, window=8, batch_size=4, shuffle=True, seed=3, order=order,
+                             steps=5)
+    passes = []
+    for epoch in (0, 1, 0):
+        order.set(epoch)
+        batches = list(dataset.as_numpy_iterator())
+        assert len(batches) == 5 and dataset.cardinality() == 5
+        x = np.concatenate([b[0] for b in batches])
+        y = np.concatenate([b[1] for b in batches])
+        # Each window is a run of the text and its targets the same run one token on.
+        assert np.all(np.diff(x, axis=1) == 1) and np.all(y == x + 1)
+        assert x.min() >= 1 and y.max() <= 100 and np.all(batches[0][2] == 1)
+        passes.append(x[:, 0])
+    assert not np.array_equal(passes[0], passes[1])
+    np.testing.assert_array_equal(passes[0], passes[2])  # an epoch's draw is repeatable
+    assert len(set(passes[0])) > 10  # starts spread over the text
+
+
 def test_training_pipelines_run_without_autotuning(tmp_path):
     # Autotuning's thread stalled the start of epochs (data.epoch_order.epoch_pipeline_options).
     from applications.language_model.pipeline import window_dataset

@@ -218,9 +218,13 @@ def test_language_model_generates_and_export_equals_greedy_cli(tmp_path):
     from applications.language_model.commands import LanguageModelCommands
 
     app, out = LanguageModelCommands(), tmp_path / "lm"
-    train(app, out, "--set", "embedding_dim=16", "--set", "window=24", "--batch-size", 32)
-    model_config = json.loads((out / "config.json").read_text())["encoder"]
-    assert "causal" not in model_config  # made causal by the language model, not the config
+    train(app, out, "--set", "embedding_dim=16", "--set", "window=24", "--batch-size", 32,
+          "--set", "steps_per_epoch=20")
+    config = json.loads((out / "config.json").read_text())
+    assert "causal" not in config["encoder"]  # made causal by the model, not the config
+    # The Transformer's recipe fills what the run left unset, and only that.
+    assert (config["window"], config["batch_size"], config["steps_per_epoch"]) == (24, 32, 20)
+    assert (config["patience"], config["jit_compile"], config["beta_2"]) == (8, "true", 0.99)
     sampled = cli(app, "generate", "--model", out, "--prompt", "The", "--length", 30,
                   "--temperature", 0.8, "--top-k", 5, "--seed", 2)
     assert sampled[0] == 0 and len(sampled[1]) == len("The") + 30 + 1, sampled[2]
@@ -243,6 +247,27 @@ def test_language_model_generates_and_export_equals_greedy_cli(tmp_path):
     assert entry["tokens"] == list("the king sat") and entry["head"] is None
     np.testing.assert_allclose(np.triu(weights, 1), 0.0, atol=1e-6)
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-3)
+
+
+def test_an_encoder_recipe_fills_only_what_a_new_run_leaves_unset(tmp_path):
+    from applications.core.config import load_config
+    from applications.language_model.config import LanguageModelConfig
+
+    recipe = LanguageModelConfig.ENCODER_RECIPES["transformer"]
+    chosen = load_config(LanguageModelConfig, None, [
+        'encoder={"name": "transformer", "dropout": 0.2}', "batch_size=8"])
+    assert chosen.batch_size == 8 and chosen.encoder["dropout"] == 0.2
+    assert chosen.window == recipe["window"] and chosen.epochs == recipe["epochs"]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"encoder": {"name": "transformer"}, "window": 100}))
+    from_file = load_config(LanguageModelConfig, path)
+    assert from_file.window == 100 and from_file.encoder["dropout"] == 0.0
+    assert "cell" not in from_file.encoder  # another encoder's group replaces the GRU's
+    assert from_file.steps_per_epoch == recipe["steps_per_epoch"]
+    # The default encoder has no recipe; a resumed run keeps its saved options.
+    assert load_config(LanguageModelConfig) == LanguageModelConfig()
+    saved = LanguageModelConfig(encoder={"name": "transformer"})
+    assert load_config(LanguageModelConfig, base=saved).window == saved.window
 
 
 def test_attention_maps_need_a_transformer_encoder():

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+from typing import ClassVar
 
 from data.errors import InputError
 from data.files import read_json
@@ -40,7 +41,14 @@ class TrainConfig:
     ``warmup_steps`` (0 = none) raises the learning rate linearly from 0 over the first N
     training batches, as Transformers commonly want; it cannot be combined with an
     ``lr_decay`` below 1 (Keras cannot lower a scheduled rate on a plateau).
+
+    ``ENCODER_RECIPES`` (``{encoder name: {option: value}}``, empty here) holds the options an
+    application's encoder trains best with where they differ from its defaults;
+    :func:`load_config` gives them to a new run that chooses that encoder, for the options
+    the run does not set itself (an ``"encoder"`` entry fills the encoder's unset keys).
     """
+
+    ENCODER_RECIPES: ClassVar[dict] = {}
 
     batch_size: int = 32
     epochs: int = 10
@@ -143,15 +151,19 @@ def parse_override(text):
 
 
 def load_config(cls, path=None, overrides=(), base=None):
-    """Build ``cls`` from defaults (or ``base``), a JSON file, then ``--set`` overrides."""
+    """Build ``cls`` from defaults (or ``base``), a JSON file, then ``--set`` overrides; a
+    new run (no ``base``) then takes its encoder's recipe for the options neither set."""
     values = (base or cls()).to_dict()
+    given = set()
     if path is not None:
         loaded = read_json(path)
         if not isinstance(loaded, dict):
             raise InputError("config file must hold a JSON object", path, 1)
         _merge(values, loaded)
+        given.update(loaded)
     for text in overrides:
         keys, value = parse_override(text)
+        given.add(keys[0])
         target = values
         for key in keys[:-1]:
             if not isinstance(target.get(key), dict):
@@ -160,12 +172,32 @@ def load_config(cls, path=None, overrides=(), base=None):
         if len(keys) == 1 and keys[0] not in target:
             raise UsageError(f"--set {text}: unknown option {keys[0]!r}")
         target[keys[-1]] = value
+    if base is None:
+        _apply_recipe(cls.ENCODER_RECIPES, values, given)
     return cls.from_dict(values, source=str(path) if path else "--set")
 
 
+def _apply_recipe(recipes, values, given):
+    """Write the chosen encoder's recipe (``TrainConfig.ENCODER_RECIPES``) into ``values``,
+    leaving the options in ``given`` and the encoder keys already there as they are."""
+    encoder = values.get("encoder")
+    if not isinstance(encoder, dict):
+        return
+    for key, value in recipes.get(encoder.get("name"), {}).items():
+        if key == "encoder":
+            for name, setting in value.items():
+                encoder.setdefault(name, setting)
+        elif key not in given:
+            values[key] = value
+
+
 def _merge(into, new):
+    """Merge ``new`` into ``into``, group by group; a group naming another ``name`` (another
+    encoder) replaces the group it would have merged into, keys and all."""
     for key, value in new.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
+        old = into.get(key)
+        if (isinstance(value, dict) and isinstance(old, dict)
+                and value.get("name", old.get("name")) == old.get("name")):
+            _merge(old, value)
         else:
             into[key] = value

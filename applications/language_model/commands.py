@@ -58,6 +58,8 @@ class LanguageModelCommands(AppCommands):
             raise UsageError(f"level must be one of {', '.join(LEVELS)}, not {config.level!r}")
         if config.window < 1 or config.batch_size < 1:
             raise UsageError("window and batch_size must be positive")
+        if config.steps_per_epoch < 0:
+            raise UsageError(f"steps_per_epoch must be 0 or more, not {config.steps_per_epoch}")
         if not 0.0 <= config.dev_fraction < 1.0:
             raise UsageError(f"dev_fraction must be in [0, 1), not {config.dev_fraction}")
         level, window = config.level, config.window
@@ -66,6 +68,8 @@ class LanguageModelCommands(AppCommands):
             config.format = resolve_format(getattr(args, "format", None) or config.format,
                                            train_path)
         if config.format == "abc" or (metadata or {}).get("format") == "abc":
+            if config.steps_per_epoch:
+                raise UsageError("steps_per_epoch needs plain text, not ABC tunes")
             return tune_training_data(train_path, args.dev, config, metadata, order)
         tokens = progress.reading(train_path, "tokens", read_tokens, level)
         check_length(tokens, window, train_path, level)
@@ -90,7 +94,7 @@ class LanguageModelCommands(AppCommands):
             train_ids = vocab.encode(train)
             step.count = len(train_ids)
         train_ds = window_dataset(train_ids, window, config.batch_size, shuffle=True,
-                                  seed=config.seed, order=order)
+                                  seed=config.seed, order=order, steps=config.steps_per_epoch)
         dev_ds = (None if dev is None
                   else window_dataset(vocab.encode(dev), window, config.batch_size))
         return make_metadata(level, vocab), train_ds, dev_ds

@@ -36,6 +36,10 @@ class LanguageModelConfig(TrainConfig):
             stay inside a tune and validation is a seeded ``dev_fraction`` of the tunes) or
             ``"auto"`` (ABC for a ``.abc`` file or a folder of them).
         cross_tunes: let ABC training windows run from one tune into the next.
+        steps_per_epoch: 0 = an epoch is one pass over the training text in contiguous
+            windows; N = an epoch is N batches of windows starting at random places (plain
+            text only), so dev is scored, the best model kept and the time budget checked
+            every N updates.
     """
 
     level: str = "char"
@@ -52,10 +56,18 @@ class LanguageModelConfig(TrainConfig):
     word_vectors_extend_vocab: int = 0
     format: str = "auto"
     cross_tunes: bool = False
+    steps_per_epoch: int = 0
     batch_size: int = 64
     learning_rate: float = 2e-3
     epochs: int = 20
     patience: int = 3
+
+    # A causal Transformer learns characters fastest on a CPU in many small updates: short
+    # windows, small batches, no dropout (whose random masks cost a third of a step), XLA,
+    # and an epoch of 250 updates so the time budget and early stopping act often.
+    ENCODER_RECIPES = {"transformer": {
+        "window": 64, "batch_size": 16, "steps_per_epoch": 250, "epochs": 200,
+        "patience": 8, "beta_2": 0.99, "jit_compile": "true", "encoder": {"dropout": 0.0}}}
 
 
 # What `tune` varies (see applications/core/space.py); `--space NAME=V1,V2` narrows it.

@@ -163,7 +163,7 @@ def _window_examples(path, metadata, config):
     return [(ids[k:k + window], ids[k + 1:k + window + 1]) for k in starts], metadata
 
 
-def window_dataset(ids, window, batch_size, shuffle=False, seed=0, order=None):
+def window_dataset(ids, window, batch_size, shuffle=False, seed=0, order=None, steps=0):
     """Batches ``(inputs [B, W], targets [B, W], weights [B, W])`` of contiguous windows.
 
     Every batch has the same shape: the last one is filled with windows of weight 0, so
@@ -172,6 +172,10 @@ def window_dataset(ids, window, batch_size, shuffle=False, seed=0, order=None):
     is reshuffled every epoch and each window starts at a random offset into a spare
     window of slack, so epochs do not see identical cuts of the text; ``order`` (the run's
     :class:`~data.epoch_order.EpochOrder`) says which epoch a pass is.
+
+    With ``shuffle`` and ``steps`` > 0 a pass is instead ``steps`` batches of windows that
+    start anywhere in the text, drawn afresh for each epoch (nanoGPT's sampling): an epoch
+    is then a fixed number of updates, however long the text is.
     """
     ids = np.asarray(ids, np.int32)
     usable = len(ids) - 1
@@ -181,7 +185,16 @@ def window_dataset(ids, window, batch_size, shuffle=False, seed=0, order=None):
     slack = usable - count * window
     tokens = tf.constant(ids)
     starts = tf.data.Dataset.range(count)
-    if shuffle:
+    if shuffle and steps > 0:
+        drawn = int(steps) * batch_size
+
+        def one_pass(epoch):
+            places = tf.random.stateless_uniform([drawn], pass_seed(seed, epoch), minval=0,
+                                                 maxval=usable - window + 1, dtype=tf.int64)
+            return tf.data.Dataset.from_tensor_slices((places, tf.zeros([drawn], tf.int64)))
+
+        starts = per_epoch(one_pass, order).apply(tf.data.experimental.assert_cardinality(drawn))
+    elif shuffle:
         # Order and offsets depend only on (seed, epoch), so a resumed run repeats them.
         def one_pass(epoch):
             order_seed, offset_seed = tf.unstack(
