@@ -5,9 +5,9 @@ It has :class:`~encoders.seq_decoder.AttentionDecoder`'s interface (``prepare``,
 :mod:`encoders.search` drive either one. Its decoding state is the output
 so far: a fixed-width buffer of the ids fed in (``[B, L]``, as floats like a recurrent
 state, zeros after the last), where ``L`` covers the longest output search allows. A step
-writes the new id into the buffer and reads the whole buffer again; causal attention makes
-the empty places after the last id irrelevant, so a step gives exactly what teacher forcing
-gives at that position.
+writes the new id into the buffer and reads the buffer's filled part again; causal
+attention makes the empty places after the last id irrelevant, so a step gives what teacher
+forcing gives at that position.
 """
 
 import keras
@@ -138,8 +138,12 @@ class TransformerDecoder(CheckpointableLists, keras.layers.Layer):
         count = tf.reduce_sum(tf.cast(ids != 0, tf.int32), axis=1)
         here = tf.one_hot(count, width, dtype=tf.int32)
         ids = ids * (1 - here) + tf.cast(token, tf.int32)[:, None] * here
-        features, weights = self.features(ids, memory)
-        pick = tf.cast(here, features.dtype)[:, :, None]
+        # Only the filled prefix is read (causal attention makes the empty places after it
+        # irrelevant), so a step costs as much as the longest output so far in the batch,
+        # not the longest output the search allows.
+        filled = tf.reduce_max(count) + 1
+        features, weights = self.features(ids[:, :filled], memory)
+        pick = tf.cast(here[:, :filled], features.dtype)[:, :, None]
         logits = self._logits(tf.reduce_sum(features * pick, axis=1))
         return logits, tf.cast(ids, state.dtype), tf.reduce_sum(weights * pick, axis=1)
 
