@@ -199,4 +199,8 @@ def test_usage_errors_exit_2(trained, tmp_path):
                  ["generate", "--model", tmp_path / "none"]):
         code, _, err = cli(APP, *argv)
         lines = error_lines(err)
-        assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ")
+        assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
+    for options in (["steps_per_epoch=-1"], ["format=abc", "steps_per_epoch=5"]):
+        code, _, err = cli(APP, "train", "--out", tmp_path / "steps",
+                           *[a for o in options for a in ("--set", o)])
+        assert code == 2 and "steps_per_epoch" in error_lines(err)[0], err
