@@ -21,6 +21,7 @@ from keras_tuner.src.engine.oracle import synchronized
 
 from applications.core import compat
 from applications.core.config import UsageError
+from applications.core.memory import resident_megabytes
 from data.errors import InputError
 from data.files import (DiskFullError, atomic_write_json, disk_full_reason, is_disk_full,
                         read_json)
@@ -289,16 +290,3 @@ def forget_custom_gradients(before):
         if name.startswith("CustomGradient-"):
             del registry[name]
 
-
-def resident_megabytes():
-    """This process's resident memory now, in MB (Linux ``/proc``; peak RSS elsewhere)."""
-    try:
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith("VmRSS:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    import resource
-
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

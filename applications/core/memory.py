@@ -1,6 +1,7 @@
-"""glibc's allocator, tuned for training (each a no-op off glibc).
+"""Process memory: glibc's allocator tuned for training (a no-op off glibc), and the resident size.
 
 - :func:`limit_malloc_arenas` caps the per-thread arenas before TensorFlow starts its threads.
+- :func:`resident_megabytes` reads the process's resident size (the tuner logs it per trial).
 - :func:`release_free_memory` hands freed heap pages back: steps allocate and free tensors of
   a different size at every batch shape (length buckets), and glibc keeps freed chunks
   inside the heap, so the resident size creeps up over epochs although the memory in use
@@ -46,3 +47,17 @@ def release_free_memory():
         return False
     malloc_trim(0)
     return True
+
+
+def resident_megabytes():
+    """This process's resident memory now, in MB (Linux ``/proc``; peak RSS elsewhere)."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
