@@ -235,6 +235,32 @@ def test_apply_values_expands_shorthands():
     assert base.encoder == ClassifierConfig().encoder  # the base is not changed
 
 
+def test_a_trial_switching_to_the_transformer_gets_its_recipe():
+    from applications.language_model.config import LanguageModelConfig
+
+    recipe = LanguageModelConfig.ENCODER_RECIPES["transformer"]
+    base = LanguageModelConfig(patience=5)  # set for the whole search: kept
+    trial = apply_values(base, {"encoder.name": "transformer", "encoder.heads": 2,
+                                "batch_size": 8})
+    assert trial.encoder == {"name": "transformer", "heads": 2, "dropout": 0.0}
+    assert (trial.batch_size, trial.patience) == (8, 5)
+    assert (trial.window, trial.steps_per_epoch) == (recipe["window"], recipe["steps_per_epoch"])
+    gru = apply_values(base, {"encoder.name": "rnn", "encoder.cell": "gru"})
+    assert (gru.window, gru.batch_size) == (base.window, base.batch_size)
+
+
+def test_a_dotted_encoder_name_replaces_the_other_encoders_keys():
+    from applications.core.config import load_config
+    from applications.language_model.config import LanguageModelConfig
+
+    config = load_config(LanguageModelConfig, None, ["encoder.layers=3",
+                                                     "encoder.name=transformer"])
+    assert config.encoder == {"name": "transformer", "layers": 3, "dropout": 0.0}
+    assert config.window == LanguageModelConfig.ENCODER_RECIPES["transformer"]["window"]
+    same = load_config(LanguageModelConfig, None, ["encoder.name=rnn"])
+    assert same.encoder == LanguageModelConfig().encoder
+
+
 def _popen(args, log, env=None):
     return subprocess.Popen([sys.executable, "-m", "tuning", "anomaly_detector",
                              *map(str, args)], cwd=REPO, stdout=subprocess.DEVNULL,

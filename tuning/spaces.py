@@ -20,7 +20,7 @@ import copy
 import importlib
 import json
 
-from applications.core.config import UsageError
+from applications.core.config import UsageError, apply_recipe
 from applications.core.space import Choice
 
 
@@ -83,7 +83,14 @@ def declare(hp, space):
 
 
 def apply_values(config, values):
-    """Write hyperparameter ``values`` into a config dataclass (a changed copy is returned)."""
+    """Write hyperparameter ``values`` into a config dataclass (a changed copy is returned).
+
+    A trial that switches ``encoder.name`` also gets that encoder's recipe
+    (:func:`~applications.core.config.apply_recipe`) for the options neither the space nor
+    the search's own settings give."""
+    encoder = getattr(config, "encoder", None)
+    switched = ("encoder.name" in values and isinstance(encoder, dict)
+                and values["encoder.name"] != encoder.get("name"))
     config = copy.deepcopy(config)
     groups = {}
     # A new encoder name first: it resets its group, and the other keys then fill it in.
@@ -112,6 +119,8 @@ def apply_values(config, values):
         layers = int(sizes.get("layers", len(group.get(key) or [1])))
         units = int(sizes.get("units", (group.get(key) or [64])[-1]))
         group[key] = [units] * layers
+    if switched:
+        return apply_recipe(config, {name.split(".")[0] for name in values})
     return config
 
 

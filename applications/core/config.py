@@ -38,6 +38,12 @@ class TrainConfig:
     ``weight_decay`` (decoupled weight decay, any optimizer; AdamW's own default 0.004
     applies only with ``optimizer=adamw`` and 0 here).
 
+    ``budget_anneal`` (with ``time_budget_minutes``; without one it does nothing) lowers the learning rate along a cosine
+    of the budget's elapsed wall-clock share, to a tenth of it when the budget ends
+    (:class:`~applications.core.epochs.TimeBudget`): a run decays its rate over the time it
+    is given, however many epochs fit. It needs a plain rate (no ``warmup_steps``,
+    ``lr_schedule`` or ``lr_decay``).
+
     ``warmup_steps`` (0 = none) raises the learning rate linearly from 0 over the first N
     training batches, as Transformers commonly want; it cannot be combined with an
     ``lr_decay`` below 1 (Keras cannot lower a scheduled rate on a plateau).
@@ -68,6 +74,7 @@ class TrainConfig:
     rho: float = 0.0
     initial_accumulator: float = 0.0
     weight_decay: float = 0.0
+    budget_anneal: bool = False
     warmup_steps: int = 0
 
     def to_dict(self):
@@ -97,10 +104,20 @@ class TrainConfig:
                              f"{config.warmup_steps}")
         if config.warmup_steps and getattr(config, "lr_decay", 1.0) < 1.0:
             raise UsageError(f"{source}: warmup_steps needs lr_decay=1, not {config.lr_decay}")
+        if config.budget_anneal:
+            _check_budget_anneal(config, source)
         if getattr(config, "adversarial_epsilon", 0.0) < 0:
             raise UsageError(f"{source}: adversarial_epsilon must be 0 or more, not "
                              f"{config.adversarial_epsilon}")
         return config
+
+
+def _check_budget_anneal(config, source):
+    """``budget_anneal`` needs a plain learning rate to set each batch."""
+    if (config.warmup_steps or getattr(config, "lr_decay", 1.0) < 1.0
+            or getattr(config, "lr_schedule", "constant") != "constant"):
+        raise UsageError(f"{source}: budget_anneal needs a plain learning rate: "
+                         f"warmup_steps=0, lr_decay=1 and lr_schedule=constant")
 
 
 # Each optimizer knob and the optimizers that take it.
@@ -161,8 +178,10 @@ def load_config(cls, path=None, overrides=(), base=None):
             raise InputError("config file must hold a JSON object", path, 1)
         _merge(values, loaded)
         given.update(loaded)
-    for text in overrides:
-        keys, value = parse_override(text)
+    parsed = [(text, *parse_override(text)) for text in overrides]
+    # A group's new ``name`` (``encoder.name=transformer``) first: it empties the group of
+    # the other encoder's keys, and the group's other overrides then fill it in.
+    for text, keys, value in sorted(parsed, key=lambda item: item[1][1:] != ["name"]):
         given.add(keys[0])
         target = values
         for key in keys[:-1]:
@@ -171,6 +190,8 @@ def load_config(cls, path=None, overrides=(), base=None):
             target = target[key]
         if len(keys) == 1 and keys[0] not in target:
             raise UsageError(f"--set {text}: unknown option {keys[0]!r}")
+        if keys[1:] == ["name"] and target.get("name") != value:
+            target.clear()
         target[keys[-1]] = value
     if base is None:
         _apply_recipe(cls.ENCODER_RECIPES, values, given)
@@ -189,6 +210,17 @@ def _apply_recipe(recipes, values, given):
                 encoder.setdefault(name, setting)
         elif key not in given:
             values[key] = value
+
+
+def apply_recipe(config, given):
+    """``config`` (a changed copy) with its encoder's recipe filling the options that are
+    not in ``given`` and still hold the class default: what a tuning trial that switches
+    ``encoder.name`` gets, the options set for the whole search being kept."""
+    defaults = type(config)().to_dict()
+    values = config.to_dict()
+    kept = set(given) | {k for k, v in values.items() if k != "encoder" and v != defaults[k]}
+    _apply_recipe(type(config).ENCODER_RECIPES, values, kept)
+    return type(config).from_dict(values, source="search space")
 
 
 def _merge(into, new):
