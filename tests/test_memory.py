@@ -50,3 +50,47 @@ def test_time_budget_callback_only_when_a_budget_is_set():
     assert epochs.budget_callbacks({}) == []
     (budget,) = epochs.budget_callbacks({"time_budget_minutes": 1.5})
     assert isinstance(budget, epochs.TimeBudget) and budget.seconds == 90
+
+
+def test_budget_anneal_follows_the_cosine_of_the_elapsed_budget(monkeypatch):
+    import keras
+
+    now = [50.0]
+    monkeypatch.setattr(epochs.time, "monotonic", lambda: now[0])
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="mse")
+    (budget,) = epochs.budget_callbacks({"time_budget_minutes": 1.0, "budget_anneal": True})
+    budget.set_model(model)
+    budget.on_train_begin()
+    seen = []
+    for seconds in (0, 30, 60, 90):  # the share is capped at the budget's end
+        now[0] = 50.0 + seconds
+        budget.on_train_batch_begin(0)
+        seen.append(float(model.optimizer.learning_rate))
+    assert seen == pytest.approx([2e-3, 1.1e-3, 2e-4, 2e-4], rel=1e-5)
+    budget.on_train_end()
+    assert float(model.optimizer.learning_rate) == pytest.approx(2e-3)
+
+
+def test_without_anneal_the_budget_leaves_the_rate_alone(monkeypatch):
+    import keras
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="mse")
+    (budget,) = epochs.budget_callbacks({"time_budget_minutes": 1.0})
+    budget.set_model(model)
+    budget.on_train_begin()
+    budget.on_train_batch_begin(0)
+    assert float(model.optimizer.learning_rate) == pytest.approx(2e-3)
+
+
+def test_budget_anneal_needs_a_plain_rate():
+    from applications.core.config import UsageError
+    from applications.translator.config import TranslatorConfig
+    from applications.video_classifier.config import VideoClassifierConfig
+
+    with pytest.raises(UsageError, match="budget_anneal needs a plain learning rate"):
+        TranslatorConfig.from_dict({"budget_anneal": True}, "cfg.json")  # lr_decay 0.5
+    with pytest.raises(UsageError, match="budget_anneal needs a plain learning rate"):
+        VideoClassifierConfig.from_dict({"budget_anneal": True, "lr_schedule": "cosine"}, "cfg.json")
+    TranslatorConfig.from_dict({"budget_anneal": True, "lr_decay": 1.0}, "cfg.json")

@@ -46,15 +46,34 @@ class FollowEpoch(keras.callbacks.Callback):
 
 
 class TimeBudget(keras.callbacks.Callback):
-    """Stop after the epoch when another epoch of the same length would overrun the budget."""
+    """Stop after the epoch when another epoch of the same length would overrun the budget.
 
-    def __init__(self, seconds):
+    With ``anneal``, the learning rate also follows a cosine over the budget's wall-clock
+    time: before each batch it is set to ``rate * (0.1 + 0.9 * (1 + cos(pi * s)) / 2)``,
+    ``s`` the share of the budget used so far (this run's: a resumed run starts a new
+    budget), so it falls from the configured rate to a tenth of it as the budget ends,
+    whatever the machine's speed.
+    """
+
+    def __init__(self, seconds, anneal=False):
         super().__init__()
         self.seconds = seconds
+        self.anneal = anneal
 
     def on_train_begin(self, logs=None):
         self.started = time.monotonic()
         self.epoch_started = self.started
+        if self.anneal:
+            self.rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.anneal:
+            share = min(1.0, (time.monotonic() - self.started) / self.seconds)
+            self.model.optimizer.learning_rate = self.rate * annealed_share(share)
+
+    def on_train_end(self, logs=None):
+        if self.anneal:  # the configured rate again, for whatever trains next
+            self.model.optimizer.learning_rate = self.rate
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_started = time.monotonic()
@@ -65,10 +84,21 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def annealed_share(share):
+    """The learning rate's factor after ``share`` (0..1) of the budget: a cosine from 1 to 0.1.
+
+    Example:
+        >>> [round(annealed_share(s), 3) for s in (0.0, 0.5, 1.0)]
+        [1.0, 0.55, 0.1]
+    """
+    return 0.1 + 0.45 * (1.0 + math.cos(math.pi * share))
+
+
 def budget_callbacks(config):
-    """``[TimeBudget]`` when the config sets ``time_budget_minutes``, else ``[]``."""
+    """``[TimeBudget]`` when the config sets ``time_budget_minutes`` (annealing the rate
+    with ``budget_anneal``), else ``[]``."""
     minutes = config.get("time_budget_minutes", 0.0)
-    return [TimeBudget(60 * minutes)] if minutes else []
+    return [TimeBudget(60 * minutes, config.get("budget_anneal", False))] if minutes else []
 
 
 class ReleaseFreeMemory(keras.callbacks.Callback):
