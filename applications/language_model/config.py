@@ -64,10 +64,12 @@ class LanguageModelConfig(TrainConfig):
 
     # A causal Transformer learns characters fastest on a CPU in many small updates: short
     # windows, small batches, no dropout (whose random masks cost a third of a step), XLA,
-    # and an epoch of 250 updates so the time budget and early stopping act often.
+    # an epoch of 250 updates so the time budget and early stopping act often, and (with a
+    # time budget) the rate annealed over the budget's wall-clock time.
     ENCODER_RECIPES = {"transformer": {
         "window": 64, "batch_size": 16, "steps_per_epoch": 250, "epochs": 200,
-        "patience": 8, "beta_2": 0.99, "jit_compile": "true", "encoder": {"dropout": 0.0}}}
+        "patience": 8, "beta_2": 0.99, "jit_compile": "true", "budget_anneal": True,
+        "encoder": {"dropout": 0.0}}}
 
 
 # What `tune` varies (see applications/core/space.py); `--space NAME=V1,V2` narrows it.

@@ -57,6 +57,9 @@ class TabularConfig(TrainConfig):
             prediction is the mean of their outputs (logits for classes).
         dev_split: without ``--dev``, this seeded fraction of ``--train`` is held out for
             early stopping and choosing the best epoch.
+        ema_momentum: the weights' moving average that dev scores and the saved model use
+            (see :class:`~applications.core.config.TrainConfig`); 0.99 by default here, as
+            small tables give noisy epoch-to-epoch scores.
     """
 
     targets: list = dataclasses.field(default_factory=list)
@@ -84,6 +87,7 @@ class TabularConfig(TrainConfig):
     learning_rate: float = 1e-3
     epochs: int = 60
     patience: int = 8
+    ema_momentum: float = 0.99
 
 
 # What `tune` varies (see applications/core/space.py); `--space NAME=V1,V2` narrows it.
