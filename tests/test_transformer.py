@@ -226,6 +226,7 @@ def test_language_model_generates_and_export_equals_greedy_cli(tmp_path):
     assert (config["window"], config["batch_size"], config["steps_per_epoch"]) == (24, 32, 20)
     assert (config["patience"], config["jit_compile"], config["beta_2"]) == (8, "true", 0.99)
     assert config["budget_anneal"] is True
+    assert (config["optimizer"], config["weight_decay"]) == ("adamw", 0.1)
     sampled = cli(app, "generate", "--model", out, "--prompt", "The", "--length", 30,
                   "--temperature", 0.8, "--top-k", 5, "--seed", 2)
     assert sampled[0] == 0 and len(sampled[1]) == len("The") + 30 + 1, sampled[2]
