@@ -49,3 +49,9 @@ def test_ensemble_members_and_discrete_periods(tmp_path):
     off = TabularModel({**config.to_dict(), "members": 1, "periodic": {"frequencies": 0}},
                        meta)
     assert off.periodic is None and off(x)["label"].shape == (rows, 1)
+    assert model.continuous_periodic is None  # continuous_sigma 0 by default
+    coarse = TabularModel({**config.to_dict(), "members": 1, "periodic": {
+        **config.periodic, "continuous_sigma": 0.1}}, meta)
+    assert coarse.continuous_columns.tolist() == [1]  # price
+    assert coarse.continuous_periodic.get_config()["sigma"] == 0.1
+    assert coarse(x)["label"].shape == (rows, 1)

@@ -52,6 +52,8 @@ class TabularConfig(TrainConfig):
             initialised from ``N(0, sigma)`` (fine periods that tell the values apart),
             whose sines and cosines go through a linear layer of ``dim`` outputs per number
             and a ReLU. ``frequencies`` 0 = none; ``discrete_share`` 1 = every number.
+            ``continuous_sigma`` above 0 gives the other numbers a periodic embedding of
+            their own, its frequencies initialised from ``N(0, continuous_sigma)``.
         members: an ensemble inside one model: this many encoders (each with its own
             heads) read the same column features; each learns from its own loss and the
             prediction is the mean of their outputs (logits for classes).
@@ -80,7 +82,8 @@ class TabularConfig(TrainConfig):
     log_skewed: bool = True
     numeric_bins: int = 16
     periodic: dict = dataclasses.field(default_factory=lambda: {
-        "frequencies": 16, "dim": 16, "sigma": 30.0, "discrete_share": 0.01})
+        "frequencies": 16, "dim": 16, "sigma": 30.0, "discrete_share": 0.01,
+        "continuous_sigma": 0.0})
     members: int = 4
     dev_split: float = 0.1
     batch_size: int = 128
@@ -100,6 +103,9 @@ SEARCH_SPACE = {
     "encoder.l2": Choice((0.0, 1e-5, 1e-4)),
     "categorical_encoding": Choice(("embedding", "onehot")),
     "numeric_bins": Choice((0, 8, 16, 32)),
+    "periodic.sigma": Choice((3.0, 30.0)),
+    "periodic.continuous_sigma": Choice((0.0, 0.1, 0.3)),
+    "members": Choice((1, 4)),
     "learning_rate": LEARNING_RATE,
     "optimizer": Choice(("adam", "adamw", "rmsprop", "sgd")),
     "batch_size": Choice((64, 128, 256, 512)),

@@ -84,6 +84,15 @@ class TabularModel(Application):
         if self.periodic_columns.size and periodic.get("frequencies", 0) > 0:
             self.periodic = PeriodicEmbedding(periodic["frequencies"], periodic["dim"],
                                               periodic["sigma"], name="periodic")
+        # The other (continuous) columns: coarse periods, when continuous_sigma is set.
+        self.continuous_columns = np.setdiff1d(np.arange(len(numeric)),
+                                               self.periodic_columns).astype(np.int32)
+        self.continuous_periodic = None
+        if (self.continuous_columns.size and periodic.get("frequencies", 0) > 0
+                and periodic.get("continuous_sigma", 0.0) > 0):
+            self.continuous_periodic = PeriodicEmbedding(
+                periodic["frequencies"], periodic["dim"], periodic["continuous_sigma"],
+                name="periodic_continuous")
         self.encoder = build_encoder(config["encoder"], layer_name="encoder")
         self.heads = [keras.layers.Dense(_head_width(t), name=f"head_{i}")
                       for i, t in enumerate(self.targets)]
@@ -107,6 +116,9 @@ class TabularModel(Application):
             parts.append(standard)
             if self.periodic is not None:
                 parts.append(self.periodic(ops.take(standard, self.periodic_columns, axis=1)))
+            if self.continuous_periodic is not None:
+                parts.append(self.continuous_periodic(
+                    ops.take(standard, self.continuous_columns, axis=1)))
             if self.lower.size:  # piecewise-linear: 0 below a bin, 1 above, linear inside
                 inside = (ops.expand_dims(numbers, -1) - self.lower) / self.width
                 encoded = ops.where(ops.expand_dims(missing, -1), 0.0, ops.clip(inside, 0.0, 1.0))
