@@ -84,13 +84,27 @@ def test_without_anneal_the_budget_leaves_the_rate_alone(monkeypatch):
     assert float(model.optimizer.learning_rate) == pytest.approx(2e-3)
 
 
-def test_budget_anneal_needs_a_plain_rate():
-    from applications.core.config import UsageError
-    from applications.translator.config import TranslatorConfig
-    from applications.video_classifier.config import VideoClassifierConfig
+def test_budget_anneal_leaves_a_scheduled_rate_and_refuses_lr_decay(monkeypatch):
+    import keras
 
-    with pytest.raises(UsageError, match="budget_anneal needs a plain learning rate"):
+    from applications.core.config import UsageError
+    from applications.language_model.config import LanguageModelConfig
+    from applications.translator.config import TranslatorConfig
+
+    now = [0.0]
+    monkeypatch.setattr(epochs.time, "monotonic", lambda: now[0])
+    warmup = keras.optimizers.schedules.CosineDecay(0.0, 1, alpha=1.0, warmup_target=1e-3,
+                                                    warmup_steps=10)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(warmup), loss="mse")
+    budget = epochs.TimeBudget(60, anneal=True)
+    budget.set_model(model)
+    budget.on_train_begin()
+    now[0] = 30.0
+    budget.on_train_batch_begin(0)  # no error, and the warm-up keeps its schedule
+    assert model.optimizer._learning_rate is warmup
+    # A Transformer language model with a warm-up: its recipe's budget_anneal stands aside.
+    LanguageModelConfig.from_dict({"budget_anneal": True, "warmup_steps": 200}, "cfg.json")
+    with pytest.raises(UsageError, match="budget_anneal needs lr_decay=1"):
         TranslatorConfig.from_dict({"budget_anneal": True}, "cfg.json")  # lr_decay 0.5
-    with pytest.raises(UsageError, match="budget_anneal needs a plain learning rate"):
-        VideoClassifierConfig.from_dict({"budget_anneal": True, "lr_schedule": "cosine"}, "cfg.json")
     TranslatorConfig.from_dict({"budget_anneal": True, "lr_decay": 1.0}, "cfg.json")

@@ -38,11 +38,12 @@ class TrainConfig:
     ``weight_decay`` (decoupled weight decay, any optimizer; AdamW's own default 0.004
     applies only with ``optimizer=adamw`` and 0 here).
 
-    ``budget_anneal`` (with ``time_budget_minutes``; without one it does nothing) lowers the learning rate along a cosine
-    of the budget's elapsed wall-clock share, to a tenth of it when the budget ends
+    ``budget_anneal`` lowers the learning rate along a cosine of a time budget's elapsed
+    wall-clock share, to a tenth of it when the budget ends
     (:class:`~applications.core.epochs.TimeBudget`): a run decays its rate over the time it
-    is given, however many epochs fit. It needs a plain rate (no ``warmup_steps``,
-    ``lr_schedule`` or ``lr_decay``).
+    is given, however many epochs fit. It acts only on a plain rate with
+    ``time_budget_minutes`` set: a warm-up (``warmup_steps``) or an ``lr_schedule`` keeps
+    its own schedule. It cannot be combined with an ``lr_decay`` below 1.
 
     ``warmup_steps`` (0 = none) raises the learning rate linearly from 0 over the first N
     training batches, as Transformers commonly want; it cannot be combined with an
@@ -113,11 +114,9 @@ class TrainConfig:
 
 
 def _check_budget_anneal(config, source):
-    """``budget_anneal`` needs a plain learning rate to set each batch."""
-    if (config.warmup_steps or getattr(config, "lr_decay", 1.0) < 1.0
-            or getattr(config, "lr_schedule", "constant") != "constant"):
-        raise UsageError(f"{source}: budget_anneal needs a plain learning rate: "
-                         f"warmup_steps=0, lr_decay=1 and lr_schedule=constant")
+    """``budget_anneal`` and ``lr_decay`` would both set the rate: refuse the pair."""
+    if getattr(config, "lr_decay", 1.0) < 1.0:
+        raise UsageError(f"{source}: budget_anneal needs lr_decay=1, not {config.lr_decay}")
 
 
 # Each optimizer knob and the optimizers that take it.

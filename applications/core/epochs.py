@@ -52,7 +52,8 @@ class TimeBudget(keras.callbacks.Callback):
     time: before each batch it is set to ``rate * (0.1 + 0.9 * (1 + cos(pi * s)) / 2)``,
     ``s`` the share of the budget used so far (this run's: a resumed run starts a new
     budget), so it falls from the configured rate to a tenth of it as the budget ends,
-    whatever the machine's speed.
+    whatever the machine's speed. A scheduled rate (a warm-up, ``lr_schedule``) is left to
+    its schedule.
     """
 
     def __init__(self, seconds, anneal=False):
@@ -63,8 +64,12 @@ class TimeBudget(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.started = time.monotonic()
         self.epoch_started = self.started
+        optimizer = self.model.optimizer
+        if isinstance(getattr(optimizer, "_learning_rate", None),
+                      keras.optimizers.schedules.LearningRateSchedule):
+            self.anneal = False
         if self.anneal:
-            self.rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            self.rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
 
     def on_train_batch_begin(self, batch, logs=None):
         if self.anneal:
