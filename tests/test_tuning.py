@@ -257,6 +257,9 @@ def test_a_dotted_encoder_name_replaces_the_other_encoders_keys():
                                                      "encoder.name=transformer"])
     assert config.encoder == {"name": "transformer", "layers": 3, "dropout": 0.0}
     assert config.window == LanguageModelConfig.ENCODER_RECIPES["transformer"]["window"]
+    sgd = load_config(LanguageModelConfig, None, ['encoder={"name": "transformer"}',
+                                                  "optimizer=sgd", "momentum=0.9"])
+    assert (sgd.optimizer, sgd.beta_2, sgd.weight_decay) == ("sgd", 0.0, 0.1)
     same = load_config(LanguageModelConfig, None, ["encoder.name=rnn"])
     assert same.encoder == LanguageModelConfig().encoder
 

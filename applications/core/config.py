@@ -203,12 +203,18 @@ def _apply_recipe(recipes, values, given):
     encoder = values.get("encoder")
     if not isinstance(encoder, dict):
         return
-    for key, value in recipes.get(encoder.get("name"), {}).items():
+    recipe = recipes.get(encoder.get("name"), {})
+    for key, value in recipe.items():
         if key == "encoder":
             for name, setting in value.items():
                 encoder.setdefault(name, setting)
         elif key not in given:
             values[key] = value
+    # An optimizer chosen by the run keeps its knobs: no Adam betas for SGD.
+    if "optimizer" in given and str(values.get("optimizer")).lower() not in ADAM_FAMILY:
+        for knob in ("beta_1", "beta_2"):
+            if knob in recipe and knob not in given:
+                values[knob] = 0.0
 
 
 def apply_recipe(config, given):
