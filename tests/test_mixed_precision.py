@@ -56,6 +56,7 @@ def data():
 def train_both(optimizer_factory, steps=4):
     """Train both models from the same weights; returns ``(ours, keras', initial weights)``."""
     x, y = data()
+    keras.utils.set_random_seed(0)  # the same initial weights whatever ran before
     ours, reference = TinyApplication({}, None), KerasStepModel()
     for model in (ours, reference):
         model.compile(optimizer=optimizer_factory(), loss="mse", jit_compile=False)
