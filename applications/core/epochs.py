@@ -65,7 +65,8 @@ class TimeBudget(keras.callbacks.Callback):
         self.started = time.monotonic()
         self.epoch_started = self.started
         optimizer = self.model.optimizer
-        if isinstance(getattr(optimizer, "_learning_rate", None),
+        inner = getattr(optimizer, "inner_optimizer", optimizer)  # under loss scaling
+        if isinstance(getattr(inner, "_learning_rate", None),
                       keras.optimizers.schedules.LearningRateSchedule):
             self.anneal = False
         if self.anneal:
