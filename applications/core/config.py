@@ -105,18 +105,12 @@ class TrainConfig:
                              f"{config.warmup_steps}")
         if config.warmup_steps and getattr(config, "lr_decay", 1.0) < 1.0:
             raise UsageError(f"{source}: warmup_steps needs lr_decay=1, not {config.lr_decay}")
-        if config.budget_anneal:
-            _check_budget_anneal(config, source)
+        if config.budget_anneal and getattr(config, "lr_decay", 1.0) < 1.0:
+            raise UsageError(f"{source}: budget_anneal needs lr_decay=1, not {config.lr_decay}")
         if getattr(config, "adversarial_epsilon", 0.0) < 0:
             raise UsageError(f"{source}: adversarial_epsilon must be 0 or more, not "
                              f"{config.adversarial_epsilon}")
         return config
-
-
-def _check_budget_anneal(config, source):
-    """``budget_anneal`` and ``lr_decay`` would both set the rate: refuse the pair."""
-    if getattr(config, "lr_decay", 1.0) < 1.0:
-        raise UsageError(f"{source}: budget_anneal needs lr_decay=1, not {config.lr_decay}")
 
 
 # Each optimizer knob and the optimizers that take it.
