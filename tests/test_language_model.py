@@ -204,3 +204,17 @@ def test_usage_errors_exit_2(trained, tmp_path):
         code, _, err = cli(APP, "train", "--out", tmp_path / "steps",
                            *[a for o in options for a in ("--set", o)])
         assert code == 2 and "steps_per_epoch" in error_lines(err)[0], err
+
+
+def test_muon_leaves_the_output_layer_to_its_adamw_half():
+    from applications.core.config import load_config
+    from applications.language_model.config import LanguageModelConfig
+    from applications.language_model.model import LanguageModel
+    from applications.language_model.pipeline import make_metadata
+    from data import Vocabulary
+
+    config = load_config(LanguageModelConfig, overrides=["optimizer=muon", "weight_decay=0.1"])
+    model = LanguageModel(config.to_dict(), make_metadata("char", Vocabulary(list("ab\n"))))
+    optimizer = model.make_optimizer()
+    assert optimizer.exclude_layers == ["next_token_scores"]
+    assert optimizer.adam_weight_decay == pytest.approx(0.1)

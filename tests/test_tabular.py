@@ -94,6 +94,10 @@ def test_optimizer_knobs_reach_the_optimizer(tmp_path):
         (["optimizer=adagrad", "initial_accumulator=0.5"], {"initial_accumulator_value": 0.5}),
         (["optimizer=adamw", "beta_1=0.8", "beta_2=0.99", "weight_decay=0.01"],
          {"beta_1": 0.8, "beta_2": 0.99, "weight_decay": 0.01}),
+        # Muon: the betas and weight decay also reach its AdamW half.
+        (["optimizer=muon", "beta_2=0.99", "weight_decay=0.1", "momentum=0.9"],
+         {"adam_beta_2": 0.99, "weight_decay": 0.1, "adam_weight_decay": 0.1,
+          "momentum": 0.9}),
     ]
     for overrides, expected in cases:
         config = load_config(TabularConfig, overrides=overrides)

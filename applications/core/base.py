@@ -54,9 +54,16 @@ class Application(CheckpointableLists, keras.Model):
     def make_metrics(self):
         return []
 
+    # Layers whose variables Muon updates the AdamW way (the output layer, as its authors
+    # advise); an application names its own.
+    muon_adam_layers = ()
+
     def make_optimizer(self):
+        options = optimizer_options(self.config)
+        if self.config["optimizer"].lower() == "muon" and self.muon_adam_layers:
+            options["exclude_layers"] = list(self.muon_adam_layers)
         return keras.optimizers.get({"class_name": self.config["optimizer"],
-                                     "config": optimizer_options(self.config)})
+                                     "config": options})
 
     def compile_for_training(self, jit_compile=None):
         if jit_compile is None:
@@ -235,6 +242,14 @@ def optimizer_options(config, learning_rate=None):
                           ("weight_decay", "weight_decay")):
         if config.get(knob):
             options[keyword] = config[knob]
+    if str(config.get("optimizer", "")).lower() == "muon":
+        # Muon updates matrices by orthogonalised momentum and every other variable (and
+        # those excluded) the AdamW way; the betas and weight decay reach that half too.
+        for knob in ("beta_1", "beta_2"):
+            if knob in options:
+                options[f"adam_{knob}"] = options.pop(knob)
+        if "weight_decay" in options:
+            options["adam_weight_decay"] = options["weight_decay"]
     if config.get("clipnorm"):
         options["global_clipnorm"] = config["clipnorm"]
     if config.get("ema_momentum"):

@@ -12,8 +12,8 @@ class UsageError(Exception):
     """A bad flag or option value; reported as one line, exit code 2."""
 
 
-# Keras optimizers that take ``beta_2``.
-ADAM_FAMILY = ("adam", "adamw", "adamax", "nadam")
+# Keras optimizers that take ``beta_2`` (Muon for the variables it updates the Adam way).
+ADAM_FAMILY = ("adam", "adamw", "adamax", "nadam", "muon")
 
 
 @dataclasses.dataclass
@@ -114,8 +114,8 @@ class TrainConfig:
 
 
 # Each optimizer knob and the optimizers that take it.
-OPTIMIZER_KNOBS = {"beta_1": ADAM_FAMILY, "momentum": ("sgd", "rmsprop"),
-                   "nesterov": ("sgd",), "rho": ("rmsprop", "adadelta"),
+OPTIMIZER_KNOBS = {"beta_1": ADAM_FAMILY, "momentum": ("sgd", "rmsprop", "muon"),
+                   "nesterov": ("sgd", "muon"), "rho": ("rmsprop", "adadelta"),
                    "initial_accumulator": ("adagrad",)}
 
 

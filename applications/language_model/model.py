@@ -83,6 +83,8 @@ class LanguageModel(Application):
         (2, 7, 5)
     """
 
+    muon_adam_layers = ("next_token_scores",)
+
     def __init__(self, config, metadata, **kwargs):
         super().__init__(config, metadata, **kwargs)
         if metadata.get("level") not in LEVELS:
