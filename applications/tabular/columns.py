@@ -139,7 +139,7 @@ def target_spec(table, name, config):
         numbers = numeric_column(values, table.path, table.lines, name)
         kept = numbers[~np.isnan(numbers)]
         spec.update(mean=float(kept.mean()), std=float(kept.std()) or 1.0,
-                    loss=config.losses.get(name, "mse"))
+                    loss=config.losses.get(name, "huber"))
         allowed = REGRESSION_LOSSES
     else:
         classes = sorted(set(present), key=_class_order)

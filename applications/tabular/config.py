@@ -24,8 +24,9 @@ class TabularConfig(TrainConfig):
         tasks: ``{target: "classification" | "regression"}`` overriding detection (a
             non-numeric target, or one of at most ``max_classes_detected`` whole numbers,
             is a classification).
-        losses: ``{target: loss}``; regression ``mse`` (default), ``mae`` or ``huber``
-            (on the standardised target), classification ``bce`` (default for two classes,
+        losses: ``{target: loss}``; regression ``huber`` (default; quadratic within one
+            standard deviation of the target, linear beyond), ``mse`` or ``mae`` (on the
+            standardised target), classification ``bce`` (default for two classes,
             one sigmoid output) or ``sce`` (default for more, a softmax).
         loss_weights: ``{target: weight}`` of each target's loss in the total (default 1).
         max_classes_detected: a numeric target of whole numbers with at most this many
