@@ -53,8 +53,9 @@ class TabularConfig(TrainConfig):
             initialised from ``N(0, sigma)`` (fine periods that tell the values apart),
             whose sines and cosines go through a linear layer of ``dim`` outputs per number
             and a ReLU. ``frequencies`` 0 = none; ``discrete_share`` 1 = every number.
-            ``continuous_sigma`` above 0 gives the other numbers a periodic embedding of
-            their own, its frequencies initialised from ``N(0, continuous_sigma)``.
+            The other (continuous) numbers get a periodic embedding of their own, its
+            frequencies initialised from ``N(0, continuous_sigma)`` (coarser periods; 0 =
+            none).
         members: an ensemble inside one model: this many encoders (each with its own
             heads) read the same column features; each learns from its own loss and the
             prediction is the mean of their outputs (logits for classes).
@@ -76,7 +77,7 @@ class TabularConfig(TrainConfig):
     max_classes_detected: int = 10
     encoder: dict = dataclasses.field(default_factory=lambda: {
         "name": "mlp", "nodes": [256, 128], "activation": "relu", "initializer": "auto",
-        "dropout": 0.1, "batch_norm": True, "l1": 0.0, "l2": 0.0})
+        "dropout": 0.2, "batch_norm": True, "l1": 0.0, "l2": 0.0})
     categorical_encoding: str = "embedding"
     embedding_dim: int = 0
     min_category_count: int = 3
@@ -84,7 +85,7 @@ class TabularConfig(TrainConfig):
     numeric_bins: int = 16
     periodic: dict = dataclasses.field(default_factory=lambda: {
         "frequencies": 16, "dim": 16, "sigma": 30.0, "discrete_share": 0.01,
-        "continuous_sigma": 0.0})
+        "continuous_sigma": 1.0})
     members: int = 4
     dev_split: float = 0.1
     batch_size: int = 128
@@ -105,7 +106,7 @@ SEARCH_SPACE = {
     "categorical_encoding": Choice(("embedding", "onehot")),
     "numeric_bins": Choice((0, 8, 16, 32)),
     "periodic.sigma": Choice((3.0, 30.0)),
-    "periodic.continuous_sigma": Choice((0.0, 0.1, 0.3)),
+    "periodic.continuous_sigma": Choice((0.0, 0.3, 1.0, 3.0)),
     "members": Choice((1, 4)),
     "learning_rate": LEARNING_RATE,
     "optimizer": Choice(("adam", "adamw", "rmsprop", "sgd")),
