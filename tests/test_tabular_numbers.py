@@ -49,9 +49,10 @@ def test_ensemble_members_and_discrete_periods(tmp_path):
     off = TabularModel({**config.to_dict(), "members": 1, "periodic": {"frequencies": 0}},
                        meta)
     assert off.periodic is None and off(x)["label"].shape == (rows, 1)
-    assert model.continuous_periodic is None  # continuous_sigma 0 by default
-    coarse = TabularModel({**config.to_dict(), "members": 1, "periodic": {
-        **config.periodic, "continuous_sigma": 0.1}}, meta)
-    assert coarse.continuous_columns.tolist() == [1]  # price
-    assert coarse.continuous_periodic.get_config()["sigma"] == 0.1
-    assert coarse(x)["label"].shape == (rows, 1)
+    # price, continuous, gets coarser periods of its own (continuous_sigma 1 by default).
+    assert model.continuous_columns.tolist() == [1]
+    assert model.continuous_periodic.get_config()["sigma"] == 1.0
+    plain = TabularModel({**config.to_dict(), "members": 1, "periodic": {
+        **config.periodic, "continuous_sigma": 0.0}}, meta)
+    assert plain.continuous_periodic is None and plain.periodic is not None
+    assert plain(x)["label"].shape == (rows, 1)
