@@ -126,7 +126,8 @@ def test_columns_detected_missing_recorded_and_overridable(tmp_path):
         missing = {f["name"]: f["missing"] for f in meta["features"]}
         assert missing == {"age": 1, "city": 1, "zip": 0}
         tasks = {t["name"]: (t["task"], t["loss"], t["missing"]) for t in meta["targets"]}
-        assert tasks == {"score": ("regression", "huber", 1), "grade": ("classification", "sce", 0)}
+        assert tasks == {"score": ("regression", "huber", 1),
+                         "grade": ("classification", "sce", 0)}
     config = TabularConfig(targets=["grade"], categorical=["zip"], ignore=["score"],
                            tasks={"grade": "classification"}, min_category_count=1)
     meta = build_metadata(read_table(plain), config)
