@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from applications.core.base import optimizer_options
+from applications.core.optimizers import optimizer_options
 from applications.core.config import TrainConfig, UsageError, load_config
 from applications.tabular.columns import build_metadata, encode_inputs, encode_targets
 from applications.tabular.commands import TabularCommands

@@ -290,7 +290,7 @@ def test_attention_maps_need_a_transformer_encoder():
 
 
 def test_warmup_steps_raise_the_rate_linearly_then_hold_it():
-    from applications.core.base import optimizer_options
+    from applications.core.optimizers import optimizer_options
     from applications.core.config import UsageError, load_config
     from applications.translator.config import TranslatorConfig
 

@@ -15,6 +15,7 @@ from applications.core.distributed import WorkerRole
 from applications.core.distributed_loop import train_with_strategy
 from applications.core.epochs import fit_epochs
 from applications.core.inputs import as_training_data
+from applications.core.optimizers import optimizer_options
 from applications.core.training_state import MODEL_FILE, save_model_atomically
 from data.errors import InputError
 from encoders.backbones import restoring
@@ -219,42 +220,6 @@ class Application(CheckpointableLists, keras.Model):
     def predict_raw(self, inputs, **options):
         """Python results for raw inputs, through the serving module; each application's own."""
         raise TypeError(f"{type(self).__name__} does not take raw inputs")
-
-
-def optimizer_options(config, learning_rate=None):
-    """Optimizer keyword arguments from the shared options: rate, the optimizer's knobs
-    (betas, momentum, Nesterov, rho, Adagrad's initial accumulator, weight decay), clipping
-    and averaging. A knob left at 0 is not passed, so the optimizer keeps its default.
-    With ``warmup_steps`` a plain rate becomes a linear warm-up from 0 to it."""
-    options = {"learning_rate": config["learning_rate"] if learning_rate is None
-               else learning_rate}
-    warmup = config.get("warmup_steps", 0)
-    if warmup and isinstance(options["learning_rate"], (int, float)):
-        # Cosine decay with alpha=1 never decays: linear warm-up, then the rate itself.
-        options["learning_rate"] = keras.optimizers.schedules.CosineDecay(
-            0.0, decay_steps=1, alpha=1.0, warmup_target=float(options["learning_rate"]),
-            warmup_steps=int(warmup))
-    if config.get("beta_2"):
-        options["beta_2"] = config["beta_2"]
-    for knob, keyword in (("beta_1", "beta_1"), ("momentum", "momentum"),
-                          ("nesterov", "nesterov"), ("rho", "rho"),
-                          ("initial_accumulator", "initial_accumulator_value"),
-                          ("weight_decay", "weight_decay")):
-        if config.get(knob):
-            options[keyword] = config[knob]
-    if str(config.get("optimizer", "")).lower() == "muon":
-        # Muon updates matrices by orthogonalised momentum and every other variable (and
-        # those excluded) the AdamW way; the betas and weight decay reach that half too.
-        for knob in ("beta_1", "beta_2"):
-            if knob in options:
-                options[f"adam_{knob}"] = options.pop(knob)
-        if "weight_decay" in options:
-            options["adam_weight_decay"] = options["weight_decay"]
-    if config.get("clipnorm"):
-        options["global_clipnorm"] = config["clipnorm"]
-    if config.get("ema_momentum"):
-        options.update(use_ema=True, ema_momentum=config["ema_momentum"])
-    return options
 
 
 def resolve_jit_compile(setting):

@@ -1,12 +1,48 @@
-"""Optimizers with a learning-rate schedule over the whole run, for applications that set
-``lr_schedule``, ``warmup_epochs`` and ``weight_decay`` (the vision applications do)."""
+"""Optimizers from the shared options (:func:`optimizer_options`, every application), and
+with a learning-rate schedule over the whole run for applications that set
+``lr_schedule`` and ``warmup_epochs`` (the vision applications do)."""
 
 import math
 
 import keras
 
-from applications.core.base import optimizer_options
 from applications.core.config import UsageError
+
+def optimizer_options(config, learning_rate=None):
+    """Optimizer keyword arguments from the shared options: rate, the optimizer's knobs
+    (betas, momentum, Nesterov, rho, Adagrad's initial accumulator, weight decay), clipping
+    and averaging. A knob left at 0 is not passed, so the optimizer keeps its default.
+    With ``warmup_steps`` a plain rate becomes a linear warm-up from 0 to it."""
+    options = {"learning_rate": config["learning_rate"] if learning_rate is None
+               else learning_rate}
+    warmup = config.get("warmup_steps", 0)
+    if warmup and isinstance(options["learning_rate"], (int, float)):
+        # Cosine decay with alpha=1 never decays: linear warm-up, then the rate itself.
+        options["learning_rate"] = keras.optimizers.schedules.CosineDecay(
+            0.0, decay_steps=1, alpha=1.0, warmup_target=float(options["learning_rate"]),
+            warmup_steps=int(warmup))
+    if config.get("beta_2"):
+        options["beta_2"] = config["beta_2"]
+    for knob, keyword in (("beta_1", "beta_1"), ("momentum", "momentum"),
+                          ("nesterov", "nesterov"), ("rho", "rho"),
+                          ("initial_accumulator", "initial_accumulator_value"),
+                          ("weight_decay", "weight_decay")):
+        if config.get(knob):
+            options[keyword] = config[knob]
+    if str(config.get("optimizer", "")).lower() == "muon":
+        # Muon updates matrices by orthogonalised momentum and every other variable (and
+        # those excluded) the AdamW way; the betas and weight decay reach that half too.
+        for knob in ("beta_1", "beta_2"):
+            if knob in options:
+                options[f"adam_{knob}"] = options.pop(knob)
+        if "weight_decay" in options:
+            options["adam_weight_decay"] = options["weight_decay"]
+    if config.get("clipnorm"):
+        options["global_clipnorm"] = config["clipnorm"]
+    if config.get("ema_momentum"):
+        options.update(use_ema=True, ema_momentum=config["ema_momentum"])
+    return options
+
 
 SCHEDULES = ("cosine", "constant")
 
@@ -42,13 +78,11 @@ def schedule_or_rate(config, rate, train_examples):
 def make_scheduled_optimizer(model, rate):
     """The ``optimizer`` option's class at ``rate`` under the model's schedule.
 
-    The schedule's length comes from ``model.metadata["train_examples"]``; ``weight_decay``
-    (decoupled) is passed on when set.
+    The schedule's length comes from ``model.metadata["train_examples"]``; the other
+    knobs are :func:`optimizer_options`'.
     """
     config = model.config
     kwargs = optimizer_options(config, schedule_or_rate(config, rate,
                                                         model.metadata["train_examples"]))
-    if config.get("weight_decay"):
-        kwargs["weight_decay"] = config["weight_decay"]
     optimizer = keras.optimizers.get(config["optimizer"])
     return optimizer.__class__(**kwargs)
