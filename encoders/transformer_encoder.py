@@ -8,7 +8,7 @@ from encoders.pooling import masked_pool
 from encoders.registry import register
 from encoders.tracking import CheckpointableLists
 
-_POSITIONS = ("sinusoidal", "learned")
+_POSITIONS = ("sinusoidal", "learned", "rotary")
 _POOLINGS = ("mean", "max", "first", "last")
 
 
@@ -21,6 +21,30 @@ def sinusoidal_positions(length, width, dtype="float32"):
     angles = ops.expand_dims(ops.arange(length, dtype="float32"), 1) * rates[None, :]
     table = ops.concatenate([ops.sin(angles), ops.cos(angles)], axis=-1)[:, :width]
     return ops.cast(table, dtype)
+
+
+def rotate_by_position(x):
+    """Rotary position embedding (Su et al. 2021) of ``[B, T, heads, size]`` projections:
+    each pair of features ``(i, i + size / 2)`` turned by ``t * 10000 ** (-2i / size)``
+    at position t, so a query-key product depends on their positions' difference only."""
+    ops = keras.ops
+    half = x.shape[-1] // 2
+    rates = ops.exp(ops.arange(half, dtype="float32") * (-math.log(10000.0) / half))
+    angles = ops.expand_dims(ops.arange(ops.shape(x)[1], dtype="float32"), 1) * rates[None]
+    cos = ops.cast(ops.cos(angles), x.dtype)[None, :, None, :]
+    sin = ops.cast(ops.sin(angles), x.dtype)[None, :, None, :]
+    first, second = x[..., :half], x[..., half:]
+    return ops.concatenate([first * cos - second * sin, first * sin + second * cos], axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="encore")
+class RotaryAttention(keras.layers.MultiHeadAttention):
+    """``keras.layers.MultiHeadAttention`` whose projected queries and keys are rotated by
+    their positions (:func:`rotate_by_position`) before the dot products."""
+
+    def _compute_attention(self, query, key, value, *args, **kwargs):
+        return super()._compute_attention(rotate_by_position(query), rotate_by_position(key),
+                                          value, *args, **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="encore")
@@ -41,8 +65,10 @@ class Transformer_Encoder(CheckpointableLists, keras.Model):
         num_heads: attention heads per block, each of size ``width // num_heads``.
         feed_forward_width: the feed-forward layer's inner size (0 or None: ``4 * width``).
         dropout: on attention weights, on each block's residual branches and on the input.
-        positions: ``"sinusoidal"`` (fixed, any length) or ``"learned"`` (one trained vector
-            per position, up to ``max_length``).
+        positions: ``"sinusoidal"`` (fixed, any length), ``"learned"`` (one trained vector
+            per position, up to ``max_length``), both added to the input, or ``"rotary"``
+            (queries and keys rotated by position in every attention layer; an even head
+            size).
         max_length: the longest sequence ``"learned"`` positions cover.
         causal: position t attends only to positions up to t.
         pooling: how ``pooled`` summarises the sequence over real positions: ``"mean"``,
@@ -78,6 +104,8 @@ class Transformer_Encoder(CheckpointableLists, keras.Model):
             raise ValueError(f"width ({width}) must be a multiple of num_heads ({num_heads})")
         if positions not in _POSITIONS:
             raise ValueError(f"positions must be one of {list(_POSITIONS)}, not {positions!r}")
+        if positions == "rotary" and (width // num_heads) % 2:
+            raise ValueError(f"rotary positions need an even head size, not {width // num_heads}")
         if pooling not in _POOLINGS:
             raise ValueError(f"pooling must be one of {list(_POOLINGS)}, not {pooling!r}")
         if not 0.0 <= float(dropout) < 1.0:
@@ -99,10 +127,11 @@ class Transformer_Encoder(CheckpointableLists, keras.Model):
             if positions == "learned" else None)
         self.attention_norms, self.attention_layers = [], []
         self.feed_forward_norms, self.feed_forward_inner, self.feed_forward_outer = [], [], []
+        attention = RotaryAttention if positions == "rotary" else keras.layers.MultiHeadAttention
         for i in range(num_layers):
             self.attention_norms.append(keras.layers.LayerNormalization(
                 epsilon=1e-5, name=f"attention_norm_{i}"))
-            self.attention_layers.append(keras.layers.MultiHeadAttention(
+            self.attention_layers.append(attention(
                 num_heads, width // num_heads, dropout=self.dropout, name=f"attention_{i}"))
             self.feed_forward_norms.append(keras.layers.LayerNormalization(
                 epsilon=1e-5, name=f"feed_forward_norm_{i}"))
@@ -118,7 +147,7 @@ class Transformer_Encoder(CheckpointableLists, keras.Model):
         length = ops.shape(x)[1]
         if self.position_embedding is not None:
             x = x + self.position_embedding(ops.arange(length))[None]
-        else:
+        elif self.positions == "sinusoidal":
             x = x + sinusoidal_positions(length, self.width, x.dtype)[None]
         return self.drop(x, training=training)
 

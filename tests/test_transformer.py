@@ -18,13 +18,14 @@ SMALL = dict(width=8, num_layers=2, num_heads=2, dropout=0.0)
 
 @pytest.mark.parametrize("options", [
     {}, {"positions": "learned", "pooling": "max"}, {"causal": True, "pooling": "last"},
-    {"pooling": "first", "feed_forward_width": 12, "activation": "relu"}])
+    {"pooling": "first", "feed_forward_width": 12, "activation": "relu"},
+    {"positions": "rotary", "causal": True, "pooling": "last"}])
 def test_shared_encoder_checks(options):
     run_encoder_test(Transformer_Encoder, {**SMALL, **options}, SEQ,
                      {"sequence": (3, 6, 8), "pooled": (3, 8)}, mask=MASK)
 
 
-@pytest.mark.parametrize("positions", ["sinusoidal", "learned"])
+@pytest.mark.parametrize("positions", ["sinusoidal", "learned", "rotary"])
 @pytest.mark.parametrize("pooling", ["mean", "max", "last"])
 def test_more_padding_changes_nothing(positions, pooling):
     encoder = Transformer_Encoder(**SMALL, positions=positions, pooling=pooling)
@@ -46,9 +47,10 @@ def test_more_padding_changes_nothing(positions, pooling):
                                    np.asarray(short["sequence"])[1, 2], atol=1e-6)
 
 
-def test_a_future_input_never_changes_an_earlier_output():
-    causal = Transformer_Encoder(**SMALL, causal=True)
-    both_ways = Transformer_Encoder(**SMALL)
+@pytest.mark.parametrize("positions", ["sinusoidal", "rotary"])
+def test_a_future_input_never_changes_an_earlier_output(positions):
+    causal = Transformer_Encoder(**SMALL, causal=True, positions=positions)
+    both_ways = Transformer_Encoder(**SMALL, positions=positions)
     x = rng.normal(size=(2, 7, 4)).astype("float32")
     before = np.asarray(causal(x)["sequence"])
     for t in range(7):
@@ -62,6 +64,32 @@ def test_a_future_input_never_changes_an_earlier_output():
     changed[:, -1] += 3.0
     assert np.abs(np.asarray(both_ways(changed)["sequence"])[:, 0]
                   - np.asarray(both_ways(x)["sequence"])[:, 0]).max() > 1e-3
+
+
+def test_rotary_positions_make_attention_depend_on_offsets_only():
+    from encoders.transformer_encoder import rotate_by_position
+
+    # The same query and key vector at every position: after rotation, their dot product
+    # depends only on how far apart the two positions are.
+    query = np.broadcast_to(rng.normal(size=(1, 1, 2, 8)), (1, 9, 2, 8)).astype("float32")
+    key = np.broadcast_to(rng.normal(size=(1, 1, 2, 8)), (1, 9, 2, 8)).astype("float32")
+    rotated_query = np.asarray(rotate_by_position(query))[0]
+    rotated_key = np.asarray(rotate_by_position(key))[0]
+    products = np.einsum("qhd,khd->hqk", rotated_query, rotated_key)
+    for offset in range(-3, 4):
+        diagonal = np.diagonal(products, offset, axis1=1, axis2=2)
+        np.testing.assert_allclose(diagonal, diagonal[:, :1].repeat(diagonal.shape[1], 1),
+                                   rtol=1e-4, atol=1e-4)
+    assert np.abs(products[:, 0, 1] - products[:, 0, 3]).max() > 1e-3
+    # Rotation keeps lengths, and position 0 is not turned.
+    np.testing.assert_allclose(np.linalg.norm(rotated_query, axis=-1),
+                               np.linalg.norm(query[0], axis=-1), rtol=1e-5)
+    np.testing.assert_allclose(rotated_query[0], query[0, 0], atol=1e-6)
+    # So the encoder tells orders apart although nothing is added to its inputs.
+    encoder = Transformer_Encoder(**SMALL, positions="rotary")
+    swapped = SEQ[:, [1, 0, 2, 3, 4, 5]]
+    before, after = (np.asarray(encoder(x)["sequence"]) for x in (SEQ, swapped))
+    assert np.abs(after[:, [1, 0, 2, 3, 4, 5]] - before).max() > 1e-3
 
 
 def test_attention_scores_respect_padding_and_causality():
@@ -96,7 +124,9 @@ def test_registry_config_and_bad_arguments():
     with pytest.raises(ValueError, match="multiple of num_heads"):
         Transformer_Encoder(width=10, num_heads=4)
     with pytest.raises(ValueError, match="positions"):
-        Transformer_Encoder(positions="rotary")
+        Transformer_Encoder(positions="alibi")
+    with pytest.raises(ValueError, match="even head size"):
+        Transformer_Encoder(width=12, num_heads=4, positions="rotary")
     with pytest.raises(ValueError, match="pooling"):
         Transformer_Encoder(pooling="sum")
     with pytest.raises(ValueError, match="bad arguments"):
@@ -114,8 +144,9 @@ def tiny_language_model(window, **encoder):
     return LanguageModel(config.to_dict(), make_metadata("char", Vocabulary(list("abc\n"))))
 
 
-def test_language_model_steps_through_a_sliding_window_and_saves(tmp_path):
-    model = tiny_language_model(window=5)
+@pytest.mark.parametrize("positions", ["sinusoidal", "rotary"])
+def test_language_model_steps_through_a_sliding_window_and_saves(positions, tmp_path):
+    model = tiny_language_model(window=5, positions=positions)
     assert model.encoder.causal and "causal" not in model.config["encoder"]
     ids = rng.integers(2, 6, size=(2, 9)).astype("int32")
     states = model.initial_state(2)
@@ -147,9 +178,9 @@ def tiny_transformer(**extra):
                        "dropout": 0.0, **extra})
 
 
-def train(app, out, *options):
+def train(app, out, *options, encoder=None):
     code, _, err = cli(app, "train", "--out", out, "--epochs", 1, "--seed", 1,
-                       "--set", f"encoder={tiny_transformer()}", *options)
+                       "--set", f"encoder={tiny_transformer(**(encoder or {}))}", *options)
     assert code == 0, err
     config = json.loads((out / "config.json").read_text())
     assert config["encoder"]["name"] == "transformer"
@@ -198,7 +229,7 @@ def test_classifier_predict_equals_export(tmp_path):
 
     app, out = ClassifierCommands(), tmp_path / "classifier"
     train(app, out, "--set", "embedding_dim=16", "--set", "learning_rate=0.005",
-          "--batch-size", 32)
+          "--batch-size", 32, encoder={"positions": "rotary"})  # rotary in a SavedModel too
     texts = ["A truly wonderful film , from start to finish .", "The plot was dull and boring"]
     code, text, err = cli(app, "predict", "--model", out, stdin="\n".join(texts) + "\n")
     assert code == 0, err

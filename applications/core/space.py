@@ -53,8 +53,8 @@ LEARNING_RATE = Range(3e-4, 1e-2, log=True)
 
 def transformer_space(group="encoder", dropout=True, warmup=True):
     """The ``Transformer_Encoder`` dimensions of ``group``, active when its name is
-    ``transformer``: blocks, heads, width, feed-forward width, (with ``dropout``) dropout
-    and (with ``warmup``) the learning-rate warm-up ``warmup_steps``.
+    ``transformer``: blocks, heads, width, feed-forward width, positions, (with ``dropout``)
+    dropout and (with ``warmup``) the learning-rate warm-up ``warmup_steps``.
 
     Example:
         >>> sorted(transformer_space())[:2]
@@ -66,6 +66,7 @@ def transformer_space(group="encoder", dropout=True, warmup=True):
         f"{group}.num_heads": Choice((2, 4, 8), when=when),
         f"{group}.width": Choice((64, 128, 256), when=when),
         f"{group}.feed_forward_width": Choice((256, 512, 1024), when=when),
+        f"{group}.positions": Choice(("sinusoidal", "rotary"), when=when),
     }
     if dropout:
         space[f"{group}.dropout"] = Range(0.0, 0.3, step=0.1, when=when)

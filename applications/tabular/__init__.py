@@ -1,1 +1,1 @@
-"""Tabular data (CSV/TSV columns -> one or more targets): ``python -m applications.tabular --help``."""
+"""Tabular data (CSV/TSV columns -> one or more targets): ``python -m applications.tabular``."""
