@@ -194,6 +194,8 @@ def test_tagger_predict_equals_export(tmp_path):
     train(app, out, "--set", "word_dim=16", "--set", "char_dim=8", "--set",
           'char_encoder={"name": "cnn", "mode": "1d", "filters": [8], "kernel_sizes": [3]}',
           "--batch-size", 32)
+    # The tagger's recipe gives a Transformer rotary positions when the run sets none.
+    assert json.loads((out / "config.json").read_text())["encoder"]["positions"] == "rotary"
     sentences = ["The old man saw a dog in London.", "She can't find two books !"]
     code, text, err = cli(app, "predict", "--model", out, stdin="\n".join(sentences) + "\n")
     assert code == 0, err

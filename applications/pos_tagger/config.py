@@ -20,7 +20,7 @@ class TaggerConfig(TrainConfig):
             default three 1-D convolutions of 128 filters of width 3 (each word sees three
             words either side), e.g. ``{"name": "rnn", "cell": "lstm", "nodes": [128, 128],
             "bidirectional": True}`` for a BiLSTM or ``{"name": "transformer"}`` for a
-            ``Transformer_Encoder``.
+            ``Transformer_Encoder`` (rotary positions unless the run sets ``positions``).
         embedding_dropout: dropout on the concatenated word and character vectors.
         word_dropout: alpha of frequency-based word dropout: a training word seen c times is
             replaced by ``<unk>`` with probability alpha / (alpha + c), so the unknown-word
@@ -72,6 +72,10 @@ class TaggerConfig(TrainConfig):
     ema_momentum: float = 0.99
     epochs: int = 50
     patience: int = 8
+
+    # A Transformer sentence encoder tags better with rotary positions than with sinusoidal
+    # ones (EWT dev, 10-minute budget, seeds 1 and 2; benchmarks/RESULTS.md row 40).
+    ENCODER_RECIPES = {"transformer": {"encoder": {"positions": "rotary"}}}
 
 
 # What `tune` varies (see applications/core/space.py); `--space NAME=V1,V2` narrows it.
