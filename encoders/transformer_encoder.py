@@ -16,11 +16,17 @@ def sinusoidal_positions(length, width, dtype="float32"):
     """``[length, width]`` position vectors of Vaswani et al. (2017): sines on the first half
     of the features, cosines on the second, wavelengths from 2 pi to 10000 * 2 pi."""
     ops = keras.ops
-    half = (width + 1) // 2
-    rates = ops.exp(ops.arange(half, dtype="float32") * (-math.log(10000.0) / max(half, 1)))
-    angles = ops.expand_dims(ops.arange(length, dtype="float32"), 1) * rates[None, :]
+    angles = position_angles(length, (width + 1) // 2)
     table = ops.concatenate([ops.sin(angles), ops.cos(angles)], axis=-1)[:, :width]
     return ops.cast(table, dtype)
+
+
+def position_angles(length, count):
+    """``[length, count]`` angles ``t * 10000 ** (-i / count)`` for positions t and
+    frequencies i: the table behind sinusoidal and rotary positions."""
+    ops = keras.ops
+    rates = ops.exp(ops.arange(count, dtype="float32") * (-math.log(10000.0) / max(count, 1)))
+    return ops.expand_dims(ops.arange(length, dtype="float32"), 1) * rates[None, :]
 
 
 def rotate_by_position(x):
@@ -29,8 +35,7 @@ def rotate_by_position(x):
     at position t, so a query-key product depends on their positions' difference only."""
     ops = keras.ops
     half = x.shape[-1] // 2
-    rates = ops.exp(ops.arange(half, dtype="float32") * (-math.log(10000.0) / half))
-    angles = ops.expand_dims(ops.arange(ops.shape(x)[1], dtype="float32"), 1) * rates[None]
+    angles = position_angles(ops.shape(x)[1], half)
     cos = ops.cast(ops.cos(angles), x.dtype)[None, :, None, :]
     sin = ops.cast(ops.sin(angles), x.dtype)[None, :, None, :]
     first, second = x[..., :half], x[..., half:]
