@@ -3,7 +3,10 @@
 They drive any model with ``encode(source)`` (the decoder's per-example memory, holding at
 least ``state`` and ``mask [B, Ts]``) and a ``decoder`` with ``step(token, state, memory)``
 (:class:`~encoders.seq_decoder.AttentionDecoder`,
-:class:`~encoders.transformer_decoder.TransformerDecoder`). The source may be ids ``[B, Ts]``
+:class:`~encoders.transformer_decoder.TransformerDecoder`), and optionally
+``search_memory(memory)``, which adds to the memory what every step would otherwise
+recompute. A state is a tensor or a nest of them, batch first; in a tensor of rank 3 or
+more, axis 1 may grow from step to step (a key-value cache). The source may be ids ``[B, Ts]``
 (the translator) or images (the captioner); ``Ts`` is the number of attended positions.
 
 Both return ``(tokens [B, T], weights [B, T, Ts], scores [B])``: output ids (``</s>`` and
@@ -53,10 +56,27 @@ def _log_probs(logits):
     return tf.nn.log_softmax(tf.where(banned, NEG_INF, tf.cast(logits, tf.float32)), axis=-1)
 
 
+def _search_memory(model, source):
+    """The model's memory of ``source``, with the decoder's ``search_memory`` additions."""
+    memory = model.encode(source)
+    add = getattr(model.decoder, "search_memory", None)
+    return add(memory) if add else memory
+
+
+def _state_shapes(state, any_batch):
+    """Loop shape invariants of a state: a growing axis 1 in tensors of rank 3 or more and,
+    with ``any_batch``, any batch size."""
+    def loose(tensor):
+        dims = tensor.shape.as_list()
+        return tf.TensorShape([None if (i == 0 and any_batch) or (i == 1 and len(dims) > 2)
+                               else d for i, d in enumerate(dims)])
+    return tf.nest.map_structure(loose, state)
+
+
 def greedy_decode(model, source, alpha=0.0, max_steps=None):
     """Pick the most probable word at each step until every output has ended (at most
     ``max_steps``; default :func:`max_steps_for` the source)."""
-    memory = model.encode(source)
+    memory = _search_memory(model, source)
     batch = tf.shape(memory["mask"])[0]
     max_steps = max_steps_for(source) if max_steps is None else max_steps
     alpha = tf.cast(alpha, tf.float32)
@@ -80,7 +100,12 @@ def greedy_decode(model, source, alpha=0.0, max_steps=None):
              tf.zeros([batch], tf.bool), tf.zeros([batch]), tf.zeros([batch], tf.int32),
              tf.TensorArray(tf.int32, size=0, dynamic_size=True),
              tf.TensorArray(tf.float32, size=0, dynamic_size=True))
-    *_, total, lengths, tokens, weights = tf.while_loop(cond, body, start)
+    # The batch size stays as the start gives it (relaxing it changed results in the last
+    # digits, enough to flip near ties of an untrained model).
+    shapes = (*(x.shape for x in start[:2]), _state_shapes(start[2], any_batch=False),
+              *(x.shape for x in start[3:6]), tf.TensorShape(None), tf.TensorShape(None))
+    *_, total, lengths, tokens, weights = tf.while_loop(cond, body, start,
+                                                        shape_invariants=shapes)
     tokens = tf.transpose(tokens.stack(), [1, 0])
     weights = tf.transpose(weights.stack(), [1, 0, 2])
     return tokens, weights, total / length_penalty(lengths, alpha)
@@ -94,12 +119,12 @@ def beam_decode(model, source, beam_size, alpha=0.0, max_steps=None):
     and competes with the live ones; the search stops when every hypothesis has ended or
     after ``max_steps``. With ``beam_size`` 1 this is greedy decoding.
     """
-    memory = model.encode(source)
+    memory = _search_memory(model, source)
     beam = tf.cast(beam_size, tf.int32)
     batch = tf.shape(memory["mask"])[0]
     source_length = tf.shape(memory["mask"])[1]
     rows = batch * beam
-    memory = {name: tf.repeat(value, beam, axis=0) for name, value in memory.items()}
+    memory = tf.nest.map_structure(lambda value: tf.repeat(value, beam, axis=0), memory)
     max_steps = max_steps_for(source) if max_steps is None else max_steps
     alpha = tf.cast(alpha, tf.float32)
     # Only the first hypothesis of each sentence is live at the start; the others would
@@ -126,8 +151,8 @@ def beam_decode(model, source, beam_size, alpha=0.0, max_steps=None):
         history = tf.concat([tf.gather(history, parent), word[:, None]], axis=1)
         attention_history = tf.concat([tf.gather(attention_history, parent),
                                        tf.gather(attention, parent)[:, None]], axis=1)
-        return (t + 1, word, tf.gather(state, parent), finished, scores, lengths, history,
-                attention_history)
+        state = tf.nest.map_structure(lambda value: tf.gather(value, parent), state)
+        return (t + 1, word, state, finished, scores, lengths, history, attention_history)
 
     def cond(t, token, state, finished, *_):
         return (t < max_steps) & ~tf.reduce_all(finished)
@@ -136,7 +161,7 @@ def beam_decode(model, source, beam_size, alpha=0.0, max_steps=None):
              tf.zeros([rows], tf.bool), scores, tf.zeros([rows], tf.int32),
              tf.zeros([rows, 0], tf.int32), tf.zeros([rows, 0, source_length]))
     invariants = (tf.TensorShape([]), tf.TensorShape([None]),
-                  tf.TensorShape([None, memory["state"].shape[-1]]), tf.TensorShape([None]),
+                  _state_shapes(memory["state"], any_batch=True), tf.TensorShape([None]),
                   tf.TensorShape([None]), tf.TensorShape([None]),
                   tf.TensorShape([None, None]), tf.TensorShape([None, None, None]))
     *_, scores, lengths, history, attention_history = tf.while_loop(

@@ -2,18 +2,17 @@
 
 It has :class:`~encoders.seq_decoder.AttentionDecoder`'s interface (``prepare``,
 ``teacher_forced``, ``step``), so greedy and beam search in
-:mod:`encoders.search` drive either one. Its decoding state is the output
-so far: a fixed-width buffer of the ids fed in (``[B, L]``, as floats like a recurrent
-state, zeros after the last), where ``L`` covers the longest output search allows. A step
-writes the new id into the buffer and reads the buffer's filled part again; causal
-attention makes the empty places after the last id irrelevant, so a step gives what teacher
-forcing gives at that position.
+:mod:`encoders.search` drive either one. Its decoding state is a key-value cache: for every
+block, the self-attention keys and values of the ids fed so far (``[B, t, heads, size]``,
+growing by one position a step), so a step projects only the new id and attends over the
+cache, giving what teacher forcing gives at that position. :meth:`search_memory` projects the
+encoder states into every block's cross-attention keys and values once per search instead
+of once per step.
 """
 
 import keras
 import tensorflow as tf
 
-from encoders.search import max_steps_for
 from encoders.tracking import CheckpointableLists
 from encoders.transformer_encoder import sinusoidal_positions
 
@@ -82,13 +81,22 @@ class TransformerDecoder(CheckpointableLists, keras.layers.Layer):
             self.scores = keras.layers.Dense(self.vocab_size, name="token_scores")
 
     def prepare(self, values, summary, mask):
-        """The per-sentence memory: encoder states, their mask, and an empty output buffer
-        long enough for every step the search may take (``summary`` is not used)."""
+        """The per-sentence memory: encoder states, their mask, and an empty key-value
+        cache as the decoding state (``summary`` is not used)."""
         values = tf.convert_to_tensor(values)
-        length = max_steps_for(values) + 1
-        # float32 holds every id exactly (float16 would not, past 2048).
+        empty = tf.zeros(tf.stack([tf.shape(values)[0], 0, self.num_heads,
+                                   self.width // self.num_heads]), self.compute_dtype)
         return {"values": values, "mask": tf.cast(mask, tf.bool),
-                "state": tf.zeros(tf.stack([tf.shape(values)[0], length]), tf.float32)}
+                "state": {"keys": [empty] * self.num_layers,
+                          "values": [empty] * self.num_layers}}
+
+    def search_memory(self, memory):
+        """``memory`` with every block's cross-attention keys and values of the encoder
+        states, which steps then read instead of projecting the states again."""
+        values = memory["values"]
+        return {**memory,
+                "cross_keys": [layer._key_dense(values) for layer in self.cross_attentions],
+                "cross_values": [layer._value_dense(values) for layer in self.cross_attentions]}
 
     def features(self, target_in, memory, training=False):
         """Final vectors ``[B, T, width]`` and the last block's cross-attention weights
@@ -131,21 +139,30 @@ class TransformerDecoder(CheckpointableLists, keras.layers.Layer):
         return self._logits(features), weights
 
     def step(self, token, state, memory):
-        """Feed one id per row (``[B]``); logits ``[B, V]``, the new buffer and the step's
-        cross-attention weights ``[B, Ts]``."""
-        ids = tf.cast(state, tf.int32)
-        width = tf.shape(ids)[1]
-        count = tf.reduce_sum(tf.cast(ids != 0, tf.int32), axis=1)
-        here = tf.one_hot(count, width, dtype=tf.int32)
-        ids = ids * (1 - here) + tf.cast(token, tf.int32)[:, None] * here
-        # Only the filled prefix is read (causal attention makes the empty places after it
-        # irrelevant), so a step costs as much as the longest output so far in the batch,
-        # not the longest output the search allows.
-        filled = tf.reduce_max(count) + 1
-        features, weights = self.features(ids[:, :filled], memory)
-        pick = tf.cast(here[:, :filled], features.dtype)[:, :, None]
-        logits = self._logits(tf.reduce_sum(features * pick, axis=1))
-        return logits, tf.cast(ids, state.dtype), tf.reduce_sum(weights * pick, axis=1)
+        """Feed one id per row (``[B]``); logits ``[B, V]``, the cache with the id's keys
+        and values added, and the step's cross-attention weights ``[B, Ts]`` (the last
+        block's, the mean over heads). Every row advances one position per step."""
+        if "cross_keys" not in memory:
+            memory = self.search_memory(memory)
+        position = tf.shape(state["keys"][0])[1]
+        x = self.embedding(tf.cast(token, tf.int32))[:, None]
+        x = x + sinusoidal_positions(position + 1, self.width, x.dtype)[None, -1:]
+        cross_mask = memory["mask"][:, None, :]
+        keys, values = [], []
+        for i in range(self.num_layers):
+            layer, normed = self.self_attentions[i], self.self_norms[i](x)
+            keys.append(tf.concat([state["keys"][i], layer._key_dense(normed)], axis=1))
+            values.append(tf.concat([state["values"][i], layer._value_dense(normed)], axis=1))
+            x = x + _attend(layer, normed, keys[i], values[i])[0]
+            attended, scores = _attend(self.cross_attentions[i], self.cross_norms[i](x),
+                                       memory["cross_keys"][i], memory["cross_values"][i],
+                                       cross_mask, scores=i == self.num_layers - 1)
+            x = x + attended
+            hidden = self.feed_forward_inner[i](self.feed_forward_norms[i](x))
+            x = x + self.feed_forward_outer[i](hidden)
+        logits = self._logits(self.final_norm(x)[:, 0])
+        weights = tf.cast(tf.reduce_mean(scores, axis=1)[:, 0], tf.float32)
+        return logits, {"keys": keys, "values": values}, weights
 
     def get_config(self):
         config = super().get_config()
@@ -154,3 +171,11 @@ class TransformerDecoder(CheckpointableLists, keras.layers.Layer):
                       feed_forward_width=self.feed_forward_width, dropout=self.dropout,
                       tie_embeddings=self.tie_embeddings)
         return config
+
+
+def _attend(layer, query, keys, values, mask=None, scores=False):
+    """``layer`` (a ``keras.layers.MultiHeadAttention``) attending from ``query`` over keys
+    and values it has already projected; ``(output, weights [B, heads, T, S] or None)``."""
+    output, weights = layer._compute_attention(layer._query_dense(query), keys, values,
+                                               mask, False, scores)
+    return layer._output_dense(output), weights

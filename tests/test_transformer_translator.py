@@ -10,10 +10,9 @@ from tests.test_checkpoint_tracking import weights_outside_the_checkpoint
 from tests.test_transformer import SMALL, train
 
 
-def test_transformer_decoder_steps_like_teacher_forcing_and_beam_one_is_greedy(tmp_path):
-    import tensorflow as tf
-
-    from encoders import search
+def tiny_translator():
+    """An untrained full-Transformer translator (width 16, one decoder block), its options
+    and its metadata."""
     from applications.translator.config import TranslatorConfig
     from applications.translator.model import Translator
     from applications.translator.pipeline import TranslationMetadata
@@ -24,7 +23,16 @@ def test_transformer_decoder_steps_like_teacher_forcing_and_beam_one_is_greedy(t
     config = TranslatorConfig(encoder={"name": "transformer", **SMALL, "width": 16},
                               decoder={"name": "transformer", "num_layers": 1},
                               embedding_dim=8, dropout=0.0).to_dict()
-    model = Translator(config, meta.get_config())
+    return Translator(config, meta.get_config()), config, meta
+
+
+def test_transformer_decoder_steps_like_teacher_forcing_and_beam_one_is_greedy(tmp_path):
+    import tensorflow as tf
+
+    from encoders import search
+    from applications.translator.model import Translator
+
+    model, config, meta = tiny_translator()
     assert (model.decoder.width, model.decoder.num_layers) == (16, 1)  # width from the encoder
     source = np.array([[3, 4, 2, 0], [2, 3, 0, 0]], "int32")
     target_in = np.array([[2, 5, 6, 4, 3], [2, 6, 5, 4, 4]], "int32")
@@ -48,6 +56,45 @@ def test_transformer_decoder_steps_like_teacher_forcing_and_beam_one_is_greedy(t
                                   greedy)
     with pytest.raises(ValueError, match="scheduled_sampling"):
         Translator({**config, "scheduled_sampling": 0.5}, meta.get_config())
+
+
+def test_reordered_caches_step_like_the_reordered_histories():
+    """Beam search gathers the decoder's key-value caches by parent at every step: after a
+    gather, each row must step as teacher forcing steps the history it now holds, and
+    beam outputs must score what teacher forcing gives them."""
+    import tensorflow as tf
+
+    from encoders import search
+
+    keras.utils.set_random_seed(3)
+    model, _, _ = tiny_translator()
+    source = np.array([[3, 4, 2, 0], [2, 3, 0, 0], [4, 4, 3, 2]], "int32")
+    history = np.array([[2, 5, 6], [2, 6, 4], [2, 4, 4]], "int32")
+    model({"source": source, "target_in": history})  # builds the layers
+    memory = model.decoder.search_memory(model.encode(source))
+    state = memory["state"]
+    for t in range(2):
+        _, state, _ = model.decoder.step(tf.constant(history[:, t]), state, memory)
+    parent = np.array([2, 0, 0])
+    state = tf.nest.map_structure(lambda value: tf.gather(value, parent), state)
+    memory = tf.nest.map_structure(lambda value: tf.gather(value, parent), memory)
+    logits, state, weights = model.decoder.step(tf.constant(history[parent, 2]), state, memory)
+    assert state["keys"][0].shape[1] == 3
+    forced_logits, forced_weights = model.decoder.teacher_forced(history[parent],
+                                                                 model.encode(source[parent]))
+    np.testing.assert_allclose(np.asarray(logits), np.asarray(forced_logits)[:, 2], atol=1e-5)
+    np.testing.assert_allclose(np.asarray(weights), np.asarray(forced_weights)[:, 2], atol=1e-6)
+
+    tokens, _, scores = (np.asarray(x) for x in search.beam_decode(
+        model, tf.constant(source), 3, alpha=0.0, max_steps=6))
+    lengths = [list(row).index(search.EOS_ID) + 1 if search.EOS_ID in row else len(row)
+               for row in tokens]
+    target_in = np.concatenate([np.full((3, 1), search.BOS_ID), tokens[:, :-1]], axis=1)
+    log_probs = np.asarray(search._log_probs(
+        model.decoder.teacher_forced(target_in, model.encode(source))[0]))
+    for row, length in enumerate(lengths):
+        picked = log_probs[row, np.arange(length), tokens[row, :length]]
+        np.testing.assert_allclose(picked.sum(), scores[row], rtol=1e-5, atol=1e-4)
 
 
 @pytest.mark.integration
