@@ -122,6 +122,30 @@ def test_resume_mid_epoch_with_weight_averaging_matches(corpus, tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+def saved_seconds(out):
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(out / "checkpoints")))
+    return float(reader.get_tensor("seconds/.ATTRIBUTES/VARIABLE_VALUE"))
+
+
+@pytest.mark.integration
+def test_a_time_budget_spans_resumes(corpus, tmp_path):
+    out = tmp_path / "tagger"
+    args = train_args(corpus, out, epochs=4) + ["--set", "time_budget_minutes=0.0001"]
+    code, _, err = cli(APP, *args)  # a 6 ms budget: spent by the first epoch
+    assert code == 0, err
+    assert saved_step(out) == (1, 0)
+    spent = saved_seconds(out)
+    assert spent > 0.006
+    code, _, err = cli(APP, *args)  # resumed: nothing of the budget is left to train in
+    assert code == 0, err
+    assert saved_step(out) == (1, 0) and saved_seconds(out) == spent
+    # A resumed run may be given a larger budget; its seconds add to the earlier run's.
+    code, _, err = cli(APP, *train_args(corpus, out, epochs=2),
+                       "--set", "time_budget_minutes=60")
+    assert code == 0, err
+    assert saved_step(out) == (2, 0) and saved_seconds(out) > spent
+
+
 @pytest.fixture(scope="module")
 def three_checkpoints(tmp_path_factory, uninterrupted):
     """A checkpoint folder holding ckpt-10 (epoch 1) and ckpt-20 (epoch 2), plus a model."""

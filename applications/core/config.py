@@ -23,7 +23,8 @@ class TrainConfig:
     ``encoder`` is a dict with a ``name`` from the encoder registry plus that encoder's
     constructor arguments, so ``--set encoder.nodes=[256,256]`` or ``--set encoder.name=cnn``
     reach the encoder directly. ``time_budget_minutes`` (0 = none) stops training before
-    the epoch that would overrun the budget. ``save_every_steps`` (0 = at epoch ends only)
+    the epoch that would overrun the budget; the budget spans resumes (a resumed run has
+    what its earlier runs left of it). ``save_every_steps`` (0 = at epoch ends only)
     also checkpoints every N training batches, so a killed run resumes mid-epoch.
     ``ema_momentum`` (0 = off; e.g. 0.99) keeps an exponential moving average of the
     weights (Polyak averaging): dev scores, the best model and its exports use the average,

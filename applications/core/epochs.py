@@ -27,7 +27,7 @@ import keras
 
 from applications.core import progress
 from applications.core.memory import release_free_memory
-from applications.core.training_state import TrainingState, averages_weights
+from applications.core.training_state import TrainingState, averages_weights, overruns
 
 
 class FollowEpoch(keras.callbacks.Callback):
@@ -50,19 +50,24 @@ class TimeBudget(keras.callbacks.Callback):
 
     With ``anneal``, the learning rate also follows a cosine over the budget's wall-clock
     time: before each batch it is set to ``rate * (0.1 + 0.9 * (1 + cos(pi * s)) / 2)``,
-    ``s`` the share of the budget used so far (this run's: a resumed run starts a new
-    budget), so it falls from the configured rate to a tenth of it as the budget ends,
-    whatever the machine's speed. A scheduled rate (a warm-up, ``lr_schedule``) is left to
-    its schedule.
+    ``s`` the share of the budget used so far, so it falls from the configured rate to a
+    tenth of it as the budget ends, whatever the machine's speed. A scheduled rate (a
+    warm-up, ``lr_schedule``) is left to its schedule.
+
+    With ``state`` (the run's :class:`TrainingState`) the budget spans resumes: a resumed
+    run goes on with what its earlier runs left of the budget (and of the annealing);
+    without (a tuning trial), each ``fit()`` has the whole budget.
     """
 
-    def __init__(self, seconds, anneal=False):
+    def __init__(self, seconds, anneal=False, state=None):
         super().__init__()
         self.seconds = seconds
         self.anneal = anneal
+        self.state = state
 
     def on_train_begin(self, logs=None):
-        self.started = time.monotonic()
+        spent = float(self.state.seconds.numpy()) if self.state is not None else 0.0
+        self.started = time.monotonic() - spent
         self.epoch_started = self.started
         optimizer = self.model.optimizer
         inner = getattr(optimizer, "inner_optimizer", optimizer)  # under loss scaling
@@ -86,7 +91,7 @@ class TimeBudget(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         now = time.monotonic()
-        if now - self.started + (now - self.epoch_started) > self.seconds:
+        if overruns(now - self.started, now - self.epoch_started, self.seconds):
             self.model.stop_training = True
 
 
@@ -100,11 +105,12 @@ def annealed_share(share):
     return 0.1 + 0.45 * (1.0 + math.cos(math.pi * share))
 
 
-def budget_callbacks(config):
+def budget_callbacks(config, state=None):
     """``[TimeBudget]`` when the config sets ``time_budget_minutes`` (annealing the rate
-    with ``budget_anneal``), else ``[]``."""
+    with ``budget_anneal``; spanning resumes with the run's ``state``), else ``[]``."""
     minutes = config.get("time_budget_minutes", 0.0)
-    return [TimeBudget(60 * minutes, config.get("budget_anneal", False))] if minutes else []
+    return ([TimeBudget(60 * minutes, config.get("budget_anneal", False), state)]
+            if minutes else [])
 
 
 class ReleaseFreeMemory(keras.callbacks.Callback):
@@ -142,7 +148,9 @@ def training_state(model, state_dir, has_dev):
     """A :class:`TrainingState` under ``state_dir`` attached to the built ``model``."""
     monitor, mode = monitored(model, has_dev)
     return TrainingState(state_dir, monitor, mode, model.config["patience"],
-                         save_every_steps=model.config.get("save_every_steps", 0)).attach(model)
+                         save_every_steps=model.config.get("save_every_steps", 0),
+                         budget_seconds=60 * model.config.get("time_budget_minutes", 0.0)
+                         ).attach(model)
 
 
 def epoch_callbacks(model, order=None, state=None, log_dir=None, has_dev=True, extra=()):
@@ -170,7 +178,7 @@ def epoch_callbacks(model, order=None, state=None, log_dir=None, has_dev=True, e
     callbacks.append(ReleaseFreeMemory())
     if log_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir))
-    return [*callbacks, *extra, *budget_callbacks(model.config)]
+    return [*callbacks, *extra, *budget_callbacks(model.config, state)]
 
 
 def prepare(model, train_data):

@@ -15,7 +15,7 @@ APP_STATE = "application.json"
 
 
 # Options a resumed run may change; anything else would not match the checkpoint.
-RESUMABLE_CHANGES = {"epochs", "patience", "jit_compile", "save_every_steps"}
+RESUMABLE_CHANGES = {"epochs", "patience", "jit_compile", "save_every_steps", "time_budget_minutes"}
 
 
 def training_config(app, args, saved=None):

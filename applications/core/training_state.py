@@ -2,6 +2,7 @@
 
 import math
 import os
+import time
 
 import keras
 import numpy as np
@@ -56,8 +57,10 @@ class TrainingState(keras.callbacks.Callback):
     """Saves everything needed to resume, keeps the best model on dev, and stops early.
 
     The epoch counter, the batches done in that epoch, the best score so far, the
-    early-stopping patience counter and the state of every random-number generator of the
-    model live in the same ``tf.train.Checkpoint`` as the weights and optimizer slots, and
+    early-stopping patience counter, the seconds of training so far (of every run, the
+    interrupted ones up to their last checkpoint) and the last whole epoch's, and the state
+    of every random-number generator of the model live in the same ``tf.train.Checkpoint``
+    as the weights and optimizer slots, and
     ``tf.train.CheckpointManager`` writes them atomically, so a killed run resumes where the
     last checkpoint left it. A checkpoint that does not read back is reported and the one
     before it is used (:mod:`applications.core.checkpoints`).
@@ -69,10 +72,13 @@ class TrainingState(keras.callbacks.Callback):
         patience: epochs without improvement before stopping.
         max_to_keep: checkpoints kept; two or more, so a torn newest one has a fallback.
         save_every_steps: also checkpoint every this many batches (0: at epoch ends only).
+        budget_seconds: the run's time budget (0: none), spread over its resumes: the run
+            counts as :attr:`stopped` at an epoch end where another epoch as long as the
+            last would overrun it (:func:`overruns`), so resuming it trains nothing more.
     """
 
     def __init__(self, out_dir, monitor, mode="max", patience=3, max_to_keep=2,
-                 save_every_steps=0):
+                 save_every_steps=0, budget_seconds=0.0):
         super().__init__()
         self.out_dir = out_dir
         self.monitor = monitor
@@ -85,8 +91,13 @@ class TrainingState(keras.callbacks.Callback):
         self.wait = tf.Variable(0, dtype=tf.int64, trainable=False)
         # Batches of epoch ``epoch`` already trained (0 at an epoch boundary).
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False)
+        self.epoch_seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False)
+        self.budget_seconds = float(budget_seconds or 0.0)
         self.manager = None
         self._done_before = 0
+        self._clock = None  # (monotonic time, seconds) when this run's fit() began
+        self._epoch_started = None
 
     def attach(self, model):
         """Bind to a built model and optimizer (variables must exist before a restore)."""
@@ -97,7 +108,8 @@ class TrainingState(keras.callbacks.Callback):
         random_state = [v for v in model.variables if id(v) not in weights]
         self.checkpoint = tf.train.Checkpoint(
             model=model, optimizer=model.optimizer, epoch=self.epoch, best=self.best,
-            wait=self.wait, step=self.step, random_state=random_state)
+            wait=self.wait, step=self.step, seconds=self.seconds,
+            epoch_seconds=self.epoch_seconds, random_state=random_state)
         self.manager = open_manager(self.checkpoint, self.checkpoint_dir, self.max_to_keep)
         return self
 
@@ -130,8 +142,18 @@ class TrainingState(keras.callbacks.Callback):
     def steps_done(self):
         return int(self.step.numpy())
 
+    @property
+    def seconds_trained(self):
+        """Seconds of training so far: those of earlier runs (to their last checkpoint) plus
+        this run's since its ``fit()`` began."""
+        if self._clock is None:
+            return float(self.seconds.numpy())
+        started, before = self._clock
+        return before + time.monotonic() - started
+
     def save(self):
         """Write a checkpoint; a full disk raises DiskFullError, the older ones intact."""
+        self.seconds.assign(self.seconds_trained)
         # Numbered by optimizer steps, so a step save and an epoch-end save never collide.
         try:
             self.manager.save(checkpoint_number=int(self.model.optimizer.iterations.numpy()))
@@ -172,8 +194,12 @@ class TrainingState(keras.callbacks.Callback):
                 history[key] = history.get(key, []) + list(values)
         return history
 
+    def on_train_begin(self, logs=None):
+        self._clock = (time.monotonic(), float(self.seconds.numpy()))
+
     def on_epoch_begin(self, epoch, logs=None):
         self._done_before = self.steps_done
+        self._epoch_started = time.monotonic()
 
     def on_train_batch_end(self, batch, logs=None):
         every = self.save_every_steps
@@ -185,7 +211,13 @@ class TrainingState(keras.callbacks.Callback):
 
     @property
     def stopped(self):
-        return int(self.wait.numpy()) >= self.patience
+        """Whether early stopping's patience ran out, or, at an epoch boundary, the time
+        budget would be overrun by another epoch."""
+        if int(self.wait.numpy()) >= self.patience:
+            return True
+        return (self.budget_seconds > 0 and self.steps_done == 0
+                and overruns(float(self.seconds.numpy()), float(self.epoch_seconds.numpy()),
+                             self.budget_seconds))
 
     @property
     def best_score(self):
@@ -219,6 +251,14 @@ class TrainingState(keras.callbacks.Callback):
             self.wait.assign_add(1)
         self.epoch.assign(epoch + 1)
         self.step.assign(0)
+        if self._epoch_started is not None:
+            self.epoch_seconds.assign(time.monotonic() - self._epoch_started)
         self.save()
         if self.stopped:
             self.model.stop_training = True
+
+
+def overruns(elapsed, epoch_seconds, budget):
+    """Whether another epoch of ``epoch_seconds`` after ``elapsed`` seconds would overrun a
+    time budget of ``budget`` seconds."""
+    return elapsed + epoch_seconds > budget
