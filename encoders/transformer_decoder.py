@@ -146,7 +146,7 @@ class TransformerDecoder(CheckpointableLists, keras.layers.Layer):
             memory = self.search_memory(memory)
         position = tf.shape(state["keys"][0])[1]
         x = self.embedding(tf.cast(token, tf.int32))[:, None]
-        x = x + sinusoidal_positions(position + 1, self.width, x.dtype)[None, -1:]
+        x = x + sinusoidal_positions(1, self.width, x.dtype, start=position)[None]
         cross_mask = memory["mask"][:, None, :]
         keys, values = [], []
         for i in range(self.num_layers):

@@ -12,21 +12,23 @@ _POSITIONS = ("sinusoidal", "learned", "rotary")
 _POOLINGS = ("mean", "max", "first", "last")
 
 
-def sinusoidal_positions(length, width, dtype="float32"):
-    """``[length, width]`` position vectors of Vaswani et al. (2017): sines on the first half
-    of the features, cosines on the second, wavelengths from 2 pi to 10000 * 2 pi."""
+def sinusoidal_positions(length, width, dtype="float32", start=0):
+    """``[length, width]`` position vectors of Vaswani et al. (2017) for positions ``start``
+    on: sines on the first half of the features, cosines on the second, wavelengths from
+    2 pi to 10000 * 2 pi."""
     ops = keras.ops
-    angles = position_angles(length, (width + 1) // 2)
+    angles = position_angles(length, (width + 1) // 2, start)
     table = ops.concatenate([ops.sin(angles), ops.cos(angles)], axis=-1)[:, :width]
     return ops.cast(table, dtype)
 
 
-def position_angles(length, count):
-    """``[length, count]`` angles ``t * 10000 ** (-i / count)`` for positions t and
-    frequencies i: the table behind sinusoidal and rotary positions."""
+def position_angles(length, count, start=0):
+    """``[length, count]`` angles ``t * 10000 ** (-i / count)`` for positions t from
+    ``start`` and frequencies i: the table behind sinusoidal and rotary positions."""
     ops = keras.ops
     rates = ops.exp(ops.arange(count, dtype="float32") * (-math.log(10000.0) / max(count, 1)))
-    return ops.expand_dims(ops.arange(length, dtype="float32"), 1) * rates[None, :]
+    positions = ops.arange(length, dtype="float32") + ops.cast(start, "float32")
+    return ops.expand_dims(positions, 1) * rates[None, :]
 
 
 def rotate_by_position(x):
