@@ -122,6 +122,24 @@ def test_resume_mid_epoch_with_weight_averaging_matches(corpus, tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.integration
+def test_several_steps_per_call_train_and_resume_like_one(corpus, uninterrupted, tmp_path):
+    # 13 batches an epoch: calls of 5, 5 and 3. Cut after the second call of epoch 2
+    # (batch 10 of it, saved there); the resumed run must end as the one-step run did.
+    assert batches_per_epoch(corpus[0]) == 13
+    out = tmp_path / "tagger"
+    args = train_args(corpus, out) + ["--set", "steps_per_execution=5"]
+    with interrupted_after(5):
+        assert cli(APP, *args)[0] == 130
+    assert saved_step(out) == (1, 10)
+    assert cli(APP, *args)[0] == 0
+    for a, b in zip(load_model(out).get_weights(), load_model(uninterrupted).get_weights()):
+        np.testing.assert_array_equal(a, b)
+    code, _, err = cli(APP, *train_args(corpus, tmp_path / "other"),
+                       "--set", "steps_per_execution=2")
+    assert code == 2 and "save_every_steps (5) must be a multiple of steps_per_execution" in err
+
+
 def saved_seconds(out):
     reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(out / "checkpoints")))
     return float(reader.get_tensor("seconds/.ATTRIBUTES/VARIABLE_VALUE"))

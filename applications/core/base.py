@@ -72,7 +72,13 @@ class Application(CheckpointableLists, keras.Model):
         # weighted_metrics, not metrics: only those receive the sample weights that mark
         # padding, so token-level scores count real tokens only.
         self.compile(optimizer=self.make_optimizer(), loss=self.make_loss(),
-                     weighted_metrics=self.make_metrics(), jit_compile=jit_compile)
+                     loss_weights=self.make_loss_weights(),
+                     weighted_metrics=self.make_metrics(), jit_compile=jit_compile,
+                     steps_per_execution=int(self.config.get("steps_per_execution", 1)))
+
+    def make_loss_weights(self):
+        """Weights of the outputs' losses in the total (None: one output, or equal)."""
+        return None
 
     # The one training step in the package. Distributed training and the tuner reuse it.
     def train_step(self, data, loss_share=None):

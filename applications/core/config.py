@@ -26,6 +26,11 @@ class TrainConfig:
     the epoch that would overrun the budget; the budget spans resumes (a resumed run has
     what its earlier runs left of it). ``save_every_steps`` (0 = at epoch ends only)
     also checkpoints every N training batches, so a killed run resumes mid-epoch.
+    ``steps_per_execution`` runs that many training batches in one graph call (Keras'
+    option of that name): the same updates with less per-batch overhead, which small
+    models with small batches notice; batch callbacks then see every N-th batch, so
+    ``save_every_steps`` must be a multiple of it. Multi-worker training runs one batch
+    per call.
     ``ema_momentum`` (0 = off; e.g. 0.99) keeps an exponential moving average of the
     weights (Polyak averaging): dev scores, the best model and its exports use the average,
     while training steps go on with the raw weights. ``beta_2`` (0 = the optimizer's own
@@ -68,6 +73,7 @@ class TrainConfig:
     jit_compile: str = "auto"
     time_budget_minutes: float = 0.0
     save_every_steps: int = 0
+    steps_per_execution: int = 1
     ema_momentum: float = 0.0
     beta_2: float = 0.0
     beta_1: float = 0.0
@@ -101,6 +107,13 @@ class TrainConfig:
             raise UsageError(f"{source}: beta_2 needs an Adam-family optimizer "
                              f"({', '.join(ADAM_FAMILY)}), not {config.optimizer}")
         _check_optimizer_knobs(config, source)
+        if config.steps_per_execution < 1:
+            raise UsageError(f"{source}: steps_per_execution must be 1 or more, not "
+                             f"{config.steps_per_execution}")
+        if config.save_every_steps % config.steps_per_execution:
+            raise UsageError(f"{source}: save_every_steps ({config.save_every_steps}) must be "
+                             f"a multiple of steps_per_execution "
+                             f"({config.steps_per_execution})")
         if config.warmup_steps < 0:
             raise UsageError(f"{source}: warmup_steps must be 0 or more, not "
                              f"{config.warmup_steps}")

@@ -15,7 +15,8 @@ APP_STATE = "application.json"
 
 
 # Options a resumed run may change; anything else would not match the checkpoint.
-RESUMABLE_CHANGES = {"epochs", "patience", "jit_compile", "save_every_steps", "time_budget_minutes"}
+RESUMABLE_CHANGES = {"epochs", "patience", "jit_compile", "save_every_steps",
+                     "steps_per_execution", "time_budget_minutes"}
 
 
 def training_config(app, args, saved=None):

@@ -205,7 +205,9 @@ class TrainingState(keras.callbacks.Callback):
         every = self.save_every_steps
         done = self._done_before + batch + 1
         # The epoch's last batch is saved by on_epoch_end, with the epoch counted as done.
-        if every and done % every == 0 and batch + 1 != self.params.get("steps"):
+        # With steps_per_execution > 1, ``batch`` is the last of the batches one call ran
+        # (past the epoch's end when the epoch's last call ran fewer).
+        if every and done % every == 0 and batch + 1 < (self.params.get("steps") or math.inf):
             self.step.assign(done)
             self.save()
 

@@ -2,7 +2,7 @@
 
 import keras
 
-from applications.core.base import Application, resolve_jit_compile
+from applications.core.base import Application
 from applications.core.optimizers import make_scheduled_optimizer
 from applications.video_classifier.layers import (CoordinatePooling, LabelledAccuracy,
                                                   augment_clips)
@@ -114,14 +114,9 @@ class VideoClassifier(Application):
             losses["clip"] = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         return losses
 
-    def compile_for_training(self, jit_compile=None):
-        if jit_compile is None:
-            jit_compile = resolve_jit_compile(self.config.get("jit_compile", "auto"))
+    def make_loss_weights(self):
         weights = {"frame": 1.0, "clip": float(self.config["clip_loss_weight"])}
-        losses = self.make_loss()
-        self.compile(optimizer=self.make_optimizer(), loss=losses,
-                     loss_weights={k: weights[k] for k in losses},
-                     weighted_metrics=self.make_metrics(), jit_compile=jit_compile)
+        return {k: weights[k] for k in self.make_loss()}
 
     def make_metrics(self):
         metrics = {}
