@@ -30,9 +30,14 @@ def length_penalty(lengths, alpha):
     return tf.pow((5.0 + tf.cast(lengths, tf.float32)) / 6.0, alpha)
 
 
-def max_steps_for(source):
-    """Outputs stop after twice the (padded) source length plus ten tokens."""
-    return 2 * tf.shape(source)[1] + 10
+def step_limits(memory, max_steps=None):
+    """Each row's most output steps ``[B]``: ``max_steps`` for every row, or by default
+    twice the row's own source length (its unmasked positions) plus ten, so what a
+    sentence translates to does not depend on the lengths of the others in its batch."""
+    mask = memory["mask"]
+    if max_steps is None:
+        return 2 * tf.reduce_sum(tf.cast(mask, tf.int32), axis=1) + 10
+    return tf.fill([tf.shape(mask)[0]], tf.cast(max_steps, tf.int32))
 
 
 def output_vocabulary(words):
@@ -75,10 +80,10 @@ def _state_shapes(state, any_batch):
 
 def greedy_decode(model, source, alpha=0.0, max_steps=None):
     """Pick the most probable word at each step until every output has ended (at most
-    ``max_steps``; default :func:`max_steps_for` the source)."""
+    ``max_steps``; by default each row's own limit, see :func:`step_limits`)."""
     memory = _search_memory(model, source)
-    batch = tf.shape(memory["mask"])[0]
-    max_steps = max_steps_for(source) if max_steps is None else max_steps
+    batch, source_length = tf.shape(memory["mask"])[0], tf.shape(memory["mask"])[1]
+    limits = step_limits(memory, max_steps)
     alpha = tf.cast(alpha, tf.float32)
 
     def body(t, token, state, finished, total, lengths, tokens, weights):
@@ -86,6 +91,7 @@ def greedy_decode(model, source, alpha=0.0, max_steps=None):
         log_probs = _log_probs(logits)
         best = tf.argmax(log_probs, axis=-1, output_type=tf.int32)
         gained = tf.gather(log_probs, best, batch_dims=1)
+        finished |= t >= limits  # a row at its limit stops without </s>
         best = tf.where(finished, PAD_ID, best)
         total += tf.where(finished, 0.0, gained)
         lengths += tf.cast(~finished, tf.int32)
@@ -94,7 +100,7 @@ def greedy_decode(model, source, alpha=0.0, max_steps=None):
                 weights.write(t, attention))
 
     def cond(t, token, state, finished, *_):
-        return (t < max_steps) & ~tf.reduce_all(finished)
+        return ~tf.reduce_all(finished | (t >= limits))
 
     start = (tf.constant(0), tf.fill([batch], BOS_ID), memory["state"],
              tf.zeros([batch], tf.bool), tf.zeros([batch]), tf.zeros([batch], tf.int32),
@@ -106,8 +112,12 @@ def greedy_decode(model, source, alpha=0.0, max_steps=None):
               *(x.shape for x in start[3:6]), tf.TensorShape(None), tf.TensorShape(None))
     *_, total, lengths, tokens, weights = tf.while_loop(cond, body, start,
                                                         shape_invariants=shapes)
-    tokens = tf.transpose(tokens.stack(), [1, 0])
-    weights = tf.transpose(weights.stack(), [1, 0, 2])
+    # A loop that never ran (no rows, or no steps allowed) leaves nothing to stack.
+    ran = tokens.size() > 0
+    tokens = tf.cond(ran, lambda: tf.transpose(tokens.stack(), [1, 0]),
+                     lambda: tf.zeros([batch, 0], tf.int32))
+    weights = tf.cond(ran, lambda: tf.transpose(weights.stack(), [1, 0, 2]),
+                      lambda: tf.zeros([batch, 0, source_length]))
     return tokens, weights, total / length_penalty(lengths, alpha)
 
 
@@ -117,7 +127,7 @@ def beam_decode(model, source, beam_size, alpha=0.0, max_steps=None):
     Hypotheses are ranked by log-probability over the length penalty. One that has
     produced ``</s>`` stays in the beam unchanged (it extends only by padding, at no cost)
     and competes with the live ones; the search stops when every hypothesis has ended or
-    after ``max_steps``. With ``beam_size`` 1 this is greedy decoding.
+    reached its sentence's step limit (:func:`step_limits`). With ``beam_size`` 1 this is greedy decoding.
     """
     memory = _search_memory(model, source)
     beam = tf.cast(beam_size, tf.int32)
@@ -125,7 +135,7 @@ def beam_decode(model, source, beam_size, alpha=0.0, max_steps=None):
     source_length = tf.shape(memory["mask"])[1]
     rows = batch * beam
     memory = tf.nest.map_structure(lambda value: tf.repeat(value, beam, axis=0), memory)
-    max_steps = max_steps_for(source) if max_steps is None else max_steps
+    limits = step_limits(memory, max_steps)
     alpha = tf.cast(alpha, tf.float32)
     # Only the first hypothesis of each sentence is live at the start; the others would
     # repeat it.
@@ -135,6 +145,7 @@ def beam_decode(model, source, beam_size, alpha=0.0, max_steps=None):
     def body(t, token, state, finished, scores, lengths, history, attention_history):
         logits, state, attention = model.decoder.step(token, state, memory)
         log_probs = _log_probs(logits)
+        finished |= t >= limits  # hypotheses at their sentence's limit stop without </s>
         vocab = tf.shape(log_probs)[1]
         only_padding = tf.where(tf.range(vocab) == PAD_ID, 0.0, NEG_INF)
         candidates = scores[:, None] + tf.where(finished[:, None], only_padding[None, :],
@@ -155,7 +166,7 @@ def beam_decode(model, source, beam_size, alpha=0.0, max_steps=None):
         return (t + 1, word, state, finished, scores, lengths, history, attention_history)
 
     def cond(t, token, state, finished, *_):
-        return (t < max_steps) & ~tf.reduce_all(finished)
+        return ~tf.reduce_all(finished | (t >= limits))
 
     start = (tf.constant(0), tf.fill([rows], BOS_ID), memory["state"],
              tf.zeros([rows], tf.bool), scores, tf.zeros([rows], tf.int32),

@@ -142,8 +142,11 @@ class AttentionDecoder(keras.layers.Layer):
         features = self.output_dropout(self.combine(features), training=training)
         if not self.tie_embeddings:
             return self.scores(features)
-        # _embed ran first on every path, so the embedding matrix exists.
-        return tf.matmul(features, self.embedding.embeddings, transpose_b=True) + self.score_bias
+        # _embed ran first on every path, so the embedding matrix exists. Cast: a search
+        # calls step() outside a layer call, where Keras casts no variables by itself.
+        matrix = tf.cast(self.embedding.embeddings, features.dtype)
+        return (tf.matmul(features, matrix, transpose_b=True)
+                + tf.cast(self.score_bias, features.dtype))
 
     def teacher_forced(self, target_in, memory, training=False):
         """Logits ``[B, T, V]`` and attention weights ``[B, T, Ts]`` for reference inputs."""
@@ -185,7 +188,7 @@ class AttentionDecoder(keras.layers.Layer):
             fed = self._fed(context, weights, memory)
             state = gru_update(gates + self.context_gates(fed), state, self.recurrent)
             features = tf.concat([state, context, embedded], -1)
-        return self._logits(features, training), state, weights
+        return self._logits(features, training), state, tf.cast(weights, tf.float32)
 
     def scheduled_sampling(self, target_in, memory, ratio, training=True, seed=None):
         """Logits ``[B, T, V]`` where each step after the first reads, with probability

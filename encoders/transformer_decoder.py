@@ -46,6 +46,8 @@ class TransformerDecoder(CheckpointableLists, keras.layers.Layer):
         self.width = int(width)
         self.num_layers = int(num_layers)
         self.num_heads = int(num_heads)
+        if self.width < 1 or self.num_layers < 1 or self.num_heads < 1:
+            raise ValueError("width, num_layers and num_heads must be positive")
         if self.width % self.num_heads:
             raise ValueError(f"width ({width}) must be a multiple of num_heads ({num_heads})")
         self.feed_forward_width = int(feed_forward_width or 4 * self.width)
@@ -94,6 +96,14 @@ class TransformerDecoder(CheckpointableLists, keras.layers.Layer):
         """``memory`` with every block's cross-attention keys and values of the encoder
         states, which steps then read instead of projecting the states again."""
         values = memory["values"]
+        # Steps call the attention layers' projections directly, so build any layer that
+        # has not run yet (a model searched before any forward pass).
+        for layer in self.self_attentions:
+            if not layer.built:
+                layer.build((None, 1, self.width), (None, 1, self.width))
+        for layer in self.cross_attentions:
+            if not layer.built:
+                layer.build((None, 1, self.width), tuple(values.shape))
         return {**memory,
                 "cross_keys": [layer._key_dense(values) for layer in self.cross_attentions],
                 "cross_values": [layer._value_dense(values) for layer in self.cross_attentions]}

@@ -91,3 +91,21 @@ def test_loss_scale_factor_step_matches_keras_step():
     assert np.abs(np.array(ours.dense.kernel) - initial[0]).max() > 0.05
     for mine, theirs in zip(ours.get_weights(), reference.get_weights()):
         np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("tie", [True, False])
+def test_attention_decoder_searches_under_mixed_float16(mixed_float16, tie):
+    # Search calls the decoder's step outside a layer call, where Keras casts no variables.
+    import tensorflow as tf
+
+    from encoders import search
+    from tests.test_translator import SOURCE, TARGET_IN, tiny_model
+
+    keras.utils.set_random_seed(0)
+    model = tiny_model("luong", tie=tie)
+    forced = np.asarray(model({"source": SOURCE, "target_in": TARGET_IN}), "float32")
+    assert model.decoder.compute_dtype == "float16" and np.isfinite(forced).all()
+    for tokens, weights, scores in (search.greedy_decode(model, tf.constant(SOURCE)),
+                                    search.beam_decode(model, tf.constant(SOURCE), 3)):
+        assert tokens.shape[0] == 3 and weights.dtype == tf.float32
+        assert np.isfinite(np.asarray(scores)).all()

@@ -97,6 +97,33 @@ def test_reordered_caches_step_like_the_reordered_histories():
         np.testing.assert_allclose(picked.sum(), scores[row], rtol=1e-5, atol=1e-4)
 
 
+def test_each_sentence_has_its_own_step_limit_and_empty_batches_decode():
+    """With </s> out of reach every output runs to its limit: twice its own source length
+    plus ten, whatever the batch-mates' lengths; a batch of no sentences gives none."""
+    import tensorflow as tf
+
+
+    keras.utils.set_random_seed(3)
+    model, _, _ = tiny_translator()
+    short, long = "ein", "ein hund katze ein hund katze ein hund"
+    alone = model.predict([short], beam_size=1, length_penalty=0.0)  # before any forward pass
+    bias = model.decoder.score_bias.numpy()
+    bias[3] = -100.0  # </s>
+    model.decoder.score_bias.assign(bias)
+    server = model.serving_module()
+    for beam in (1, 3):
+        run = server.translator(beam, 0.0)
+        together = run(tf.constant([short, long]))["translations"].numpy()
+        by_itself = run(tf.constant([short]))["translations"].numpy()
+        assert [len(t.split()) for t in together] == [2 * 1 + 10, 2 * 8 + 10]
+        assert together[0] == by_itself[0]
+        assert run(tf.constant([], tf.string))["translations"].shape == (0,)
+    assert isinstance(alone[0], str)
+    with pytest.raises(ValueError, match="num_layers"):
+        from encoders.transformer_decoder import TransformerDecoder
+        TransformerDecoder(10, width=8, num_layers=0, num_heads=2)
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize("decoder", ["rnn", "transformer"])
 def test_translator_with_transformer_encoder_translate_equals_export(decoder, tmp_path):
