@@ -164,6 +164,56 @@ def test_a_time_budget_spans_resumes(corpus, tmp_path):
     assert saved_step(out) == (2, 0) and saved_seconds(out) > spent
 
 
+@pytest.mark.integration
+def test_an_epoch_resumed_part_way_counts_as_a_whole_one(corpus, tmp_path, monkeypatch):
+    # A clock where each of the epoch's 13 batches takes 10 s: two 130 s epochs fit a
+    # 300 s budget, a third does not, also when the second was cut and resumed.
+    import types
+
+    from applications.core import training_state
+
+    clock = [0]
+    monkeypatch.setattr(training_state, "time",
+                        types.SimpleNamespace(monotonic=lambda: 10.0 * clock[0]))
+    original = TrainingState.on_train_batch_end
+
+    def tick(self, batch, logs=None):
+        clock[0] += 1
+        original(self, batch, logs)
+
+    monkeypatch.setattr(TrainingState, "on_train_batch_end", tick)
+    out = tmp_path / "tagger"
+    args = train_args(corpus, out, epochs=4) + ["--set", "time_budget_minutes=5"]
+    with interrupted_after(13 + 12):
+        assert cli(APP, *args)[0] == 130
+    assert saved_step(out) == (1, 10) and saved_seconds(out) == 230.0
+    assert cli(APP, *args)[0] == 0
+    assert saved_step(out) == (2, 0) and saved_seconds(out) == 260.0
+
+
+@pytest.mark.integration
+def test_mid_epoch_saves_go_on_when_their_interval_changes_on_resume(corpus, tmp_path):
+    out = tmp_path / "tagger"
+    with interrupted_after(7):
+        assert cli(APP, *train_args(corpus, out))[0] == 130
+    assert saved_step(out) == (0, 5)
+    # Every 4 batches now, 2 per call: the calls end at batches 7 and 9, and 9 passes 8.
+    with interrupted_after(2):
+        assert cli(APP, *train_args(corpus, out), "--set", "save_every_steps=4",
+                   "--set", "steps_per_execution=2")[0] == 130
+    assert saved_step(out) == (0, 9)
+
+
+@pytest.mark.integration
+def test_a_finished_run_run_again_changes_nothing(corpus, uninterrupted, tmp_path):
+    out = tmp_path / "tagger"
+    shutil.copytree(uninterrupted, out)
+    before = {name: (out / name).read_bytes() for name in ("model.keras", "metrics.json")}
+    code, _, err = cli(APP, *train_args(corpus, out))
+    assert code == 0 and f"nothing left to train in {out}" in err, err
+    assert {name: (out / name).read_bytes() for name in before} == before
+
+
 @pytest.fixture(scope="module")
 def three_checkpoints(tmp_path_factory, uninterrupted):
     """A checkpoint folder holding ckpt-10 (epoch 1) and ckpt-20 (epoch 2), plus a model."""

@@ -82,21 +82,28 @@ def test_a_resumed_budget_goes_on_from_what_earlier_runs_spent(monkeypatch):
     monkeypatch.setattr(epochs.time, "monotonic", lambda: now[0])
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="mse")
+    model.optimizer.learning_rate = 1.3e-3  # the annealed rate a checkpoint restores
     # The run's TrainingState restored 30 s of earlier training from its checkpoint.
     state = types.SimpleNamespace(seconds=tf.Variable(30.0, dtype=tf.float64))
-    (budget,) = epochs.budget_callbacks({"time_budget_minutes": 1.0, "budget_anneal": True},
-                                        state)
+    (budget,) = epochs.budget_callbacks({"time_budget_minutes": 1.0, "budget_anneal": True,
+                                         "learning_rate": 2e-3}, state)
     budget.set_model(model)
     budget.on_train_begin()
     budget.on_train_batch_begin(0)  # half the budget spent: the cosine's middle
     assert float(model.optimizer.learning_rate) == pytest.approx(1.1e-3, rel=1e-5)
-    budget.on_epoch_begin(0)
-    now[0] += 10.0
-    budget.on_epoch_end(0)  # 40 s spent, another 10 s epoch fits
+    budget.on_train_end()
+    assert float(model.optimizer.learning_rate) == pytest.approx(2e-3)
+    # With a state, the state stops the run (counting resumes); a trial has none.
+    (trial,) = epochs.budget_callbacks({"time_budget_minutes": 1.0})
+    trial.set_model(model)
+    trial.on_train_begin()
+    trial.on_epoch_begin(0)
+    now[0] += 25.0
+    trial.on_epoch_end(0)  # 25 s spent, another 25 s epoch fits
     assert not model.stop_training
-    budget.on_epoch_begin(1)
-    now[0] += 11.0
-    budget.on_epoch_end(1)  # 51 s spent, another 11 s epoch would overrun the 60
+    trial.on_epoch_begin(1)
+    now[0] += 26.0
+    trial.on_epoch_end(1)  # 51 s spent, another 26 s epoch would overrun the 60
     assert model.stop_training
 
 

@@ -109,3 +109,15 @@ def test_attention_decoder_searches_under_mixed_float16(mixed_float16, tie):
                                     search.beam_decode(model, tf.constant(SOURCE), 3)):
         assert tokens.shape[0] == 3 and weights.dtype == tf.float32
         assert np.isfinite(np.asarray(scores)).all()
+
+
+def test_weight_averaging_is_seen_through_loss_scaling(mixed_float16):
+    import types
+
+    from applications.core.training_state import averages_weights
+
+    scaled = keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(use_ema=True))
+    assert not scaled.use_ema  # the wrapper's own flag: Keras never sets it
+    assert averages_weights(types.SimpleNamespace(optimizer=scaled))
+    plain = keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam())
+    assert not averages_weights(types.SimpleNamespace(optimizer=plain))

@@ -191,6 +191,17 @@ def test_train_takes_a_generator_object_and_a_list(text_file, tmp_path):
     assert len(history["loss"]) == 2 and history["loss"] == pytest.approx(again["loss"])
 
 
+@pytest.mark.integration
+def test_train_with_nothing_left_gives_the_best_weights(text_file, tmp_path):
+    build, fast, _, _ = language_model_case(text_file)
+    keras.utils.set_random_seed(0)
+    assert build().train(fast, fast, str(tmp_path / "run"), epochs=2, verbose=0)
+    again = build()  # fresh weights; the run's checkpoint holds its last epoch's
+    assert again.train(fast, fast, str(tmp_path / "run"), epochs=2, verbose=0) == {}
+    for a, b in zip(again.get_weights(), load_model(tmp_path / "run").get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("app", sorted(CASES))
 def test_load_all_data_and_batches_shapes(app, request):
     make_case, fixture = CASES[app]

@@ -170,7 +170,19 @@ def test_tune_dir_and_export_best_refuse_what_they_did_not_write(tmp_path):
     (best / "model.keras").write_bytes(b"keep me")
     line = one_error(*cli(APP, "tune", "--dir", tmp_path / "search", "--export-best", best,
                           *TUNE)[:3:2])
-    assert line.startswith(f"error: {best}: holds model.keras but is not a pos_tagger run")
+    assert line.startswith(f"error: {best}: holds model.keras but is not an earlier "
+                           "--export-best of pos_tagger")
+    # A train run's folder (its record names the training data) is not replaced either;
+    # an earlier export (no data named) is.
+    (best / "model.keras").unlink()
+    (best / "checkpoints").mkdir()
+    (best / "checkpoints" / "application.json").write_text(
+        '{"application": "pos_tagger", "config": {}, "data": {}}')
+    with pytest.raises(InputError, match="not an earlier --export-best of pos_tagger"):
+        outputs.check_export_target(str(best), "pos_tagger")
+    (best / "checkpoints" / "application.json").write_text(
+        '{"application": "pos_tagger", "config": {}}')
+    outputs.check_export_target(str(best), "pos_tagger")
     line = one_error(*cli(APP, "tune", "--dir", tmp_path / "s2", "--export-best",
                           tmp_path / "s2" / "best", *TUNE)[:3:2])
     assert "--export-best" in line and "--dir" in line

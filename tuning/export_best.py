@@ -4,7 +4,7 @@ import argparse
 import os
 import time
 
-from applications.core import progress
+from applications.core import locks, outputs, progress
 from applications.core.train_run import APP_STATE
 from data.files import atomic_write_json
 
@@ -23,6 +23,12 @@ def export_best(app, args, tuner, hypermodel, trial, out):
     from applications.core.base import load_model
     from applications.core.serving import export
 
+    # The search may have run for hours: check the folder again, hold it as train does,
+    # and clear an earlier export's files (a retrained one's checkpoints would resume).
+    outputs.check_export_target(out, app.name)
+    os.makedirs(out, exist_ok=True)
+    locks.acquire(out)
+    outputs.remove_run_files(out)
     keras.backend.clear_session()
     hp = trial.hyperparameters.copy()
     config = hypermodel.config_for(hp)
@@ -31,7 +37,6 @@ def export_best(app, args, tuner, hypermodel, trial, out):
     checkpoint = tuner._get_checkpoint_fname(trial.trial_id)
     monitor = tuner.oracle.objective.name
     started = time.time()
-    os.makedirs(out, exist_ok=True)
     state = {"application": app.name, "config": config.to_dict(),
              "metadata": hypermodel.metadata}
     atomic_write_json(os.path.join(out, "checkpoints", APP_STATE), state)

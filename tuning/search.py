@@ -66,7 +66,7 @@ def _run_tune(app, args):
 
     from applications.core import locks
     from applications.core.train_run import training_config
-    from applications.core.outputs import check_run_target, check_search_target, overlaps
+    from applications.core.outputs import check_export_target, check_search_target, overlaps
     from tuning.distributed import check_environment
     from tuning.hypermodel import ApplicationHyperModel
     from tuning.spaces import search_space
@@ -82,7 +82,7 @@ def _run_tune(app, args):
         if overlaps(args.export_best, args.dir):
             raise UsageError(f"--export-best {args.export_best} is --dir, lies inside it or "
                              "holds it; give it a folder of its own (nothing was changed)")
-        check_run_target(args.export_best, app.name, "--export-best")
+        check_export_target(args.export_best, app.name)
     role = check_environment()
     if getattr(args, "out", None) is None:
         args.out = args.dir  # read_training_data hooks may name the run directory

@@ -201,8 +201,9 @@ class Application(CheckpointableLists, keras.Model):
             history = fit_epochs(self, train_data, dev_data, epochs, order, out_dir, callbacks,
                                  verbose)
         best_path = os.path.join(out_dir, MODEL_FILE)
-        # The chief's file; another worker's copy lies in its private folder.
-        if history and role.chief and os.path.exists(best_path):
+        # The chief's file; another worker's copy lies in its private folder. Loaded also
+        # when nothing was left to train: the model holds the last checkpoint's weights.
+        if role.chief and os.path.exists(best_path):
             self.set_weights(load_model(best_path).get_weights())
         return history
 

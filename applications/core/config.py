@@ -107,6 +107,12 @@ class TrainConfig:
             raise UsageError(f"{source}: beta_2 needs an Adam-family optimizer "
                              f"({', '.join(ADAM_FAMILY)}), not {config.optimizer}")
         _check_optimizer_knobs(config, source)
+        if config.patience < 1:
+            raise UsageError(f"{source}: patience must be 1 or more (epochs without a better "
+                             f"dev score before stopping), not {config.patience}")
+        if config.time_budget_minutes < 0:
+            raise UsageError(f"{source}: time_budget_minutes must be 0 (none) or more, not "
+                             f"{config.time_budget_minutes}")
         if config.steps_per_execution < 1:
             raise UsageError(f"{source}: steps_per_execution must be 1 or more, not "
                              f"{config.steps_per_execution}")

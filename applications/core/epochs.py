@@ -55,15 +55,18 @@ class TimeBudget(keras.callbacks.Callback):
     warm-up, ``lr_schedule``) is left to its schedule.
 
     With ``state`` (the run's :class:`TrainingState`) the budget spans resumes: a resumed
-    run goes on with what its earlier runs left of the budget (and of the annealing);
-    without (a tuning trial), each ``fit()`` has the whole budget.
+    run goes on with what its earlier runs left of the budget (and of the annealing), and
+    the state applies the stop rule; without (a tuning trial), each ``fit()`` has the
+    whole budget.
     """
 
-    def __init__(self, seconds, anneal=False, state=None):
+    def __init__(self, seconds, anneal=False, state=None, rate=None):
         super().__init__()
         self.seconds = seconds
         self.anneal = anneal
         self.state = state
+        # The configured rate: the optimizer's own is the annealed one after a restore.
+        self.base_rate = rate
 
     def on_train_begin(self, logs=None):
         spent = float(self.state.seconds.numpy()) if self.state is not None else 0.0
@@ -75,7 +78,8 @@ class TimeBudget(keras.callbacks.Callback):
                       keras.optimizers.schedules.LearningRateSchedule):
             self.anneal = False
         if self.anneal:
-            self.rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+            self.rate = (float(self.base_rate) if self.base_rate is not None
+                         else float(keras.ops.convert_to_numpy(optimizer.learning_rate)))
 
     def on_train_batch_begin(self, batch, logs=None):
         if self.anneal:
@@ -90,6 +94,8 @@ class TimeBudget(keras.callbacks.Callback):
         self.epoch_started = time.monotonic()
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.state is not None:
+            return  # the run's TrainingState applies the same rule, counting resumes
         now = time.monotonic()
         if overruns(now - self.started, now - self.epoch_started, self.seconds):
             self.model.stop_training = True
@@ -109,8 +115,8 @@ def budget_callbacks(config, state=None):
     """``[TimeBudget]`` when the config sets ``time_budget_minutes`` (annealing the rate
     with ``budget_anneal``; spanning resumes with the run's ``state``), else ``[]``."""
     minutes = config.get("time_budget_minutes", 0.0)
-    return ([TimeBudget(60 * minutes, config.get("budget_anneal", False), state)]
-            if minutes else [])
+    return ([TimeBudget(60 * minutes, config.get("budget_anneal", False), state,
+                        config.get("learning_rate"))] if minutes else [])
 
 
 class ReleaseFreeMemory(keras.callbacks.Callback):

@@ -114,6 +114,22 @@ def check_run_target(path, app_name, flag="--out"):
                          f"choose a new {flag} (nothing was changed)", path)
 
 
+def check_export_target(path, app_name, flag="--export-best"):
+    """Refuse a folder ``tune --export-best`` would write into unless it is new, empty or
+    an earlier export of ``app_name``'s best trial (its run record names no training data,
+    as a ``train`` run's does): another run's checkpoints and model are not replaced."""
+    if not _check_folder(path, flag):
+        return
+    found = _present(path, RUN_ENTRIES)
+    if not found:
+        return
+    saved = _read_dict(os.path.join(path, APP_STATE))
+    if saved is not None and saved.get("application") == app_name and "data" not in saved:
+        return
+    raise InputError(f"holds {', '.join(found)} but is not an earlier {flag} of {app_name}; "
+                     f"choose a new {flag} (nothing was changed)", path)
+
+
 def check_ensemble_target(path, application, flag="--out"):
     """Refuse a folder holding model files that are not an ensemble of ``application``."""
     if not _check_folder(path, flag):

@@ -113,8 +113,14 @@ def _run_train(app, args):
                           role=role, order=order)
     if not role.chief:
         return  # the chief writes the application directory; this worker keeps checkpoints
-    extra = app.after_training(model, args, config) or {}
     state = model.training_state
+    if not history and _finished_before(args.out, state):
+        progress.line(f"nothing left to train in {args.out}: its run ended after "
+                      f"{int(state.epoch.numpy())} epochs (best {state.monitor} = "
+                      f"{state.best_score}); raise --epochs, patience or time_budget_minutes "
+                      "to train on")
+        return
+    extra = app.after_training(model, args, config) or {}
     metrics = {
         "monitor": state.monitor,
         "best": state.best_score,
@@ -127,6 +133,16 @@ def _run_train(app, args):
     atomic_write_json(os.path.join(args.out, "metrics.json"), metrics)
     progress.line(f"saved {os.path.join(args.out, 'model.keras')} "
                   f"(best {state.monitor} = {state.best_score})")
+
+
+def _finished_before(out, state):
+    """Whether an earlier run finished where ``state`` stands: its ``metrics.json`` counts
+    the same epochs (a run killed after its last epoch but before writing it did not)."""
+    path = os.path.join(out, "metrics.json")
+    try:
+        return read_json(path).get("epochs_completed") == int(state.epoch.numpy())
+    except (OSError, ValueError, InputError, AttributeError):
+        return False
 
 
 def set_cpu_threads(threads):

@@ -50,7 +50,8 @@ def save_model_atomically(model, path):
 
 def averages_weights(model):
     """Whether the model's optimizer keeps a moving average of its weights (``ema_momentum``)."""
-    return bool(getattr(model.optimizer, "use_ema", False))
+    optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)  # loss scaling
+    return bool(getattr(optimizer, "use_ema", False))
 
 
 class TrainingState(keras.callbacks.Callback):
@@ -204,10 +205,13 @@ class TrainingState(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         every = self.save_every_steps
         done = self._done_before + batch + 1
-        # The epoch's last batch is saved by on_epoch_end, with the epoch counted as done.
-        # With steps_per_execution > 1, ``batch`` is the last of the batches one call ran
-        # (past the epoch's end when the epoch's last call ran fewer).
-        if every and done % every == 0 and batch + 1 < (self.params.get("steps") or math.inf):
+        # Saved when the count passes a multiple of ``every`` (it may not land on one: a
+        # resumed run can start between them). The epoch's last batch is saved by
+        # on_epoch_end, with the epoch counted as done. With steps_per_execution > 1,
+        # ``batch`` is the last of the batches one call ran (past the epoch's end when the
+        # epoch's last call ran fewer).
+        if (every and done // every > self.steps_done // every
+                and batch + 1 < (self.params.get("steps") or math.inf)):
             self.step.assign(done)
             self.save()
 
@@ -254,7 +258,12 @@ class TrainingState(keras.callbacks.Callback):
         self.epoch.assign(epoch + 1)
         self.step.assign(0)
         if self._epoch_started is not None:
-            self.epoch_seconds.assign(time.monotonic() - self._epoch_started)
+            # An epoch resumed part way ran only its remaining batches: scaled to a whole
+            # epoch, as the budget asks whether a whole epoch fits.
+            elapsed, ran = time.monotonic() - self._epoch_started, self.params.get("steps")
+            if self._done_before and ran:
+                elapsed *= (self._done_before + ran) / ran
+            self.epoch_seconds.assign(elapsed)
         self.save()
         if self.stopped:
             self.model.stop_training = True
