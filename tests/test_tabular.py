@@ -249,6 +249,70 @@ def test_bad_inputs_exit_2_with_one_line(one_target, tmp_path):
     code, _, err = cli(APP, "train", "--train", train, "--names", SHELL_NAMES, "--target",
                        "rings", "--set", "losses.rings=bce", "--out", tmp_path / "never")
     assert code == 2 and "losses.rings" in err
+    code, _, err = cli(APP, "train", "--train", train, "--names", SHELL_NAMES, "--target",
+                       "rings", "--set", "loss_weights.rings=abc", "--out", tmp_path / "never")
+    assert code == 2 and "loss_weights.rings must be a number" in err
+    # A quoted field that runs into the next line, a number float32 cannot hold.
+    bad.write_text('y,x,note\n1,0.5,"first line\nsecond, part, end"\n0,0.7,plain\n')
+    assert_input_error(APP, ["train", "--train", bad, "--out", tmp_path / "never"], bad, 2)
+    bad.write_text("y,x\n" + "".join(f"{i % 2},{i}.5\n" for i in range(20)) + "1,1e39\n")
+    assert_input_error(APP, ["train", "--train", bad, "--out", tmp_path / "never"], bad, 22)
+    assert not (tmp_path / "never").exists()
+
+
+def test_numbers_are_plain_ascii_numbers():
+    from applications.tabular.table import parse_number, split_line
+
+    assert parse_number("18_24") is None and parse_number("\u0661\u0662") is None
+    assert parse_number("1e3") == 1000.0 and np.isnan(parse_number("?"))
+    assert split_line('a, "b,c" ,d', ",") == ["a", "b,c", "d"]
+    assert split_line('a,b"c', ",") == ["a", 'b"c']
+
+
+@pytest.mark.integration
+def test_held_out_rows_rare_classes_tab_output_and_export_keys(tmp_path):
+    import tensorflow as tf
+
+    # A class only one row has, and column names TensorFlow would rename alike.
+    rows = [f"{i % 7}.5\t{(i * 3) % 5}\t{'rare' if i == 5 else 'ab'[i % 2]}\t5\" {i}"
+            for i in range(40)]
+    train = tmp_path / "t.tsv"
+    train.write_text("a-b\ta_b\tkind\tnote\n" + "\n".join(rows) + "\n")
+    for seed in (1, 2):  # whichever rows the seed holds out, the table trains
+        out = tmp_path / f"m{seed}"
+        code, _, err = cli(APP, "train", "--train", train, "--target", "kind", "--ignore",
+                           "note", "--out", out, "--epochs", 1, "--seed", seed, *TINY)
+        assert code == 0, err
+    meta = TabularModel.load_model(tmp_path / "m1").metadata
+    assert meta["targets"][0]["classes"] == ["a", "b", "rare"]
+    assert meta["held_out"] == {"fraction": 0.1, "seed": 1, "rows": 40}
+    code, out, err = cli(APP, "evaluate", "--model", tmp_path / "m1", "--data", train,
+                         "--held-out", "--json")
+    assert code == 0, err
+    short = tmp_path / "short.tsv"
+    short.write_text("\n".join(train.read_text().splitlines()[:30]) + "\n")
+    assert_input_error(APP, ["evaluate", "--model", tmp_path / "m1", "--data", short,
+                             "--held-out"], short, None)
+    code, _, err = cli(APP, "train", "--train", train, "--dev", train, "--target", "kind",
+                       "--ignore", "note", "--out", tmp_path / "dev", "--epochs", 1, *TINY)
+    assert code == 0, err
+    code, _, err = cli(APP, "evaluate", "--model", tmp_path / "dev", "--data", train,
+                       "--held-out")
+    assert code == 2 and "held no rows out" in err
+    # Tab-separated output keeps each field as it was read (no CSV quoting).
+    code, out, err = cli(APP, "predict", "--model", tmp_path / "m1", "--input", train)
+    assert code == 0, err
+    assert out.splitlines()[1].split("\t")[:4] == rows[0].split("\t")
+    code, _, err = cli(APP, "export", "--model", tmp_path / "m1", "--out", tmp_path / "export")
+    assert code == 0, err
+    serve = tf.saved_model.load(str(tmp_path / "export")).signatures["serve"]
+    assert sorted(serve.structured_input_signature[1]) == ["a_b", "a_b_2"]
+    # A rate that makes every loss NaN: no model, and one line that says so.
+    code, _, err = cli(APP, "train", "--train", train, "--target", "kind", "--ignore", "note",
+                       "--out", tmp_path / "nan", "--epochs", 2, "--set", "optimizer=sgd",
+                       "--set", "learning_rate=1e30", "--set", "clipnorm=0", *TINY[:2])
+    assert code == 2 and "no epoch scored a finite val_loss" in err, err
+    assert not (tmp_path / "nan" / "model.keras").exists()
 
 
 def test_load_all_data_and_batches_agree(tmp_path):

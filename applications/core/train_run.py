@@ -131,6 +131,10 @@ def _run_train(app, args):
         **extra,
     }
     atomic_write_json(os.path.join(args.out, "metrics.json"), metrics)
+    if state.best_score is None:
+        raise InputError(f"no epoch scored a finite {state.monitor} (the loss was NaN or "
+                         "infinite: look at the data's scale, or lower learning_rate); no "
+                         "model.keras was written", args.out)
     progress.line(f"saved {os.path.join(args.out, 'model.keras')} "
                   f"(best {state.monitor} = {state.best_score})")
 

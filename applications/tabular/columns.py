@@ -18,6 +18,7 @@ from data.errors import InputError
 
 MISSING_ID, OOV_ID = 0, 1
 SKEW_FOR_LOG = 2.0
+LARGEST = float(np.finfo(np.float32).max)  # the model reads numbers as float32
 
 
 def numbers_or_none(values):
@@ -35,13 +36,17 @@ def numeric_column(values, path, lines, name):
     """Floats (NaN where missing) of a column the model reads as numbers.
 
     Raises:
-        InputError: ``FILE:LINE: column NAME: 'x' is not a number``.
+        InputError: ``FILE:LINE: column NAME: 'x' is not a number`` (also for a number
+            beyond float32's range, about 3.4e38).
     """
     out = np.empty(len(values), np.float32)
     for i, field in enumerate(values):
         number = parse_number(field)
         if number is None or math.isinf(number):
             raise InputError(f"column {name}: {field!r} is not a number", path, lines[i])
+        if abs(number) > LARGEST:
+            raise InputError(f"column {name}: {field!r} is beyond the float32 range the model "
+                             "reads (about 3.4e38)", path, lines[i])
         out[i] = number
     return out
 
@@ -119,25 +124,39 @@ def category_vocabulary(values, min_count):
     return sorted(kept, key=lambda v: (-counts[v], v))
 
 
-def target_spec(table, name, config):
-    """One target's metadata: task, loss, weight and classes or mean/std."""
-    values = table.values[name]
+def target_spec(table, name, config, whole=None):
+    """One target's metadata: task, loss, weight and classes or mean/std.
+
+    ``whole`` (the file's table, when ``table`` is the part kept for training) decides the
+    task and the classes, so a class that only held-out rows have is still a class; the
+    mean and standard deviation come from ``table``.
+    """
+    whole = table if whole is None else whole
+    values = whole.values[name]
     present = [v for v in values if v not in MISSING]
     if not present:
         raise InputError(f"target column {name} has no values", table.path)
     task = config.tasks.get(name)
     numbers = numbers_or_none(values)
     if task is None:
-        whole = numbers is not None and np.all(np.mod(numbers[~np.isnan(numbers)], 1) == 0)
+        integral = numbers is not None and np.all(np.mod(numbers[~np.isnan(numbers)], 1) == 0)
         few = len(set(present)) <= config.max_classes_detected
-        task = "regression" if numbers is not None and not (whole and few) else "classification"
+        task = ("regression" if numbers is not None and not (integral and few)
+                else "classification")
     if task not in TASKS:
         raise UsageError(f"tasks.{name} must be one of {', '.join(TASKS)}, not {task!r}")
-    spec = {"name": name, "task": task, "weight": float(config.loss_weights.get(name, 1.0)),
-            "missing": len(values) - len(present)}
+    weight = config.loss_weights.get(name, 1.0)
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0:
+        raise UsageError(f"loss_weights.{name} must be a number, 0 or more, not {weight!r}")
+    spec = {"name": name, "task": task, "weight": float(weight),
+            "missing": sum(v in MISSING for v in table.values[name])}
     if task == "regression":
-        numbers = numeric_column(values, table.path, table.lines, name)
-        kept = numbers[~np.isnan(numbers)]
+        numeric_column(values, whole.path, whole.lines, name)  # every row, held out or not
+        numbers = numeric_column(table.values[name], table.path, table.lines, name)
+        kept = numbers[~np.isnan(numbers)].astype(np.float64)
+        if not kept.size:
+            raise InputError(f"target column {name} has no values in the rows kept for "
+                             "training", table.path)
         spec.update(mean=float(kept.mean()), std=float(kept.std()) or 1.0,
                     loss=config.losses.get(name, "huber"))
         allowed = REGRESSION_LOSSES
@@ -160,12 +179,18 @@ def _class_order(label):
     return (0, number, label) if number is not None else (1, 0.0, label)
 
 
-def build_metadata(table, config):
-    """The metadata of a model trained on ``table`` with ``config``'s column options."""
+def build_metadata(table, config, whole=None):
+    """The metadata of a model trained on ``table`` with ``config``'s column options.
+
+    With ``whole`` (the file's table, ``table`` being the rows kept for training), column
+    kinds and target classes come from every row and the statistics and vocabularies from
+    ``table``, so what the seed holds out cannot change what a column is.
+    """
+    whole = table if whole is None else whole
     targets = list(config.targets) or [table.columns[-1]]
     if len(set(targets)) != len(targets):
         raise UsageError(f"a target is named twice: {', '.join(targets)}")
-    kinds = detect_kinds(table, config, targets)
+    kinds = detect_kinds(whole, config, targets)
     features = []
     for name, kind in kinds.items():
         values = table.values[name]
@@ -178,7 +203,8 @@ def build_metadata(table, config):
             feature["values"] = category_vocabulary(values, config.min_category_count)
         features.append(feature)
     return {"columns": list(table.columns), "header": table.header,
-            "features": features, "targets": [target_spec(table, t, config) for t in targets],
+            "features": features,
+            "targets": [target_spec(table, t, config, whole) for t in targets],
             "train_rows": len(table)}
 
 

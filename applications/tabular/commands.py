@@ -75,11 +75,7 @@ class TabularCommands(AppCommands):
         path = args.data or sample_paths()["dev"]
         table = read(path, None, model.metadata, _names(args.names))
         if args.held_out:
-            if not model.config.get("dev_split"):
-                raise UsageError("--held-out: this model was not trained with dev_split")
-            _, held = held_out_split(len(table), model.config["dev_split"],
-                                     model.config["seed"])
-            table = table.rows(held)
+            table = held_out_rows(table, model)
         encode_targets(table, model.metadata)  # refuses unknown classes and bad numbers
         arrays = served_table(model, table, f"scoring {progress.file_label(path)}")
         scores = {}
@@ -113,7 +109,10 @@ class TabularCommands(AppCommands):
             header.append(f"{target['name']}_prediction")
             if args.probabilities and target["task"] == "classification":
                 header += [f"{target['name']}_probability_{c}" for c in target["classes"]]
-        writer = csv.writer(out, delimiter=reader.delimiter, lineterminator="\n")
+        if reader.delimiter == "\t":  # fields were read literally: written back so
+            writer = _TabWriter(out)
+        else:
+            writer = csv.writer(out, delimiter=reader.delimiter, lineterminator="\n")
         writer.writerow(header)
         label = f"predicting {progress.file_label(args.input)}"
         source = "<stdin>" if args.input == "-" else args.input  # as data.files names it
@@ -124,12 +123,34 @@ class TabularCommands(AppCommands):
                 for target in description["targets"]:
                     predicted, probabilities = arrays[target["name"]]
                     if target["task"] == "regression":
-                        row.append(f"{predicted[i]:.6g}")
+                        row.append(str(np.float32(predicted[i])))  # shortest exact form
                         continue
                     row.append(predicted[i])
                     if args.probabilities:
                         row += [f"{p:.6f}" for p in probabilities[i]]
                 writer.writerow(row)
+
+
+def held_out_rows(table, model):
+    """The rows of ``table`` (the training file) that training held out as dev.
+
+    Raises:
+        UsageError: the model held nothing out (trained with ``--dev`` or ``dev_split=0``).
+        InputError: the file has not the training file's row count, or no row was held out.
+    """
+    split = model.metadata.get("held_out", {"fraction": model.config.get("dev_split"),
+                                            "seed": model.config["seed"]})  # older models
+    if not split or not split["fraction"]:
+        raise UsageError("--held-out: this model held no rows out (trained with --dev or "
+                         "dev_split=0)")
+    if split.get("rows", len(table)) != len(table):
+        raise InputError(f"--held-out: {len(table):,} rows, but the model's training file had "
+                         f"{split['rows']:,}; give the file it was trained on", table.path)
+    _, held = held_out_split(len(table), split["fraction"], split["seed"])
+    if not len(held):
+        raise InputError(f"--held-out: dev_split={split['fraction']} holds out no row of "
+                         f"{len(table)}", table.path)
+    return table.rows(held)
 
 
 def served_table(model, table, label="scoring"):
@@ -148,6 +169,16 @@ def served_table(model, table, label="scoring"):
                    None if parts[0][name][1] is None
                    else np.concatenate([p[name][1] for p in parts]))
             for name in parts[0]}
+
+
+class _TabWriter:
+    """Rows of a tab-separated file, fields as they are (TSV has no quoting)."""
+
+    def __init__(self, out):
+        self.out = out
+
+    def writerow(self, row):
+        self.out.write("\t".join(row) + "\n")
 
 
 def _names(text):

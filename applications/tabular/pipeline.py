@@ -93,15 +93,18 @@ def training_datasets(config, train_path, dev_path=None, metadata=None, order=No
     statistics and vocabularies come from the rest. ``metadata`` (a resumed run's) is used
     instead of building new statistics.
     """
-    table = read(train_path, config, metadata)
-    dev = None
+    table = whole = read(train_path, config, metadata)
+    dev, split = None, None
     if dev_path is None and config.dev_split > 0:
         kept, held = held_out_split(len(table), config.dev_split, config.seed)
         progress.held_out(train_path, len(held), len(table), "rows", config.dev_split,
                           config.seed)
         table, dev = table.rows(kept), table.rows(held)
+        # What evaluate --held-out checks its file against.
+        split = {"fraction": config.dev_split, "seed": config.seed, "rows": len(whole)}
     with progress.stage(f"indexing {progress.file_label(train_path)}", unit="rows") as step:
-        metadata = metadata or build_metadata(table, config)
+        if metadata is None:
+            metadata = {**build_metadata(table, config, whole), "held_out": split}
         train_x, train_y = encode_inputs(table, metadata), encode_targets(table, metadata)
         step.count = len(table)
     if dev_path is not None:

@@ -26,11 +26,12 @@ CHUNK = 1024
 
 
 def signature_keys(names):
-    """A signature-safe, unique key for each name (``capital gain`` -> ``capital_gain``)."""
+    """A unique Python identifier for each name (``capital-gain`` -> ``capital_gain``,
+    ``1st`` -> ``c1st``), which TensorFlow takes as a signature key unchanged."""
     keys, used = [], set()
     for name in names:
-        key = re.sub(r"[^A-Za-z0-9_.\-/]", "_", name)
-        key = key if re.match(r"[A-Za-z0-9.]", key) else "c" + key
+        key = re.sub(r"[^A-Za-z0-9_]", "_", name)
+        key = key if re.match(r"[A-Za-z]", key) else "c" + key
         base, n = key, 2
         while key in used:
             key, n = f"{base}_{n}", n + 1

@@ -1,6 +1,7 @@
 """Reading CSV/TSV tables (optionally ``.gz``) row by row, with or without a header line.
 
-Fields are separated by a comma (CSV, RFC 4180 quoting) or a tab (``.tsv``, ``.tab``, or a
+Fields are separated by a comma (CSV, RFC 4180 quoting within a line: a quoted field that
+runs past its line is an error) or a tab (``.tsv``, ``.tab``, or a
 first line holding a tab); spaces around a field are dropped, so UCI's ``", "`` separator
 reads as a comma. A missing value is an empty field, ``?``, ``NA`` or ``NaN``. Every row
 keeps the line it came from, so errors name ``FILE:LINE``.
@@ -51,10 +52,24 @@ def delimiter_for(path, first_line):
 
 
 def split_line(text, delimiter):
-    """The stripped fields of one line (quotes as in CSV for commas, literal for tabs)."""
+    """The stripped fields of one line (quotes as in CSV for commas, literal for tabs).
+
+    Raises:
+        csv.Error: a quoted field does not end on this line.
+    """
     if delimiter == "\t":
         return [field.strip() for field in text.split("\t")]
-    return [field.strip() for field in next(csv.reader([text], skipinitialspace=True))]
+    asked_for_more = []
+
+    def one_line():
+        yield text
+        asked_for_more.append(True)  # the reader wants the next line: a quote is open
+
+    fields = next(csv.reader(one_line(), skipinitialspace=True))
+    if asked_for_more:
+        raise csv.Error("a quoted field runs past the end of its line (fields that span "
+                        "lines are not read)")
+    return [field.strip() for field in fields]
 
 
 class RowReader:
@@ -161,9 +176,12 @@ def is_missing(field):
 
 
 def parse_number(field):
-    """``float(field)``, NaN for a missing field; None when it is not a number."""
+    """``float(field)``, NaN for a missing field; None when it is not a number (also for
+    what Python's ``float`` alone would take: ``1_000``, digits of other scripts)."""
     if field in MISSING:
         return float("nan")
+    if "_" in field or not field.isascii():
+        return None
     try:
         return float(field)
     except ValueError:
