@@ -169,6 +169,8 @@ def test_language_model(runs):
     assert out == "the " + sampled[0] + "\n"
     export = exported(app, "lm")
     assert export.predict("the ", length=20, temperature=0) == greedy
+    drawn = [export.predict("the ", length=20, temperature=1.5, seed=s) for s in (4, 4, 5, 6)]
+    assert drawn[0] == drawn[1] and len(set(drawn)) > 1  # a seed repeats its sample
     # Scoring texts, as the predict command does.
     scores = lm.score(["the cat sat.", "a dog ran."])
     code, out, err = cli(app, "predict", "--model", "runs/lm",

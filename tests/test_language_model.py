@@ -117,19 +117,38 @@ def test_export_generate_matches_greedy_cli(trained, tmp_path):
     prompts = ["the mat", ""]
     exported = load_saved_model_without_package(export_dir, (
         "out = [model.generate(prompt=tf.constant(p), length=tf.constant(30), "
-        "temperature=tf.constant(0.0))['text'].numpy().decode() for p in "
-        f"{prompts!r}]\n"
-        "sampled = model.signatures['generate'](prompt=tf.constant('the'), "
-        "length=tf.constant(12), temperature=tf.constant(1.0))['text'].numpy().decode()\n"
+        "temperature=tf.constant(0.0), seed=tf.constant(0, tf.int64))['text'].numpy()"
+        f".decode() for p in {prompts!r}]\n"
+        "sample = lambda seed: model.signatures['generate'](prompt=tf.constant('the'), "
+        "length=tf.constant(12), temperature=tf.constant(1.0), "
+        "seed=tf.constant(seed, tf.int64))['text'].numpy().decode()\n"
+        "sampled = [sample(s) for s in (7, 7, 8, 9)]\n"
         "scores = model.serve(tf.constant(['the cat sat on the mat.']))\n"
-        "print(json.dumps([out, len(sampled), float(scores['nats_per_token'][0])]))"))
-    greedy, sampled_length, nats = exported
+        "print(json.dumps([out, sampled, float(scores['nats_per_token'][0])]))"))
+    greedy, sampled, nats = exported
+    assert sampled[0] == sampled[1]  # a seed repeats a sample
+    sampled_length = len(sampled[0])
     for prompt, text in zip(prompts, greedy):
         code, out, err = cli(APP, "generate", "--model", trained, "--prompt", prompt,
                              "--length", 30, "--temperature", 0)
         assert code == 0, err
         assert out == prompt + text + "\n"
     assert sampled_length == 12 and nats < 1.0
+
+
+def test_held_out_needs_a_held_out_part_and_temperature_a_number(text_file, tmp_path):
+    dev = tmp_path / "dev.txt"
+    dev.write_text(LINE * 20)
+    code, _, err = cli(APP, "train", "--train", text_file, "--dev", dev, "--out",
+                       tmp_path / "lm", "--epochs", 1, *TINY)
+    assert code == 0, err
+    code, _, err = cli(APP, "evaluate", "--model", tmp_path / "lm", "--data", text_file,
+                       "--held-out")
+    assert code == 2 and "held nothing out" in err, err
+    for temperature in ("nan", "inf"):
+        code, _, err = cli(APP, "generate", "--model", tmp_path / "lm", "--temperature",
+                           temperature)
+        assert code == 2 and "finite" in err and "Traceback" not in err, err
 
 
 def test_predict_scores_lines(trained):

@@ -137,3 +137,30 @@ def test_train_and_generate_whole_tunes(tmp_path):
                          "--held-out", "--json")
     assert code == 0, err
     assert '"tunes": 4' in out and np.isfinite(float(out.split('"loss": ')[1].split(",")[0]))
+
+
+def test_tune_runs_refuse_what_cannot_be_held_out_or_windowed(tmp_path):
+    tune = "X:{n}\nT:Tune {n}\nM:4/4\nL:1/8\nK:G\nGABc d2B2|c2A2 G4|]\n"
+    five, one = tmp_path / "five.abc", tmp_path / "one.abc"
+    five.write_text("\n".join(tune.format(n=n) for n in range(1, 6)))
+    one.write_text(tune.format(n=1))
+    app = LanguageModelCommands()
+    # The Transformer's plain-text recipe (an epoch of 250 random windows) does not stop
+    # a tune run, and the same command resumes it.
+    small = ["--set", 'encoder={"name": "transformer", "width": 16, "num_layers": 1, '
+             '"num_heads": 2}', "--set", "window=16", "--batch-size", 4]
+    for epochs in (1, 2):
+        code, _, err = cli(app, "train", "--train", five, "--out", tmp_path / "lm",
+                           "--epochs", epochs, *small)
+        assert code == 0, err
+    # Five tunes hold none out at 10 %: --held-out says so.
+    code, _, err = cli(app, "evaluate", "--model", tmp_path / "lm", "--data", five,
+                       "--held-out")
+    assert code == 2 and "holds out none of its tunes" in err, err
+    for settings, message in ((["--set", "dev_fraction=0.6"], "none is left to train on"),
+                              (["--set", "cross_tunes=true", "--set", "dev_fraction=0",
+                                "--set", "window=128"], "shorter than one window")):
+        code, _, err = cli(app, "train", "--train", one, "--out", tmp_path / "never",
+                           *settings)
+        assert code == 2 and message in err and "Traceback" not in err, err
+    assert not (tmp_path / "never").exists()

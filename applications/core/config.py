@@ -206,14 +206,16 @@ def load_config(cls, path=None, overrides=(), base=None):
         if keys[1:] == ["name"] and target.get("name") != value:
             target.clear()
         target[keys[-1]] = value
-    if base is None:
-        _apply_recipe(cls.ENCODER_RECIPES, values, given)
+    # A resumed run (``base``) took the recipe when it began; an encoder group given again
+    # (the same command run again) gets the recipe's encoder keys it took then.
+    _apply_recipe(cls.ENCODER_RECIPES, values, given, encoder_only=base is not None)
     return cls.from_dict(values, source=str(path) if path else "--set")
 
 
-def _apply_recipe(recipes, values, given):
+def _apply_recipe(recipes, values, given, encoder_only=False):
     """Write the chosen encoder's recipe (``TrainConfig.ENCODER_RECIPES``) into ``values``,
-    leaving the options in ``given`` and the encoder keys already there as they are."""
+    leaving the options in ``given`` and the encoder keys already there as they are (with
+    ``encoder_only``, only the recipe's encoder keys)."""
     encoder = values.get("encoder")
     if not isinstance(encoder, dict):
         return
@@ -222,8 +224,10 @@ def _apply_recipe(recipes, values, given):
         if key == "encoder":
             for name, setting in value.items():
                 encoder.setdefault(name, setting)
-        elif key not in given:
+        elif key not in given and not encoder_only:
             values[key] = value
+    if encoder_only:
+        return
     # An optimizer chosen by the run keeps its knobs: no Adam betas for SGD.
     if "optimizer" in given and str(values.get("optimizer")).lower() not in ADAM_FAMILY:
         for knob in ("beta_1", "beta_2"):

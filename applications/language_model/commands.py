@@ -68,8 +68,10 @@ class LanguageModelCommands(AppCommands):
             config.format = resolve_format(getattr(args, "format", None) or config.format,
                                            train_path)
         if config.format == "abc" or (metadata or {}).get("format") == "abc":
-            if config.steps_per_epoch:
+            given = [item.split("=", 1)[0].strip() for item in getattr(args, "set", [])]
+            if config.steps_per_epoch and "steps_per_epoch" in given:
                 raise UsageError("steps_per_epoch needs plain text, not ABC tunes")
+            config.steps_per_epoch = 0  # the Transformer recipe's, for plain text
             return tune_training_data(train_path, args.dev, config, metadata, order)
         tokens = progress.reading(train_path, "tokens", read_tokens, level)
         check_length(tokens, window, train_path, level)
@@ -97,7 +99,8 @@ class LanguageModelCommands(AppCommands):
                                   seed=config.seed, order=order, steps=config.steps_per_epoch)
         dev_ds = (None if dev is None
                   else window_dataset(vocab.encode(dev), window, config.batch_size))
-        return make_metadata(level, vocab), train_ds, dev_ds
+        held_out = 0.0 if args.dev else config.dev_fraction  # what evaluate --held-out reads
+        return {**make_metadata(level, vocab), "held_out": held_out}, train_ds, dev_ds
 
     def pretrained_vocabulary(self, config, vocab, new_run):
         """Read ``word_vectors`` for ``vocab`` (word level); returns the vocabulary they
@@ -124,11 +127,12 @@ class LanguageModelCommands(AppCommands):
         if model.metadata.get("format") == "abc":
             return self.evaluate_tunes(model, args, path)
         tokens = progress.reading(path, "tokens", read_tokens, level)
-        if args.held_out and not config["dev_fraction"]:
-            raise UsageError("--held-out: this model was trained with dev_fraction=0")
-        if args.held_out or (not args.data and config["dev_fraction"]):
-            tokens = split_for_validation(tokens, config["dev_fraction"])[1]
-        check_length(tokens, config["window"], path, level)
+        fraction = held_out_fraction(model, args.held_out)
+        part = "file"
+        if args.held_out or (not args.data and fraction):
+            tokens = split_for_validation(tokens, fraction)[1]
+            part = f"the last {fraction:.0%} (held out)"
+        check_length(tokens, config["window"], path, level, part)
         ids = metadata_vocabulary(model.metadata).encode(tokens)
         return language_model_scores(model, window_dataset(ids, config["window"],
                                                            config["batch_size"]),
@@ -138,9 +142,14 @@ class LanguageModelCommands(AppCommands):
         config = LanguageModelConfig.from_dict(model.config)
         tunes = [tune_tokens(text) for text in tune_texts(path)]
         if args.held_out:
-            if not config.dev_fraction:
-                raise UsageError("--held-out: this model was trained with dev_fraction=0")
-            tunes = split_tunes_for_validation(tunes, config.dev_fraction, config.seed)[1]
+            fraction = held_out_fraction(model, True)
+            tunes = split_tunes_for_validation(tunes, fraction, config.seed)[1]
+            if not tunes:
+                raise InputError(f"--held-out: dev_fraction={fraction} holds out none of its "
+                                 "tunes", path)
+        if config.cross_tunes:
+            check_length([t for tune in tunes for t in tune], config.window, path, "char",
+                         "the tunes scored")
         dataset = tunes_dataset(metadata_vocabulary(model.metadata), tunes, config)
         return {**language_model_scores(model, dataset, f"scoring {progress.file_label(path)}"),
                 **check_tunes(["".join(tune).strip(NEWLINE) + NEWLINE for tune in tunes])}
@@ -167,14 +176,25 @@ class LanguageModelCommands(AppCommands):
         """Sample text from a trained model, optionally continuing a prompt."""
         from applications.core.base import load_model
 
-        if args.length < 0 or args.temperature < 0 or args.top_k < 0:
-            raise UsageError("--length, --temperature and --top-k must not be negative")
+        if args.length < 0 or not 0 <= args.temperature < math.inf or args.top_k < 0:
+            raise UsageError("--length, --temperature and --top-k must not be negative (and "
+                             "--temperature must be a finite number)")
         model = load_model(args.model)
         if model.metadata.get("format") == "abc":
             return generate_abc(model, args)
         stream_generation(model.serving_module(), args.prompt, args.length, args.temperature,
                           args.top_k, args.seed, sys.stdout)
         return 0
+
+
+def held_out_fraction(model, held_out):
+    """The share of its training text the model held out as dev (0: none, as with ``--dev``);
+    UsageError when ``held_out`` asks for it and there is none."""
+    fraction = model.metadata.get("held_out", model.config["dev_fraction"])  # older models
+    if held_out and not fraction:
+        raise UsageError("--held-out: this model held nothing out (trained with --dev or "
+                         "dev_fraction=0)")
+    return fraction
 
 
 def add_generate_arguments(parser):

@@ -20,9 +20,10 @@ class LanguageModelServer(ServingModule):
     """Wraps a trained :class:`LanguageModel` with its vocabulary as a lookup table.
 
     Endpoints:
-        ``generate(prompt, length, temperature)``: a scalar prompt string, an ``int32``
-        number of tokens and a ``float32`` temperature (0 = greedy) in; ``{"text": ...}``,
-        the continuation only, out. The sampling loop runs inside the graph.
+        ``generate(prompt, length, temperature, seed)``: a scalar prompt string, an
+        ``int32`` number of tokens, a ``float32`` temperature (0 = greedy) and an ``int64``
+        seed (the same seed, the same sample) in; ``{"text": ...}``, the continuation only,
+        out. The sampling loop runs inside the graph.
         ``serve(texts)``: a batch of texts in; ``nats_per_token`` and ``tokens`` (how many
         were scored) for each, every text read from a fresh state after a line break
         (by a Transformer, in windows of ``window`` tokens, see :meth:`logits`).
@@ -71,25 +72,30 @@ class LanguageModelServer(ServingModule):
     def advance(self, token_ids, states):
         return self.model.step(token_ids, states)
 
-    def pick(self, logits, temperature):
-        """Greedy at temperature 0, else a draw from ``softmax(logits / temperature)``."""
+    def pick(self, logits, temperature, seed):
+        """Greedy at temperature 0, else a draw from ``softmax(logits / temperature)`` by a
+        stateless generator at ``seed`` (two int64), so a seed repeats a sample."""
         logits = logits + self.special_penalty
+        # Shifted first: a tiny temperature then sends the others to -inf, not inf - inf.
+        shifted = logits - tf.reduce_max(logits, axis=-1, keepdims=True)
         return tf.cond(
             temperature > 0,
-            lambda: tf.cast(tf.random.categorical(logits / temperature, 1)[:, 0], tf.int32),
+            lambda: tf.cast(tf.random.stateless_categorical(shifted / temperature, 1,
+                                                            seed)[:, 0], tf.int32),
             lambda: tf.argmax(logits, axis=-1, output_type=tf.int32))
 
     @tf.function(input_signature=[tf.TensorSpec([], tf.string, name="prompt"),
                                   tf.TensorSpec([], tf.int32, name="length"),
-                                  tf.TensorSpec([], tf.float32, name="temperature")])
-    def generate(self, prompt, length, temperature):
+                                  tf.TensorSpec([], tf.float32, name="temperature"),
+                                  tf.TensorSpec([], tf.int64, name="seed")])
+    def generate(self, prompt, length, temperature, seed):
         tokens, ids = self.encode(prompt[tf.newaxis])
         tokens, ids = tokens[0], ids[0]
         logits, states = self.prime(ids)
         length = tf.maximum(length, 0)
         generated = tf.TensorArray(tf.int32, size=length, element_shape=[])
         for i in tf.range(length):
-            token = self.pick(logits, temperature)
+            token = self.pick(logits, temperature, tf.stack([seed, tf.cast(i, tf.int64)]))
             generated = generated.write(i, token[0])
             logits, states = self.model.step(token, states)
         names = tf.gather(self.names, generated.stack())
@@ -180,8 +186,8 @@ def pick_token(logits, temperature, top_k, rng, specials):
         return int(np.argmax(logits))
     if top_k and top_k < len(logits):
         logits[logits < np.sort(logits)[-top_k]] = -np.inf
-    scaled = logits / temperature
-    probabilities = np.exp(scaled - scaled.max())
+    # Shifted first: a tiny temperature then sends the others to -inf, not inf - inf.
+    probabilities = np.exp((logits - logits.max()) / temperature)
     return int(rng.choice(len(probabilities), p=probabilities / probabilities.sum()))
 
 
@@ -191,8 +197,9 @@ def generate_texts(server, prompts, length=200, temperature=1.0, top_k=0, seed=N
     Each prompt gets a generator seeded with ``seed``, so a list of prompts gives what one
     ``generate --seed`` run per prompt prints (after the prompt).
     """
-    if length < 0 or temperature < 0 or top_k < 0:
-        raise ValueError("length, temperature and top_k must not be negative")
+    if length < 0 or not 0 <= temperature < np.inf or top_k < 0:
+        raise ValueError("length, temperature and top_k must not be negative (temperature "
+                         "finite)")
     return [stream_generation(server, prompt, length, temperature, top_k, seed, io.StringIO())
             for prompt in prompts]
 
@@ -213,25 +220,27 @@ class ExportedLanguageModel(ExportedModel):
 
     ``predict(prompts, length, temperature, seed)`` runs the export's ``generate``
     signature, which samples inside the graph: at temperature 0 (greedy) it gives the text
-    the application gives; sampled text depends on TensorFlow's generator, which ``seed``
-    reseeds (``tf.random.set_seed``). ``top_k`` needs the application directory.
+    the application gives; a sample is repeated by its ``seed`` (None: a fresh one each
+    call), though it is not the application's sample for that seed (that one draws in
+    NumPy). ``top_k`` needs the application directory.
     """
 
     serve_outputs = frozenset({"nats_per_token", "tokens"})
 
     def predict(self, prompts, length=200, temperature=1.0, top_k=0, seed=None):
-        if length < 0 or temperature < 0:
-            raise ValueError("length and temperature must not be negative")
+        if length < 0 or not 0 <= temperature < np.inf:
+            raise ValueError("length and temperature must not be negative (temperature "
+                             "finite)")
         if top_k:
             raise ValueError("top_k: the exported generate signature draws from every token; "
                              "load the application directory for top-k sampling")
-        if seed is not None:
-            tf.random.set_seed(seed)
+        seed = np.random.SeedSequence(seed).generate_state(1, np.uint64)[0] >> np.uint64(1)
         generate = self.signatures["generate"]
 
         def run(batch):
             return [generate(prompt=tf.constant(prompt), length=tf.constant(length, tf.int32),
-                             temperature=tf.constant(temperature, tf.float32))["text"]
+                             temperature=tf.constant(temperature, tf.float32),
+                             seed=tf.constant(int(seed), tf.int64))["text"]
                     .numpy().decode("utf-8") for prompt in batch]
 
         return one_or_many(prompts, run)

@@ -14,7 +14,8 @@ import tensorflow as tf
 
 from applications.core import progress
 from applications.core.config import UsageError
-from applications.language_model.pipeline import (NEWLINE, build_vocabulary, make_metadata,
+from applications.language_model.pipeline import (NEWLINE, build_vocabulary, check_length,
+                                                  make_metadata,
                                                   metadata_vocabulary, window_dataset)
 from data.abc import read_tunes
 from data.abc_check import check_tune, check_tunes
@@ -105,13 +106,23 @@ def tune_training_data(train_path, dev_path, config, metadata=None, order=None):
         train, dev = tunes, [tune_tokens(text) for text in tune_texts(dev_path)]
     else:
         train, dev = split_tunes_for_validation(tunes, config.dev_fraction, config.seed)
+        if not train:
+            raise InputError(f"dev_fraction={config.dev_fraction} holds out all "
+                             f"{len(tunes)} tunes; none is left to train on", train_path)
         if dev:
             progress.line(f"no --dev: a seeded {config.dev_fraction:.0%} of the tunes of "
                           f"{progress.file_label(train_path)} ({len(dev):,} of {len(tunes):,}) "
                           "held out as dev to choose the best epoch and stop early")
+    if config.cross_tunes:  # one text: each part must fill a window
+        for part, path, what in ((train, train_path, "the training tunes"),
+                                 (dev or [], dev_path or train_path, "the dev tunes")):
+            if part:
+                check_length([t for tune in part for t in tune], config.window, path, "char",
+                             what)
     vocab = (metadata_vocabulary(metadata) if metadata is not None
              else build_vocabulary([t for tune in train for t in tune], "char", 0, 1))
-    metadata = {**make_metadata("char", vocab), "format": "abc"}
+    metadata = {**make_metadata("char", vocab), "format": "abc",
+                "held_out": 0.0 if dev_path else config.dev_fraction}
     return metadata, tunes_dataset(vocab, train, config, shuffle=True, order=order), (
         None if not dev else tunes_dataset(vocab, dev, config))
 
