@@ -283,6 +283,15 @@ def test_multiclass_tsv_with_named_columns_and_held_out_dev(tmp_path):
     assert result["accuracy"] > 0.7, result
 
 
+
+@pytest.mark.integration
+def test_held_out_refused_after_a_dev_file(trained, corpus):
+    # Trained with --dev: nothing of --train was held out, so there is nothing to score.
+    assert json.loads((trained / "config.json").read_text())["dev_split"] == 0.0
+    code, _, err = cli(APP, "evaluate", "--model", trained, "--data", corpus[0], "--held-out")
+    assert code == 2 and "held nothing out" in err, err
+
+
 def test_text_table_reader_lines_and_detection(tmp_path):
     path = tmp_path / "jigsaw.csv"
     path.write_text('id,comment_text,toxic,insult\n1,"two\nlines, quoted",0,1\n2,plain,1,0\n')

@@ -164,6 +164,14 @@ def test_beam_one_equals_greedy_and_saved_model_reloads(attention, tmp_path):
 
 
 @pytest.mark.integration
+def test_held_out_refused_after_a_dev_file(trained, reverse_task):
+    assert json.loads((trained / "config.json").read_text())["dev_split"] == 0.0
+    code, _, err = cli(APP, "evaluate", "--model", trained, "--data", reverse_task[0],
+                       "--reverse", "--held-out")
+    assert code == 2 and "held nothing out" in err, err
+
+
+@pytest.mark.integration
 def test_beam_one_equals_greedy_on_the_trained_model(trained, reverse_task):
     sources = [line.split("\t")[1] for line in reverse_task[1].read_text().splitlines()]
     model = load_model(trained)

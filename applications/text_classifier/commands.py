@@ -73,7 +73,9 @@ class ClassifierCommands(AppCommands):
                                      config.text_column or None, config.label_columns or None,
                                      size=_size)
         held = None
-        if not dev_path and config.dev_split > 0:
+        if dev_path:
+            config.dev_split = 0.0  # nothing of --train is held out (evaluate --held-out)
+        elif config.dev_split > 0:
             kept, held = held_out_split(len(train.texts), config.dev_split, config.seed)
             progress.held_out(train_path, len(held), len(train.texts), "texts",
                               config.dev_split, config.seed)
@@ -120,7 +122,8 @@ class ClassifierCommands(AppCommands):
                                  args.text_column or meta.text_column, label_columns, size=_size)
         if args.held_out:
             if not model.config.get("dev_split"):
-                raise UsageError("--held-out: this model was not trained with dev_split")
+                raise UsageError("--held-out: this model held nothing out (trained with --dev "
+                                 "or dev_split=0)")
             _, held = held_out_split(len(table.texts), model.config["dev_split"],
                                      model.config["seed"])
             table = _rows(table, held)

@@ -72,7 +72,9 @@ class TranslatorCommands(AppCommands):
                                      size=_pairs)
             dev = dev or progress.reading(paths["dev"], "pairs", read_tab_pairs, config.reverse,
                                           size=_pairs)
-        if dev is None and config.dev_split > 0:
+        if dev is not None:
+            config.dev_split = 0.0  # nothing of --train is held out (evaluate --held-out)
+        elif config.dev_split > 0:
             kept, held = held_out_split(len(train.sources), config.dev_split, config.seed)
             progress.held_out(train.source_path, len(held), len(train.sources), "pairs",
                               config.dev_split, config.seed)
@@ -141,7 +143,8 @@ class TranslatorCommands(AppCommands):
                                       size=_pairs)
         if args.held_out:
             if not config.get("dev_split"):
-                raise UsageError("--held-out: this model was not trained with dev_split")
+                raise UsageError("--held-out: this model held nothing out (trained with --dev "
+                                 "or dev_split=0)")
             corpus = split_pairs(corpus, held_out_split(len(corpus.sources),
                                                         config["dev_split"], config["seed"])[1])
         beam, alpha = decoding_options(args, config)
