@@ -121,3 +121,20 @@ def test_weight_averaging_is_seen_through_loss_scaling(mixed_float16):
     assert averages_weights(types.SimpleNamespace(optimizer=scaled))
     plain = keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam())
     assert not averages_weights(types.SimpleNamespace(optimizer=plain))
+
+
+@pytest.mark.parametrize("encoder", [{"name": "rnn", "cell": "gru", "nodes": [8]},
+                                     {"name": "transformer", "width": 8, "num_heads": 2,
+                                      "num_layers": 1}])
+def test_language_model_generates_and_scores_under_mixed_float16(mixed_float16, encoder):
+    from applications.language_model.config import LanguageModelConfig
+    from applications.language_model.model import LanguageModel
+    from applications.language_model.pipeline import make_metadata
+    from data import Vocabulary
+
+    config = LanguageModelConfig(encoder=encoder, window=5)
+    model = LanguageModel(config.to_dict(), make_metadata("char", Vocabulary(list("abc\n"))))
+    model(np.ones((1, 5), "int32"))
+    assert model.head.compute_dtype == "float32"  # the scores, whatever the policy
+    assert len(model.predict("ab", length=7, temperature=0.0)) == 7
+    assert np.isfinite(model.score("abcab")["nats_per_token"])

@@ -139,7 +139,10 @@ def write_html(path, page):
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as err:
         if isinstance(err, IsADirectoryError):
             raise InputError("is a folder, not a page to write", path) from None
-    atomic_write_bytes(path, page.encode("utf-8"))
+    try:
+        atomic_write_bytes(path, page.encode("utf-8"))
+    except (FileExistsError, NotADirectoryError):
+        raise InputError("cannot be written: a part of its folder path is a file", path) from None
 
 
 def inspect_text(model, text, top=3):

@@ -112,7 +112,10 @@ class LanguageModel(Application):
                 self.encoder.max_length < self.window):
             raise ValueError(f"encoder.max_length ({self.encoder.max_length}) must cover the "
                              f"window ({self.window}) with learned positions")
-        self.head = keras.layers.Dense(self.vocab_size, name="next_token_scores")
+        # float32 scores under a mixed-precision policy too: generation's loops and the
+        # losses read them as float32.
+        self.head = keras.layers.Dense(self.vocab_size, name="next_token_scores",
+                                       dtype="float32")
 
     def call(self, inputs, training=False):
         x = self.embedding(inputs)
@@ -141,7 +144,8 @@ class LanguageModel(Application):
         if not self.recurrent:
             return [keras.ops.zeros((batch_size, self.window), "int32"),
                     keras.ops.zeros((batch_size,), "int32")]
-        return [keras.ops.zeros((batch_size, size)) for size in self.state_sizes()]
+        return [keras.ops.zeros((batch_size, size), self.encoder.compute_dtype)
+                for size in self.state_sizes()]
 
     def step(self, token_ids, states):
         """One token per row in (``[B]`` ids), next-token logits ``[B, V]`` and new states out."""
