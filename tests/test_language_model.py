@@ -237,3 +237,22 @@ def test_muon_leaves_the_output_layer_to_its_adamw_half():
     optimizer = model.make_optimizer()
     assert optimizer.exclude_layers == ["next_token_scores"]
     assert optimizer.adam_weight_decay == pytest.approx(0.1)
+
+
+def test_exports_without_a_seed_input_still_generate():
+    import types
+
+    import tensorflow as tf
+
+    from applications.language_model.serving import ExportedLanguageModel
+
+    calls = []
+
+    def generate(**inputs):  # a generate signature written before it took a seed
+        calls.append(sorted(inputs))
+        return {"text": tf.constant("ab")}
+
+    generate.structured_input_signature = ((), {"prompt": 0, "length": 0, "temperature": 0})
+    export = ExportedLanguageModel("old", types.SimpleNamespace(signatures={"generate": generate}))
+    assert export.predict("x", length=2, seed=1) == "ab"
+    assert calls == [["length", "prompt", "temperature"]]

@@ -236,11 +236,13 @@ class ExportedLanguageModel(ExportedModel):
                              "load the application directory for top-k sampling")
         seed = np.random.SeedSequence(seed).generate_state(1, np.uint64)[0] >> np.uint64(1)
         generate = self.signatures["generate"]
+        # Exports written before the signature took a seed draw unseeded.
+        seeded = "seed" in generate.structured_input_signature[1]
+        options = {"seed": tf.constant(int(seed), tf.int64)} if seeded else {}
 
         def run(batch):
             return [generate(prompt=tf.constant(prompt), length=tf.constant(length, tf.int32),
-                             temperature=tf.constant(temperature, tf.float32),
-                             seed=tf.constant(int(seed), tf.int64))["text"]
+                             temperature=tf.constant(temperature, tf.float32), **options)["text"]
                     .numpy().decode("utf-8") for prompt in batch]
 
         return one_or_many(prompts, run)
