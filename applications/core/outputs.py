@@ -115,19 +115,13 @@ def check_run_target(path, app_name, flag="--out"):
 
 
 def check_export_target(path, app_name, flag="--export-best"):
-    """Refuse a folder ``tune --export-best`` would write into unless it is new, empty or
-    an earlier export of ``app_name``'s best trial (its run record names no training data,
-    as a ``train`` run's does): another run's checkpoints and model are not replaced."""
-    if not _check_folder(path, flag):
-        return
-    found = _present(path, RUN_ENTRIES)
-    if not found:
-        return
-    saved = _read_dict(os.path.join(path, APP_STATE))
-    if saved is not None and saved.get("application") == app_name and "data" not in saved:
-        return
-    raise InputError(f"holds {', '.join(found)} but is not an earlier {flag} of {app_name}; "
-                     f"choose a new {flag} (nothing was changed)", path)
+    """Refuse a folder ``tune --export-best`` would write into unless it is new, empty or an
+    earlier export of ``app_name`` (whose run record, unlike a run's, names no data)."""
+    found = _present(path, RUN_ENTRIES) if _check_folder(path, flag) else []
+    saved = _read_dict(os.path.join(path, APP_STATE)) or {}
+    if found and (saved.get("application") != app_name or "data" in saved):
+        raise InputError(f"holds {', '.join(found)} but is not an earlier {flag} of "
+                         f"{app_name}; choose a new {flag} (nothing was changed)", path)
 
 
 def check_ensemble_target(path, application, flag="--out"):

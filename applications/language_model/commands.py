@@ -63,6 +63,8 @@ class LanguageModelCommands(AppCommands):
         if not 0.0 <= config.dev_fraction < 1.0:
             raise UsageError(f"dev_fraction must be in [0, 1), not {config.dev_fraction}")
         level, window = config.level, config.window
+        if args.dev:
+            config.dev_fraction = 0.0  # nothing of --train held out (evaluate --held-out)
         train_path = args.train or sample_path()
         if metadata is None:
             config.format = resolve_format(getattr(args, "format", None) or config.format,
@@ -99,8 +101,7 @@ class LanguageModelCommands(AppCommands):
                                   seed=config.seed, order=order, steps=config.steps_per_epoch)
         dev_ds = (None if dev is None
                   else window_dataset(vocab.encode(dev), window, config.batch_size))
-        held_out = 0.0 if args.dev else config.dev_fraction  # what evaluate --held-out reads
-        return {**make_metadata(level, vocab), "held_out": held_out}, train_ds, dev_ds
+        return make_metadata(level, vocab), train_ds, dev_ds
 
     def pretrained_vocabulary(self, config, vocab, new_run):
         """Read ``word_vectors`` for ``vocab`` (word level); returns the vocabulary they
@@ -190,7 +191,7 @@ class LanguageModelCommands(AppCommands):
 def held_out_fraction(model, held_out):
     """The share of its training text the model held out as dev (0: none, as with ``--dev``);
     UsageError when ``held_out`` asks for it and there is none."""
-    fraction = model.metadata.get("held_out", model.config["dev_fraction"])  # older models
+    fraction = model.config["dev_fraction"]
     if held_out and not fraction:
         raise UsageError("--held-out: this model held nothing out (trained with --dev or "
                          "dev_fraction=0)")

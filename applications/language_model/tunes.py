@@ -121,8 +121,7 @@ def tune_training_data(train_path, dev_path, config, metadata=None, order=None):
                              what)
     vocab = (metadata_vocabulary(metadata) if metadata is not None
              else build_vocabulary([t for tune in train for t in tune], "char", 0, 1))
-    metadata = {**make_metadata("char", vocab), "format": "abc",
-                "held_out": 0.0 if dev_path else config.dev_fraction}
+    metadata = {**make_metadata("char", vocab), "format": "abc"}
     return metadata, tunes_dataset(vocab, train, config, shuffle=True, order=order), (
         None if not dev else tunes_dataset(vocab, dev, config))
 
