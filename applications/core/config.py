@@ -180,6 +180,16 @@ def parse_override(text):
     return key.strip().split("."), value
 
 
+def held_out_share(config, option="dev_split"):
+    """The share of its training file a run held out as dev (``option`` of its config dict),
+    for ``evaluate --held-out``; UsageError when it held none (``--dev`` or a share of 0)."""
+    share = config.get(option)
+    if not share:
+        raise UsageError(f"--held-out: this model held nothing out (trained with --dev or "
+                         f"{option}=0)")
+    return share
+
+
 def load_config(cls, path=None, overrides=(), base=None):
     """Build ``cls`` from defaults (or ``base``), a JSON file, then ``--set`` overrides; a
     new run (no ``base``) then takes its encoder's recipe for the options neither set."""

@@ -6,7 +6,7 @@ import sys
 
 from applications.core import progress
 from applications.core.cli import AppCommands
-from applications.core.config import UsageError
+from applications.core.config import UsageError, held_out_share
 from applications.language_model.config import LanguageModelConfig
 from applications.language_model.model import LanguageModel
 from applications.language_model.pipeline import (LEVELS, build_vocabulary, check_length,
@@ -128,7 +128,8 @@ class LanguageModelCommands(AppCommands):
         if model.metadata.get("format") == "abc":
             return self.evaluate_tunes(model, args, path)
         tokens = progress.reading(path, "tokens", read_tokens, level)
-        fraction = held_out_fraction(model, args.held_out)
+        fraction = (held_out_share(config, "dev_fraction") if args.held_out
+                    else config["dev_fraction"])
         part = "file"
         if args.held_out or (not args.data and fraction):
             tokens = split_for_validation(tokens, fraction)[1]
@@ -143,7 +144,7 @@ class LanguageModelCommands(AppCommands):
         config = LanguageModelConfig.from_dict(model.config)
         tunes = [tune_tokens(text) for text in tune_texts(path)]
         if args.held_out:
-            fraction = held_out_fraction(model, True)
+            fraction = held_out_share(model.config, "dev_fraction")
             tunes = split_tunes_for_validation(tunes, fraction, config.seed)[1]
             if not tunes:
                 raise InputError(f"--held-out: dev_fraction={fraction} holds out none of its "
@@ -186,16 +187,6 @@ class LanguageModelCommands(AppCommands):
         stream_generation(model.serving_module(), args.prompt, args.length, args.temperature,
                           args.top_k, args.seed, sys.stdout)
         return 0
-
-
-def held_out_fraction(model, held_out):
-    """The share of its training text the model held out as dev (0: none, as with ``--dev``);
-    UsageError when ``held_out`` asks for it and there is none."""
-    fraction = model.config["dev_fraction"]
-    if held_out and not fraction:
-        raise UsageError("--held-out: this model held nothing out (trained with --dev or "
-                         "dev_fraction=0)")
-    return fraction
 
 
 def add_generate_arguments(parser):

@@ -6,7 +6,7 @@ import numpy as np
 
 from applications.core import progress
 from applications.core.cli import AppCommands
-from applications.core.config import UsageError
+from applications.core.config import UsageError, held_out_share
 from applications.core.evaluation import warn_unseen
 from applications.text_classifier.config import ClassifierConfig
 from applications.text_classifier.model import TextClassifier
@@ -121,10 +121,7 @@ class ClassifierCommands(AppCommands):
         table = progress.reading(path, "texts", read_text_table,
                                  args.text_column or meta.text_column, label_columns, size=_size)
         if args.held_out:
-            if not model.config.get("dev_split"):
-                raise UsageError("--held-out: this model held nothing out (trained with --dev "
-                                 "or dev_split=0)")
-            _, held = held_out_split(len(table.texts), model.config["dev_split"],
+            _, held = held_out_split(len(table.texts), held_out_share(model.config),
                                      model.config["seed"])
             table = _rows(table, held)
         targets = meta.encode_labels(table, unseen_ok=True)

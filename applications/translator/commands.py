@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from applications.core import progress
 from applications.core.cli import AppCommands
-from applications.core.config import UsageError
+from applications.core.config import UsageError, held_out_share
 from applications.core.decoding import add_decoding_arguments, decoding_options
 from applications.translator.config import TranslatorConfig
 from applications.translator.model import Translator
@@ -142,11 +142,9 @@ class TranslatorCommands(AppCommands):
             corpus = progress.reading(sample_paths()["dev"], "pairs", read_tab_pairs, reverse,
                                       size=_pairs)
         if args.held_out:
-            if not config.get("dev_split"):
-                raise UsageError("--held-out: this model held nothing out (trained with --dev "
-                                 "or dev_split=0)")
             corpus = split_pairs(corpus, held_out_split(len(corpus.sources),
-                                                        config["dev_split"], config["seed"])[1])
+                                                        held_out_share(config),
+                                                        config["seed"])[1])
         beam, alpha = decoding_options(args, config)
         run = model.serving_module().translator(beam, alpha)
         run(tf.constant(corpus.sources[:1]))  # tracing is not decoding time
