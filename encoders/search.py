@@ -184,7 +184,19 @@ def beam_decode(model, source, beam_size, alpha=0.0, max_steps=None):
 
 
 def decode(model, source, beam_size, alpha, max_steps=None):
-    """Greedy when ``beam_size`` is 1 (or less), else beam search; usable in a graph."""
+    """Greedy when ``beam_size`` is 1, else beam search; usable in a graph.
+
+    Raises:
+        tf.errors.InvalidArgumentError: a beam under 1, or a length penalty ``alpha`` that
+            is negative, infinite or NaN (checked when the graph runs).
+    """
     beam_size = tf.convert_to_tensor(beam_size, tf.int32)
+    alpha = tf.convert_to_tensor(alpha, tf.float32)
+    checks = [
+        tf.debugging.Assert(beam_size >= 1, ["beam_size must be 1 or more, not", beam_size]),
+        tf.debugging.Assert(tf.logical_and(alpha >= 0.0, alpha < float("inf")),
+                            ["length_penalty must be finite and not negative, not", alpha])]
+    with tf.control_dependencies(checks):
+        beam_size = tf.identity(beam_size)
     return tf.cond(beam_size <= 1, lambda: greedy_decode(model, source, alpha, max_steps),
                    lambda: beam_decode(model, source, beam_size, alpha, max_steps))

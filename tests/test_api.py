@@ -9,6 +9,7 @@ command and the exported SavedModel (``applications.load``) give the same answer
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import applications
 from applications.core.cli import build_parser
@@ -210,6 +211,19 @@ def test_translator(runs):
     export = exported(app, "translator")
     assert export.predict(sources) == translations
     assert export.predict(sources, beam_size=1, length_penalty=0.0) == greedy
+    # Decoding options no search can use are refused by Python and by the graph alike.
+    for beam, alpha in ((0, 1.0), (2, float("nan")), (2, -1.0), (2, float("inf"))):
+        for decoder in (translator, export):
+            with pytest.raises(ValueError, match="beam_size must be 1 or more"):
+                decoder.predict(sources, beam_size=beam, length_penalty=alpha)
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match="beam_size must be|length_penalty must be"):
+            export.signatures["translate"](sentences=tf.constant(sources),
+                                           beam_size=tf.constant(beam),
+                                           length_penalty=tf.constant(alpha))
+    code, _, err = cli(app, "predict", "--model", "runs/translator", "--input", "sources.txt",
+                       "--length-penalty", "nan")
+    assert code == 2 and "--length-penalty finite" in err, err
 
 
 def shape_images(runs, channels):

@@ -204,3 +204,11 @@ def test_flickr8k_commands_train_evaluate_predict_plot_export(tmp_path):
     captions = served(images=tf.constant(payloads))["captions"].numpy()
     assert [c.decode() for c in captions] == [line.split("\t")[1]
                                               for line in greedy.splitlines()]
+    # A beam under 1 is refused by the exported `caption` signature and by the Python API.
+    with pytest.raises(tf.errors.InvalidArgumentError, match="beam_size must be 1 or more"):
+        tf.saved_model.load(str(export)).signatures["caption"](
+            images=tf.constant(payloads[:1]), beam_size=tf.constant(0),
+            length_penalty=tf.constant(1.0))
+    with pytest.raises(ValueError, match="beam_size must be 1 or more"):
+        Captioner.load_model(run).caption(os.path.join(images, names[0]), beam_size=0,
+                                          length_penalty=1.0)

@@ -5,6 +5,9 @@ import csv
 import gzip
 import io
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -19,7 +22,7 @@ from applications.tabular.sample_data import sample_paths
 from applications.tabular.scoring import classification_scores, roc_auc
 from applications.tabular.table import read_table
 from encoders.mlp_encoder import MLP_Encoder
-from tests.helpers import assert_input_error, cli, error_lines, run_encoder_test
+from tests.helpers import REPO, assert_input_error, cli, error_lines, run_encoder_test
 
 APP = TabularCommands()
 TINY = ["--set", "encoder.nodes=[24]", "--set", "learning_rate=0.01", "--batch-size", "64"]
@@ -114,7 +117,7 @@ def test_optimizer_knobs_reach_the_optimizer(tmp_path):
 
 def test_columns_detected_missing_recorded_and_overridable(tmp_path):
     text = ("age, city, zip, score, grade\n34, Oslo, 0101, 2.5, A\n?, Lima, 0202, NA, B\n"
-            "51, , 0303, 7.0, A\n28, Oslo, 0404, 1.0, C\n")
+            "51, , 0303, 7.0, A\n28, Oslo, 0404, 1.0, C\n-nan, NULL, #N/A, 3.0, B\n")
     plain = tmp_path / "t.csv"
     plain.write_text(text)
     packed = tmp_path / "t.tsv.gz"
@@ -124,7 +127,7 @@ def test_columns_detected_missing_recorded_and_overridable(tmp_path):
         kinds = {f["name"]: f["kind"] for f in meta["features"]}
         assert kinds == {"age": "numeric", "city": "categorical", "zip": "numeric"}
         missing = {f["name"]: f["missing"] for f in meta["features"]}
-        assert missing == {"age": 1, "city": 1, "zip": 0}
+        assert missing == {"age": 2, "city": 2, "zip": 1}  # pandas' spellings of missing
         tasks = {t["name"]: (t["task"], t["loss"], t["missing"]) for t in meta["targets"]}
         assert tasks == {"score": ("regression", "huber", 1),
                          "grade": ("classification", "sce", 0)}
@@ -135,7 +138,8 @@ def test_columns_detected_missing_recorded_and_overridable(tmp_path):
         ("age", "numeric"), ("city", "categorical"), ("zip", "categorical")]
     inputs = encode_inputs(read_table(plain), meta)
     assert np.isnan(inputs["numeric"][1, 0]) and inputs["categorical"][2, 0] == 0  # missing
-    assert encode_targets(read_table(plain), meta)[:, 0].tolist() == [0, 1, 0, 2]
+    assert np.isnan(inputs["numeric"][4, 0]) and inputs["categorical"][4, 0] == 0
+    assert encode_targets(read_table(plain), meta)[:, 0].tolist() == [0, 1, 0, 2, 1]
     named = tmp_path / "named.csv"
     named.write_text("1,x,3\n2,y,4\n")
     table = read_table(named, names=["a", "b", "c"])
@@ -242,6 +246,9 @@ def test_bad_inputs_exit_2_with_one_line(one_target, tmp_path):
     assert_input_error(APP, ["predict", "--model", out_dir, "--input", bad], bad, 2)
     bad.write_text("M, 0.5, 0.4, red, 9\nX, 0.5, 0.4, red, 9\n")
     assert_input_error(APP, ["evaluate", "--model", out_dir, "--data", bad], bad, 2)
+    bad.write_text("length, weight, colour, sex_prediction\n0.5, 0.4, red, M\n")
+    line = assert_input_error(APP, ["predict", "--model", out_dir, "--input", bad], bad)
+    assert "already has a column named sex_prediction" in line
     code, _, err = cli(APP, "train", "--train", train, "--names", SHELL_NAMES, "--target",
                        "age", "--out", tmp_path / "never")
     assert code == 2 and len(error_lines(err)) == 1 and "no column named age" in err
@@ -329,3 +336,18 @@ def test_load_all_data_and_batches_agree(tmp_path):
     np.testing.assert_array_equal(np.concatenate([b[1] for b in batches]), y)
     np.testing.assert_array_equal(np.concatenate([b[0]["numeric"] for b in batches]),
                                   x["numeric"])
+
+
+@pytest.mark.integration
+def test_predict_into_a_closed_pipe_ends_quietly(one_target):
+    """``predict ... | head`` as a shell runs it: the reader is gone before the first row."""
+    out_dir, train = one_target
+    process = subprocess.Popen(
+        [sys.executable, "-m", "applications.tabular", "predict", "--model", str(out_dir),
+         "--input", str(train), "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=300) == 141, err
+    assert "Traceback" not in err and "BrokenPipe" not in err and "error" not in err, err

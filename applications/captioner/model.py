@@ -179,15 +179,16 @@ class Captioner(Application):
             'a dog runs through the grass'
         """
         from applications.core.api import image_batch, model_server
+        from applications.core.decoding import checked_decoding
         from applications.captioner.serving import caption_pixels
 
         meta = self.metadata
         pixels, single = image_batch(images, (meta["height"], meta["width"],
                                               meta["channels"]))
         server = model_server(self)
-        beam = int(self.config["beam_size"] if beam_size is None else beam_size)
-        alpha = float(self.config["length_penalty"] if length_penalty is None
-                      else length_penalty)
+        beam, alpha = checked_decoding(
+            self.config["beam_size"] if beam_size is None else beam_size,
+            self.config["length_penalty"] if length_penalty is None else length_penalty)
         captions = caption_pixels(server.captioner(beam, alpha), pixels)["captions"]
         return captions[0] if single else captions
 

@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from applications.core.api import ExportedModel, exported_kind, image_batch
+from applications.core.decoding import checked_decoding
 from applications.core.serving import ServingModule
 from applications.captioner.pipeline import CaptionMetadata, detokenize
 from data.image_decoding import decode_images
@@ -127,6 +128,8 @@ class ExportedCaptioner(ExportedModel):
         if (beam_size is None) != (length_penalty is None):
             raise ValueError("an exported captioner takes beam_size and length_penalty "
                              "together (or neither, for the model's own)")
+        if beam_size is not None:
+            beam_size, length_penalty = checked_decoding(beam_size, length_penalty)
         signature = self.signatures["caption_pixels"]
         shape = signature.structured_input_signature[1]["pixels"].shape[1:]
         pixels, single = image_batch(images, tuple(shape))

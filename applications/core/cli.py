@@ -9,7 +9,9 @@ exit code 2; anything else is a bug and keeps its traceback.
 """
 
 import argparse
+import io
 import json
+import os
 import sys
 
 from applications.core import progress
@@ -169,9 +171,17 @@ def main(app, argv=None, added_verbs=(), prog=None):
         args = parser.parse_args(argv)
         progress.set_enabled(not args.quiet)
         if args.verb in extra:
-            return extra[args.verb](args) or 0
-        return {"train": run_train, "evaluate": run_evaluate, "predict": run_predict,
-                "export": run_export}[args.verb](app, args) or 0
+            code = extra[args.verb](args) or 0
+        else:
+            code = {"train": run_train, "evaluate": run_evaluate, "predict": run_predict,
+                    "export": run_export}[args.verb](app, args) or 0
+        sys.stdout.flush()  # here, where a closed pipe is caught below
+        return code
+    except BrokenPipeError:
+        # Whoever read stdout stopped (`predict ... | head`): end quietly with the status of
+        # a process stopped by SIGPIPE, as Unix tools do.
+        _silence_stdout()
+        return 141
     except (InputError, UsageError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -186,6 +196,14 @@ def main(app, argv=None, added_verbs=(), prog=None):
                  or getattr(args, "dir", None))
         print(f"error: {DiskFullError(where, disk_full_reason(err))}", file=sys.stderr)
         return 2
+
+
+def _silence_stdout():
+    """Point stdout at the null device, so Python's flush at exit has nowhere to fail."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # not a file descriptor (a test's StringIO): nothing is flushed at exit
 
 
 def run_evaluate(app, args):

@@ -23,7 +23,22 @@ def decoding_options(args, config):
     """
     beam = config["beam_size"] if args.beam is None else args.beam
     alpha = config["length_penalty"] if args.length_penalty is None else args.length_penalty
-    if beam < 1 or alpha < 0 or args.batch_size < 1:
-        raise UsageError("--beam and --batch-size must be 1 or more, --length-penalty not "
-                         "negative")
+    if not valid_decoding(beam, alpha) or args.batch_size < 1:
+        raise UsageError("--beam and --batch-size must be 1 or more, --length-penalty "
+                         "finite and not negative")
     return beam, alpha
+
+
+def valid_decoding(beam_size, length_penalty):
+    """Whether a beam size (1 or more) and a GNMT length penalty (finite, 0 or more) can
+    decode."""
+    return int(beam_size) >= 1 and 0 <= float(length_penalty) < float("inf")
+
+
+def checked_decoding(beam_size, length_penalty):
+    """``(int beam size, float length penalty)`` for the Python API; ValueError where
+    :func:`valid_decoding` says no."""
+    if not valid_decoding(beam_size, length_penalty):
+        raise ValueError("beam_size must be 1 or more and length_penalty finite and not "
+                         f"negative, not {beam_size!r} and {length_penalty!r}")
+    return int(beam_size), float(length_penalty)

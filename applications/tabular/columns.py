@@ -194,12 +194,13 @@ def build_metadata(table, config, whole=None):
     features = []
     for name, kind in kinds.items():
         values = table.values[name]
-        missing = sum(v in MISSING for v in values)
-        feature = {"name": name, "kind": kind, "missing": missing}
+        feature = {"name": name, "kind": kind}
         if kind == "numeric":
             numbers = numeric_column(values, table.path, table.lines, name).astype(np.float64)
+            feature["missing"] = int(np.isnan(numbers).sum())  # any NaN spelling float reads
             feature.update(numeric_stats(numbers, config.log_skewed, config.numeric_bins))
         else:
+            feature["missing"] = sum(v in MISSING for v in values)
             feature["values"] = category_vocabulary(values, config.min_category_count)
         features.append(feature)
     return {"columns": list(table.columns), "header": table.header,

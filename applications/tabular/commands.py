@@ -109,13 +109,17 @@ class TabularCommands(AppCommands):
             header.append(f"{target['name']}_prediction")
             if args.probabilities and target["task"] == "classification":
                 header += [f"{target['name']}_probability_{c}" for c in target["classes"]]
+        source = "<stdin>" if args.input == "-" else args.input  # as data.files names it
+        taken = [name for name in header[len(reader.columns):] if name in reader.columns]
+        if taken:
+            raise InputError(f"the table already has a column named {taken[0]}, which "
+                             "predict adds: rename or drop it", source)
         if reader.delimiter == "\t":  # fields were read literally: written back so
             writer = _TabWriter(out)
         else:
             writer = csv.writer(out, delimiter=reader.delimiter, lineterminator="\n")
         writer.writerow(header)
         label = f"predicting {progress.file_label(args.input)}"
-        source = "<stdin>" if args.input == "-" else args.input  # as data.files names it
         for values, lines, rows in progress.track(chunks, label, unit="rows",
                                                   size=lambda chunk: len(chunk[1])):
             arrays = served_arrays(run, description, values, source, lines)

@@ -3,8 +3,10 @@
 Fields are separated by a comma (CSV, RFC 4180 quoting within a line: a quoted field that
 runs past its line is an error) or a tab (``.tsv``, ``.tab``, or a
 first line holding a tab); spaces around a field are dropped, so UCI's ``", "`` separator
-reads as a comma. A missing value is an empty field, ``?``, ``NA`` or ``NaN``. Every row
-keeps the line it came from, so errors name ``FILE:LINE``.
+reads as a comma. A missing value is an empty field, ``?``, or one of the spellings pandas'
+``read_csv`` takes as missing by default (``NA``, ``N/A``, ``NaN``, ``nan``, ``-nan``,
+``NULL``, ``None``, ``#N/A`` and others: :data:`MISSING`). Every row keeps the line it came
+from, so errors name ``FILE:LINE``.
 """
 
 import csv
@@ -12,7 +14,9 @@ import csv
 from data.errors import InputError
 from data.files import iter_lines
 
-MISSING = frozenset({"", "?", "NA", "N/A", "NaN", "nan"})
+MISSING = frozenset({
+    "", "?", "NA", "N/A", "n/a", "<NA>", "#NA", "#N/A", "#N/A N/A", "NULL", "null", "None",
+    "NaN", "nan", "NAN", "-NaN", "-nan", "-NAN", "1.#IND", "-1.#IND", "1.#QNAN", "-1.#QNAN"})
 
 
 class Table:

@@ -215,7 +215,8 @@ class Translator(Application):
             ['A dog runs.']
         """
         from applications.core.api import model_server, one_or_many
-        from applications.translator.serving import checked_decoding, translate_sentences
+        from applications.core.decoding import checked_decoding
+        from applications.translator.serving import translate_sentences
 
         beam, alpha = checked_decoding(
             self.config["beam_size"] if beam_size is None else beam_size,

@@ -4,6 +4,7 @@
 import tensorflow as tf
 
 from applications.core.api import ExportedModel, exported_kind, one_or_many
+from applications.core.decoding import checked_decoding
 from applications.core.serving import ServingModule
 from applications.translator.pipeline import EOS_ID, PAD_ID, TranslationMetadata
 from applications.translator.text import detokenize, tokenize
@@ -121,14 +122,6 @@ def translate_sentences(run, sentences, beam_size, batch_size=64):
         for i, text in zip(chunk, served):
             translations[i] = text.decode("utf-8")
     return translations
-
-
-def checked_decoding(beam_size, length_penalty):
-    """``(int beam size, float length penalty)``; ValueError for a beam under 1 or a
-    negative penalty."""
-    if int(beam_size) < 1 or float(length_penalty) < 0:
-        raise ValueError("beam_size must be 1 or more and length_penalty not negative")
-    return int(beam_size), float(length_penalty)
 
 
 @exported_kind
