@@ -81,7 +81,7 @@ def read_box_csv(path, images_dir):
     """The images of a ``filename,width,height,class,xmin,ymin,xmax,ymax`` CSV file."""
     images = {}
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
+        with open(path, newline="", encoding="utf-8-sig") as handle:  # Excel writes a BOM
             rows = csv.reader(handle)
             header = [h.strip().lower() for h in next(rows, [])]
             if tuple(header) != CSV_COLUMNS:

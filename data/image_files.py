@@ -63,6 +63,9 @@ def decode_image_file(path):
     with _opened_image(path) as image:
         try:
             image.load()
+            if image.mode.startswith("I"):
+                # 16-bit gray: the high byte, as TensorFlow's decoder (and the export) reads it.
+                return (np.asarray(image, np.int64) >> 8).clip(0, 255).astype(np.uint8)
             gray = image.mode in _GRAY_MODES
             return np.asarray(image.convert("L" if gray else "RGB"))
         except (OSError, ValueError, SyntaxError) as err:

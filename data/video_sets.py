@@ -226,7 +226,7 @@ def _apply_label_csv(data, path):
     index = {name: i for i, name in enumerate(data.names)}
     clip_labels, frame_labels = {}, None
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
+        with open(path, newline="", encoding="utf-8-sig") as handle:  # Excel writes a BOM
             rows = list(csv.reader(handle))
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"cannot read the label file ({err})", path) from None

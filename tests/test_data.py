@@ -308,3 +308,17 @@ def test_padded_batches_pad_each_feature_and_one_hot_by_kind():
     again = list(padded_batches(per_example, 3, None, shuffle=True, seed=4))
     assert sorted(shuffled[0][1].tolist()) == [0, 1, 2]
     assert shuffled[0][1].tolist() == again[0][1].tolist()
+
+
+def test_a_16_bit_png_reads_as_tensorflow_decodes_it(tmp_path):
+    """The export decodes with TensorFlow; training and predict read files with PIL."""
+    import tensorflow as tf
+    from PIL import Image
+
+    from data.image_files import decode_image_file
+
+    deep = tmp_path / "deep.png"
+    Image.fromarray(np.arange(0, 65536, 1024, dtype=np.uint16).reshape(8, 8)).save(deep)
+    decoded = tf.io.decode_image(deep.read_bytes(), channels=1).numpy()[..., 0]
+    np.testing.assert_array_equal(decode_image_file(deep), decoded)
+    assert decoded.min() == 0 and decoded.max() == 252  # the whole range, not clipped

@@ -5,12 +5,15 @@ import csv
 import json
 import math
 import os
+import pathlib
+import shutil
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
 
+import applications
 from applications.detector import boxes as box_ops
 from applications.detector.augment import augment_batch
 from applications.detector.commands import DetectorCommands
@@ -19,7 +22,7 @@ from applications.detector.scoring import coco_scores, voc_average_precision
 from data.detection_annotations import read_annotations
 from data.detection_sets import detection_set
 from data.errors import InputError
-from tests.helpers import assert_input_error, cli
+from tests.helpers import assert_input_error, cli, error_lines
 
 APP = DetectorCommands()
 HEADER = "filename,width,height,class,xmin,ymin,xmax,ymax"
@@ -200,6 +203,11 @@ def test_readers_name_the_bad_file_and_line(tmp_path):
     bad.write_text(f"{HEADER}\nbroken.png,48,40,thing,8,10,20,30\n")
     with pytest.raises(InputError, match="cannot read image"):
         detection_set(read_annotations(str(bad), str(images)), 32, ["thing"])
+    # A header after a UTF-8 byte-order mark (Excel's "CSV UTF-8") reads as one without.
+    marked = tmp_path / "marked.csv"
+    marked.write_bytes(b"\xef\xbb\xbf" + good.read_bytes())
+    assert [a.boxes for a in read_annotations(str(marked), str(images))] == [
+        a.boxes for a in annotated]
     xml = tmp_path / "voc"
     xml.mkdir()
     (xml / "a.xml").write_text("<annotation><filename>img0.png</filename><object><name>thing"
@@ -245,9 +253,38 @@ def test_train_evaluate_predict_export_through_the_command_line(tmp_path):
                                [float(first[0][k]) for k in ("xmin", "ymin", "xmax", "ymax")],
                                atol=0.06)
     assert served["classes"][0, 0].numpy() == b"thing"
+    # Files are named by their path under --input, quoted where they hold a comma, and each
+    # gets its own plot; the Python API takes a pathlib.Path and names an undecodable file.
+    nested = tmp_path / "nested"
+    (nested / "sub").mkdir(parents=True)
+    for name in ("img1.jpg", "sub/img1.jpg", "sub/a, b.jpg"):
+        shutil.copy(images / "img1.jpg", nested / name)
+    code, printed, err = cli(APP, "predict", "--model", out, "--input", nested, "--plot",
+                             tmp_path / "nested_plots")
+    assert code == 0, err
+    named = list(csv.DictReader(printed.splitlines()))
+    assert {r["filename"] for r in named} == {"img1.jpg", "sub/img1.jpg", "sub/a, b.jpg"}
+    assert [r["xmin"] for r in named if r["filename"] == "sub/a, b.jpg"] == [
+        r["xmin"] for r in rows if r["filename"] == "img1.jpg"]
+    assert sorted(str(p.relative_to(tmp_path / "nested_plots"))
+                  for p in (tmp_path / "nested_plots").rglob("*.png")) == [
+        "img1.jpg.png", "sub/a, b.jpg.png", "sub/img1.jpg.png"]
+    detector = applications.load(out)
+    assert detector.predict(pathlib.Path(nested / "img1.jpg")) == detector.predict(
+        str(nested / "img1.jpg"))
+    (nested / "broken.png").write_text("not an image")
+    with pytest.raises(InputError, match="broken.png: cannot decode this image"):
+        detector.predict([str(nested / "img1.jpg"), str(nested / "broken.png")])
     # Bad input: one error line naming the file and line, exit 2, --out untouched.
     bad = tmp_path / "bad.csv"
     bad.write_text(f"{HEADER}\nimg0.png,48,40,thing,8,10,7,30\n")
     assert_input_error(APP, ["train", "--train", bad, "--images", images, "--out",
                              tmp_path / "never"], bad, 2)
+    for option, message in (("anchors=[0.5,0.5]", "anchors must be"),
+                            ('anchors=[[0.5,"a"]]', "anchors must be"),
+                            ("image_size=1000000", "image_size must be"),
+                            ('encoder={"name": "rnn"}', "encoder must be the image encoder")):
+        code, _, err = cli(APP, "train", "--train", labels, "--images", images, "--out",
+                           tmp_path / "never", *tiny, "--set", option)
+        assert code == 2 and len(error_lines(err)) == 1 and message in err, err
     assert not (tmp_path / "never").exists()

@@ -305,7 +305,9 @@ def test_evaluate_keeps_a_report_folder_it_did_not_write(trained, shapes, tmp_pa
 def test_usage_errors(trained, shapes, tmp_path):
     images, labels = shapes["train_idx"]
     for argv in (["--freeze-encoder"], ["--set", "augment_flip=diagonal"],
-                 ["--set", "test_time_flip=true"], ["--init-from", tmp_path / "nothing"]):
+                 ["--set", "test_time_flip=true"], ["--init-from", tmp_path / "nothing"],
+                 ["--set", 'image_size=["a","b"]'], ["--set", "image_size=[1.5,8]"],
+                 ["--set", "image_size=[100000,8]"]):
         code, _, err = cli(APP, "train", "--train", images, "--train-labels", labels,
                            "--out", tmp_path / "x", *argv)
         assert code == 2 and len(error_lines(err)) == 1, err

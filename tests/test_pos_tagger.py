@@ -196,6 +196,9 @@ def test_usage_errors_exit_2(trained):
     assert code == 2 and "ema_momentum must be in [0, 1)" in err
     code, _, err = cli(APP, "train", "--out", trained, "--set", "patience=0")
     assert code == 2 and "patience must be 1 or more" in err
+    for flags in (["--batch-size", "0"], ["--set", "batch_size=-2"]):
+        code, _, err = cli(APP, "train", "--out", trained, *flags)
+        assert code == 2 and "batch_size must be 1 or more" in err and "Traceback" not in err
     code, _, err = cli(APP, "train", "--out", trained, "--set", "beta_2=1.0")
     assert code == 2 and "beta_2 must be in [0, 1)" in err
     code, _, err = cli(APP, "train", "--out", trained, "--set", "optimizer=sgd",

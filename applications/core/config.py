@@ -107,6 +107,8 @@ class TrainConfig:
             raise UsageError(f"{source}: beta_2 needs an Adam-family optimizer "
                              f"({', '.join(ADAM_FAMILY)}), not {config.optimizer}")
         _check_optimizer_knobs(config, source)
+        if config.batch_size < 1:
+            raise UsageError(f"{source}: batch_size must be 1 or more, not {config.batch_size}")
         if config.patience < 1:
             raise UsageError(f"{source}: patience must be 1 or more (epochs without a better "
                              f"dev score before stopping), not {config.patience}")

@@ -11,6 +11,20 @@ from data.splits import held_out_split
 SAMPLES = "<embedded shapes>"
 
 
+# The largest side a model's input may have: a batch of 4096 x 4096 RGB images already
+# takes 50 MB an image.
+LARGEST_SIDE = 4096
+
+
+def check_image_side(value, name, smallest=1):
+    """UsageError unless ``value`` is a whole number of pixels in
+    ``[smallest, LARGEST_SIDE]``."""
+    if (isinstance(value, bool) or not isinstance(value, int)
+            or not smallest <= value <= LARGEST_SIDE):
+        raise UsageError(f"{name} must be a whole number of pixels from {smallest} to "
+                         f"{LARGEST_SIDE}, not {value!r}")
+
+
 def add_image_data_arguments(verb, parser):
     """The label-file flags IDX inputs need, and ``evaluate --report``."""
     if verb == "train":
@@ -45,8 +59,11 @@ def read_train_and_dev(args, config, sample_sets, shape=None, require_labels=Tru
         raise UsageError("--dev-labels goes with --dev")
     if not 0.0 <= config.dev_split < 1.0:
         raise UsageError(f"dev_split must be in [0, 1), not {config.dev_split}")
-    if config.image_size and (len(config.image_size) != 2 or min(config.image_size) < 1):
-        raise UsageError(f"image_size must be [height, width], not {config.image_size}")
+    if config.image_size:
+        if not isinstance(config.image_size, list) or len(config.image_size) != 2:
+            raise UsageError(f"image_size must be [height, width], not {config.image_size!r}")
+        for side in config.image_size:
+            check_image_side(side, "image_size")
     if config.channels not in (0, 1, 3):
         raise UsageError(f"channels must be 1, 3 or 0 (from the data), not {config.channels}")
     if args.train:

@@ -23,9 +23,12 @@ def training_config(app, args, saved=None):
     """The config from defaults (or the resumed run's), ``--config``, ``--set`` and flags."""
     base = app.config_class.from_dict(saved) if saved else None
     config = load_config(app.config_class, args.config, args.set, base=base)
-    for flag in ("epochs", "batch_size", "seed"):
-        if getattr(args, flag, None) is not None:
-            setattr(config, flag, getattr(args, flag))
+    flags = {flag: getattr(args, flag) for flag in ("epochs", "batch_size", "seed")
+             if getattr(args, flag, None) is not None}
+    if flags:  # checked as the same options in a file would be
+        config = app.config_class.from_dict(
+            {**config.to_dict(), **flags},
+            source=", ".join(f"--{flag.replace('_', '-')}" for flag in flags))
     if saved:
         # Against the saved run's config with today's defaults for options it predates.
         before = base.to_dict()

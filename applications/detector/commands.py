@@ -1,5 +1,6 @@
 """The detector's part of the shared command line."""
 
+import csv
 import os
 
 import numpy as np
@@ -7,6 +8,7 @@ import numpy as np
 from applications.core import progress
 from applications.core.cli import AppCommands
 from applications.core.config import UsageError
+from applications.core.image_inputs import check_image_side
 from applications.core.optimizers import check_schedule
 from applications.detector import boxes as box_ops
 from applications.detector.config import DetectorConfig
@@ -15,7 +17,7 @@ from applications.detector.pipeline import (detection_batches, grid_size, read_s
                                             read_train_and_dev)
 from applications.detector.sample_data import CLASSES, sample_sets
 from applications.detector.scoring import detection_report
-from applications.detector.serving import as_detections, detect_set
+from applications.detector.serving import detect_set, detections_in_files
 from data.errors import InputError
 from data.image_files import IMAGE_SUFFIXES, decode_image_file, image_files, image_header
 
@@ -44,7 +46,9 @@ class DetectorCommands(AppCommands):
                                 "the 'images' folder beside the annotations)")
         if verb == "predict":
             parser.add_argument("--plot", metavar="DIR",
-                                help="also write each image with its boxes drawn as DIR/NAME.png")
+                                help="also write each image with its boxes drawn as "
+                                     "DIR/NAME, NAME its path under --input (.png added "
+                                     "to other kinds)")
             parser.add_argument("--plot-min-score", type=float, default=0.25, metavar="S",
                                 help="draw only boxes scoring at least S (default 0.25; the "
                                      "CSV lists every box above the model's score_threshold)")
@@ -96,48 +100,38 @@ class DetectorCommands(AppCommands):
 
     def predict(self, model, args, out):
         paths = _input_images(args.input)
-        if args.plot:
-            os.makedirs(args.plot, exist_ok=True)
+        # Files are named by their path under --input, so two folders' x.png stay apart.
+        root = args.input if os.path.isdir(args.input) else os.path.dirname(args.input)
+        names = [os.path.relpath(p, root).replace(os.sep, "/") for p in paths]
         server = model.serving_module()
-        out.write(CSV_HEADER + "\n")
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(CSV_HEADER.split(","))
         for start in progress.track(range(0, len(paths), 32), "detecting", total=len(paths),
                                     unit="images", size=lambda s: len(paths[s:s + 32])):
             chunk = paths[start:start + 32]
             sizes = [image_header(p)[0] for p in chunk]  # also refuses non-images by name
-            found = _serve_files(server, chunk)
-            for path, (width, height), detections in zip(chunk, sizes, found):
-                name = os.path.basename(path)
+            found = detections_in_files(server.serve, chunk)
+            for path, name, (width, height), detections in zip(chunk, names[start:], sizes,
+                                                               found):
                 for d in detections:
-                    box = ",".join(f"{v:.1f}" for v in d["box"])
-                    out.write(f"{name},{width},{height},{d['class']},{d['score']:.4f},{box}\n")
+                    writer.writerow([name, width, height, d["class"], f"{d['score']:.4f}",
+                                     *(f"{v:.1f}" for v in d["box"])])
                 if args.plot:
-                    from applications.detector.plots import plot_detections
-
-                    image = decode_image_file(path)
-                    if image.ndim == 2:
-                        image = np.repeat(image[..., None], 3, -1)
-                    shown = [d for d in detections if d["score"] >= args.plot_min_score]
-                    plot_detections(os.path.join(args.plot, os.path.splitext(name)[0] + ".png"),
-                                    image, shown, name)
+                    _plot(args, path, name, detections)
 
 
-def _serve_files(server, paths):
-    """Detections for image files; a file TensorFlow cannot decode is named in the error."""
-    import tensorflow as tf
+def _plot(args, path, name, detections):
+    """``--plot DIR``: the image with its boxes at ``DIR/<name>`` (``.png`` added to other
+    kinds, so ``y.jpg`` and ``y.png`` get a plot each)."""
+    from applications.detector.plots import plot_detections
 
-    data = []
-    for path in paths:
-        with open(path, "rb") as handle:
-            data.append(handle.read())
-    try:
-        return as_detections(server.serve(tf.constant(data, tf.string)))
-    except tf.errors.InvalidArgumentError:
-        for path, one in zip(paths, data):
-            try:
-                server.serve(tf.constant([one], tf.string))
-            except tf.errors.InvalidArgumentError:
-                raise InputError("cannot decode this image", path) from None
-        raise
+    target = os.path.join(args.plot, name if name.lower().endswith(".png") else name + ".png")
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    image = decode_image_file(path)
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, -1)
+    shown = [d for d in detections if d["score"] >= args.plot_min_score]
+    plot_detections(target, image, shown, name)
 
 
 def _input_images(path):
@@ -157,12 +151,18 @@ def _input_images(path):
 
 def _check_options(config):
     check_schedule(config)
-    if config.image_size < 32:
-        raise UsageError(f"image_size must be 32 or more, not {config.image_size}")
+    check_image_side(config.image_size, "image_size", smallest=32)
     for name in ("augment_scale", "augment_jitter", "score_threshold", "iou_threshold"):
         if not 0.0 <= getattr(config, name) < 1.0:
             raise UsageError(f"{name} must be in [0, 1), not {getattr(config, name)}")
     if config.max_detections < 1 or (not config.anchors and config.anchor_count < 1):
         raise UsageError("max_detections and anchor_count must be 1 or more")
-    if any(len(a) != 2 or min(a) <= 0 for a in config.anchors):
-        raise UsageError("anchors must be [width, height] pairs of positive fractions")
+    if not isinstance(config.anchors, list) or not all(
+            isinstance(a, list) and len(a) == 2 and all(_positive(v) for v in a)
+            for a in config.anchors):
+        raise UsageError("anchors must be [width, height] pairs of positive fractions, not "
+                         f"{config.anchors!r}")
+
+
+def _positive(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0

@@ -1,5 +1,7 @@
 """The detector: a ``CNN_Encoder`` feature map plus a convolutional YOLO-style head."""
 
+import os
+
 import keras
 import tensorflow as tf
 
@@ -171,7 +173,7 @@ class Detector(Application):
         from applications.core.api import model_server
         from applications.detector.serving import detections_in_files
 
-        single = isinstance(images, str)
+        single = isinstance(images, (str, os.PathLike))
         found = detections_in_files(model_server(self).serve, [images] if single else images)
         return found[0] if single else found
 

@@ -66,8 +66,11 @@ def read_train_and_dev(args, config, metadata=None):
 
 def grid_size(config):
     """The side G of the encoder's feature map for ``image_size`` inputs."""
-    encoder = build_encoder(config.encoder if isinstance(config.encoder, dict)
-                            else dict(config.encoder))
+    spec = dict(config.encoder)
+    if spec.get("name") != "cnn":
+        raise UsageError(f"the detector's encoder must be the image encoder cnn, not "
+                         f"{spec.get('name')!r}")
+    encoder = build_encoder(spec)
     side = config.image_size
     features = encoder(np.zeros((1, side, side, 3), np.float32))["sequence"]
     if len(features.shape) != 4 or features.shape[1] != features.shape[2]:

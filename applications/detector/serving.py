@@ -1,10 +1,13 @@
 """The detector's exported functions: encoded images in, boxes in the image's own pixels out."""
 
+import os
+
 import numpy as np
 import tensorflow as tf
 
 from applications.core.api import ExportedModel, exported_kind
 from applications.core.serving import ServingModule
+from data.errors import InputError
 from data.image_decoding import declared_pixels
 from data.image_files import MAX_IMAGE_PIXELS
 
@@ -91,15 +94,31 @@ def detections_in_files(serve, paths):
     """:func:`as_detections` for image files, read and served ``CHUNK`` at a time.
 
     ``serve`` is :attr:`DetectorServer.serve` or the exported signature of that name.
+
+    Raises:
+        InputError: a file that TensorFlow cannot decode, named.
     """
     results = []
     for start in range(0, len(paths), CHUNK):
+        chunk = [os.fspath(path) for path in paths[start:start + CHUNK]]
         data = []
-        for path in paths[start:start + CHUNK]:
+        for path in chunk:
             with open(path, "rb") as handle:
                 data.append(handle.read())
-        results.extend(as_detections(serve(images=tf.constant(data, tf.string))))
+        results.extend(as_detections(_served(serve, chunk, data)))
     return results
+
+
+def _served(serve, paths, data):
+    try:
+        return serve(images=tf.constant(data, tf.string))
+    except tf.errors.InvalidArgumentError:
+        for path, one in zip(paths, data):  # which one?
+            try:
+                serve(images=tf.constant([one], tf.string))
+            except tf.errors.InvalidArgumentError:
+                raise InputError("cannot decode this image", path) from None
+        raise
 
 
 def detect_set(detect_pixels, images, sizes, batch_size=CHUNK):
@@ -121,7 +140,7 @@ class ExportedDetector(ExportedModel):
     serve_outputs = frozenset({"boxes", "scores", "classes", "class_ids", "count"})
 
     def find(self, images):
-        single = isinstance(images, str)
+        single = isinstance(images, (str, os.PathLike))
         found = detections_in_files(self.signatures["serve"], [images] if single else images)
         return found[0] if single else found
 
