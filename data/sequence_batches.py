@@ -36,12 +36,15 @@ class TaggingMetadata:
     max_length: int = 0
 
     @classmethod
-    def from_sentences(cls, sentences, min_word_count=1):
+    def from_sentences(cls, sentences, min_word_count=1, tag_sentences=None):
+        """Vocabularies of ``sentences``; the tags from ``tag_sentences`` when given (a
+        whole training file, of which ``sentences`` are the part kept for training)."""
         forms = [sentence.tokens for sentence in sentences]
+        tagged = sentences if tag_sentences is None else tag_sentences
         return cls(
             words=Vocabulary.build(([t.lower() for t in toks] for toks in forms), min_word_count),
             chars=Vocabulary.build((c for toks in forms for c in toks), min_count=1),
-            tags=Vocabulary.build((sentence.tags for sentence in sentences), unk=False),
+            tags=Vocabulary.build((sentence.tags for sentence in tagged), unk=False),
             max_length=max(len(toks) for toks in forms),
         )
 

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from data.errors import InputError
+
 
 def held_out_split(count, fraction, seed):
     """Indices ``(kept, held_out)``: a fixed, seeded ``fraction`` of ``count`` rows held out.
@@ -17,6 +19,9 @@ def held_out_split(count, fraction, seed):
     Returns:
         Two sorted int arrays that together hold ``0 .. count - 1`` once each.
 
+    Raises:
+        InputError: the share rounds to every row, leaving none to train on.
+
     Example:
         >>> kept, held = held_out_split(10, 0.2, seed=0)
         >>> len(kept), len(held)
@@ -24,4 +29,7 @@ def held_out_split(count, fraction, seed):
     """
     order = np.random.default_rng(seed).permutation(count)
     cut = int(round(count * fraction))
+    if count and cut >= count:
+        raise InputError(f"dev_split={fraction:g} holds out all {count} examples, leaving "
+                         "none to train on")
     return np.sort(order[cut:]), np.sort(order[:cut])

@@ -15,6 +15,8 @@ import numpy as np
 from data.errors import InputError
 from data.files import iter_lines
 
+# The model reads float32: larger numbers would become infinity.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 # Header names taken for the timestamp column when none is given, in this order.
 TIME_NAMES = ("timestamp", "time", "datetime", "date", "ts", "time_stamp")
 
@@ -210,7 +212,7 @@ def _number(cell, column, path, line, position):
         message = (f"{cell.strip()!r} in column {column!r} is not a number" if cell.strip()
                    else f"empty cell in column {column!r}")
         raise InputError(message, path, line, position) from None
-    if not np.isfinite(value):
-        raise InputError(f"{cell.strip()!r} in column {column!r} is not a finite number",
-                         path, line, position)
+    if not np.isfinite(value) or abs(value) > FLOAT32_MAX:
+        raise InputError(f"{cell.strip()!r} in column {column!r} is not a finite number "
+                         "within float32's range (about 3.4e38)", path, line, position)
     return value

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from applications.anomaly_detector.commands import DetectorCommands
+from applications.anomaly_detector.model import AnomalyDetector
 from applications.anomaly_detector.sample_data import generate_series, jump_labels, write_series
 from applications.anomaly_detector.scoring import detection_scores, read_label_windows
 from applications.anomaly_detector.pipeline import (choose_threshold, flagged_runs,
@@ -204,6 +205,7 @@ BAD_INPUTS = [
     ("empty.csv", "", None),
     ("header_only.csv", "timestamp,value\n", None),
     ("short.csv", "timestamp,value\n" + "".join(f"{i},{i}.0\n" for i in range(5)), None),
+    ("huge.csv", "timestamp,value\n0,1.0\n1,1e39\n", "3:2"),  # beyond float32
 ]
 
 
@@ -271,6 +273,15 @@ def test_default_series_train_fraction_and_usage_errors(tmp_path):
     assert code == 2 and "threshold must be" in err and len(err.strip().splitlines()) == 1
     code, _, err = cli(APP, "train", "--out", tmp_path / "x", "--set", "train_fraction=0")
     assert code == 2 and "train_fraction" in err
+    for option, message in (("threshold_margin=-1", "threshold_margin must be"),
+                            ("dev_split=2", "dev_split must be"),
+                            ("learning_rate=-1", "learning_rate must be a positive")):
+        code, _, err = cli(APP, "train", "--out", tmp_path / "x", "--set", option)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    code, _, err = cli(APP, "detect", "--model", out, "--threshold", "nan")
+    assert code == 2 and "--threshold must be a finite number" in err
+    with pytest.raises(ValueError, match="finite"):
+        AnomalyDetector.load_model(out).detect(np.array([1.0, np.nan] * 20))
     code, _, err = cli(APP, "evaluate", "--model", out, "--data", tmp_path / "a.csv")
     assert code == 2 and "--labels" in err
     assert not (tmp_path / "x").exists()

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from applications.core.base import load_model
+from data.errors import InputError
 from applications.pos_tagger.commands import TaggerCommands
 from applications.pos_tagger.sample_data import generate_sentences, write_two_column
 from tests.helpers import (assert_input_error, check_adversarial_loss, check_bad_input_keeps_model,
@@ -96,6 +97,11 @@ def test_predict_raw_text_and_export_match(trained, tmp_path):
         "print(json.dumps([[t.decode() for t in row[:k]] for row, k in "
         "zip(out['tags'].numpy(), n)]))"))
     assert exported == [[t[1] for t in sent] for sent in tagged]
+    # A batch of blank sentences tags to nothing, through the model and the SavedModel.
+    import applications
+
+    for path in (trained, export_dir):
+        assert applications.load(path).predict(["", " "]) == [[], []]
 
 
 @pytest.mark.integration
@@ -329,3 +335,12 @@ def test_without_dev_a_seeded_tenth_of_the_sentences_is_held_out(tmp_path, capsy
     _, train, dev = training_datasets(config, path)
     assert dev is None and sum(int(b[0]["words"].shape[0]) for b in train) == 50
     assert len(TaggingMetadata.from_config(meta).tags) > 2
+    # A tag only a held-out sentence has is still a tag (the seed-0 split holds out 4 of 10).
+    rare = tmp_path / "rare.tsv"
+    sentences = [[("The", "DET"), (f"word{i}", "SYM" if i == 4 else "NOUN")] for i in range(10)]
+    rare.write_text("\n\n".join("\n".join(f"{w}\t{t}" for w, t in s) for s in sentences) + "\n")
+    meta, _, dev = training_datasets(TaggerConfig(), rare)
+    assert "SYM" in TaggingMetadata.from_config(meta).tags.items and dev is not None
+    config.dev_split = 0.99
+    with pytest.raises(InputError, match="holds out all 10 examples"):
+        training_datasets(config, rare)

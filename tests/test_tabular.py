@@ -110,9 +110,14 @@ def test_optimizer_knobs_reach_the_optimizer(tmp_path):
             assert (got is value if isinstance(value, bool) else got == pytest.approx(value)), \
                 (overrides, name, got)
     for bad in (["momentum=0.9"], ["optimizer=sgd", "rho=0.9"], ["optimizer=sgd",
-                                                                   "momentum=1.5"]):
+                                                                   "momentum=1.5"],
+                ["learning_rate=0"], ["learning_rate=-1.0"]):
         with pytest.raises(UsageError):
             load_config(TabularConfig, overrides=bad)
+    # A whole number given for a float option becomes a float (Keras refuses an int rate).
+    config = load_config(TabularConfig, overrides=["learning_rate=1", "momentum=0"])
+    assert type(config.learning_rate) is float and type(config.momentum) is float
+    assert TabularModel(config.to_dict(), meta).make_optimizer().learning_rate == 1.0
 
 
 def test_columns_detected_missing_recorded_and_overridable(tmp_path):

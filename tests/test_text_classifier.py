@@ -284,6 +284,21 @@ def test_multiclass_tsv_with_named_columns_and_held_out_dev(tmp_path):
 
 
 
+def test_a_label_only_held_out_rows_have_is_still_a_label(tmp_path):
+    rare = int(np.random.default_rng(0).permutation(40)[0])  # held out by seed 0
+    path = tmp_path / "labels.tsv"
+    path.write_text("text\tlabel\n" + "".join(
+        f"word{i} other\t{'rare' if i == rare else ('even', 'odd')[i % 2]}\n"
+        for i in range(40)))
+    out = tmp_path / "run"
+    code, _, err = cli(APP, "train", "--train", path, "--out", out, "--epochs", 1, *TINY)
+    assert code == 0, err
+    assert json.loads((out / "config.json").read_text())["dev_split"] > 0
+    code, text, err = cli(APP, "evaluate", "--model", out, "--data", path, "--json")
+    assert code == 0, err
+    assert json.loads(text)["task"] == "multiclass"
+
+
 @pytest.mark.integration
 def test_held_out_refused_after_a_dev_file(trained, corpus):
     # Trained with --dev: nothing of --train was held out, so there is nothing to score.

@@ -185,6 +185,8 @@ def detect_series(model, path, args):
     models = [model] + [load_model(directory) for directory in extra]
     meta = model.metadata
     thresholds = [getattr(args, "threshold", None)] + [None] * len(extra)
+    if thresholds[0] is not None and not np.isfinite(thresholds[0]):
+        raise UsageError(f"--threshold must be a finite number, not {thresholds[0]}")
     for i, other in enumerate(models):
         name = f"--with-model {extra[i - 1]}: " if i else ""
         if i and not (isinstance(other, AnomalyDetector)
@@ -278,6 +280,11 @@ def _check_config(config):
         raise UsageError(f"train_fraction must be in (0, 1], not {config.train_fraction}")
     if config.merge_gap < 0:
         raise UsageError(f"merge_gap must be 0 or more, not {config.merge_gap}")
+    if not 0.0 < config.threshold_margin < float("inf"):
+        raise UsageError(f"threshold_margin must be a positive number, not "
+                         f"{config.threshold_margin}")
+    if not 0.0 <= config.dev_split < 1.0:
+        raise UsageError(f"dev_split must be in [0, 1), not {config.dev_split}")
 
 
 def _check_length(series, window, path, fraction=1.0):

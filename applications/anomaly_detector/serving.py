@@ -10,7 +10,7 @@ from applications.anomaly_detector.pipeline import point_scores, sliding_windows
 from applications.core.api import ExportedModel, exported_kind, one_or_many
 from applications.core.serving import ServingModule
 from data.errors import InputError
-from data.time_series import read_time_series
+from data.time_series import FLOAT32_MAX, read_time_series
 
 
 class DetectorServer(ServingModule):
@@ -120,6 +120,8 @@ def detect_anomalies(serve, description, series, threshold=None, times=None, pro
     if threshold is None:
         raise ValueError("this model has no threshold (its training did not finish); "
                          "give threshold=")
+    if not np.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number, not {threshold}")
     if not 0.0 <= probation < 1.0:
         raise ValueError(f"probation must be in [0, 1), not {probation}")
     span, season = description["span"], description["season"]
@@ -133,8 +135,12 @@ def detect_anomalies(serve, description, series, threshold=None, times=None, pro
         times = data.times if season else None
     else:
         path, timestamps = "<array>", None
-        values = np.asarray(series, np.float32)
+        values = np.asarray(series, np.float64)
         values = values[:, None] if values.ndim == 1 else values
+        if not np.all(np.isfinite(values)) or np.any(np.abs(values) > FLOAT32_MAX):
+            raise ValueError("values must be finite numbers within float32's range (the "
+                             "model reads float32)")
+        values = values.astype(np.float32)
         if values.ndim != 2 or values.shape[1] != len(description["columns"]):
             raise ValueError(f"expected values [T] or [T, {len(description['columns'])}] "
                              f"(columns {', '.join(description['columns'])}), "

@@ -97,7 +97,11 @@ class TrainConfig:
                              f"known: {', '.join(sorted(names))}")
         config = cls(**values)
         for field in dataclasses.fields(cls):
-            _check_type(field, getattr(config, field.name), source)
+            setattr(config, field.name, _checked_type(field, getattr(config, field.name),
+                                                      source))
+        if not 0.0 < config.learning_rate < float("inf"):
+            raise UsageError(f"{source}: learning_rate must be a positive number, not "
+                             f"{config.learning_rate}")
         if not 0.0 <= config.ema_momentum < 1.0:
             raise UsageError(f"{source}: ema_momentum must be in [0, 1), not "
                              f"{config.ema_momentum}")
@@ -157,13 +161,16 @@ def _check_optimizer_knobs(config, source):
                              f"{getattr(config, knob)}")
 
 
-def _check_type(field, value, source):
+def _checked_type(field, value, source):
+    """``value`` as ``field``'s type: a whole number given for a float becomes a float
+    (Keras refuses ``learning_rate=1``); UsageError for any other mismatch."""
     expected = field.type if isinstance(field.type, type) else None
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
-        return
+        return float(value)
     if expected is not None and not isinstance(value, expected):
         raise UsageError(f"{source}: option {field.name} must be {expected.__name__}, "
                          f"not {value!r}")
+    return value
 
 
 def parse_override(text):

@@ -123,7 +123,6 @@ def _run_train(app, args):
                       f"{state.best_score}); raise --epochs, patience or time_budget_minutes "
                       "to train on")
         return
-    extra = app.after_training(model, args, config) or {}
     metrics = {
         "monitor": state.monitor,
         "best": state.best_score,
@@ -131,13 +130,14 @@ def _run_train(app, args):
         "stopped_early": state.stopped,
         "train_seconds_this_run": round(time.time() - started, 2),
         "history": {k: [float(v) for v in vals] for k, vals in history.items()},
-        **extra,
     }
-    atomic_write_json(os.path.join(args.out, "metrics.json"), metrics)
-    if state.best_score is None:
+    if state.best_score is None:  # before after_training, which reads model.keras
+        atomic_write_json(os.path.join(args.out, "metrics.json"), metrics)
         raise InputError(f"no epoch scored a finite {state.monitor} (the loss was NaN or "
                          "infinite: look at the data's scale, or lower learning_rate); no "
                          "model.keras was written", args.out)
+    metrics.update(app.after_training(model, args, config) or {})
+    atomic_write_json(os.path.join(args.out, "metrics.json"), metrics)
     progress.line(f"saved {os.path.join(args.out, 'model.keras')} "
                   f"(best {state.monitor} = {state.best_score})")
 

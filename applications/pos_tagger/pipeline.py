@@ -66,14 +66,15 @@ def training_datasets(config, train_path, dev_path=None, metadata=None, order=No
     The training sentences are batched by length (``config.batch_tokens`` caps a batch's
     padded tokens) and shuffled each epoch by ``order``; dev batches hold four times the
     sentences. Without ``dev_path``, ``config.dev_split`` of the training sentences (seeded
-    by ``config.seed``) are dev and the vocabularies come from the rest. ``metadata`` (a
-    resumed run's) is used instead of building new vocabularies.
+    by ``config.seed``) are dev and the word and character vocabularies come from the rest
+    (the tags from every sentence, so a tag only held-out sentences have is still a tag).
+    ``metadata`` (a resumed run's) is used instead of building new vocabularies.
     ``words_hook(vocabulary)``, if given, returns the word vocabulary to encode with (e.g.
     one that pretrained word vectors extend).
     """
     train = progress.reading(train_path, "sentences", read_tagged, config.tag_column,
                              config.max_sentence_tokens)
-    held = []
+    held, whole = [], train
     if not dev_path and config.dev_split > 0:
         kept, held = held_out_split(len(train), config.dev_split, config.seed)
         progress.held_out(train_path, len(held), len(train), "sentences", config.dev_split,
@@ -82,7 +83,8 @@ def training_datasets(config, train_path, dev_path=None, metadata=None, order=No
     with progress.stage(f"indexing {progress.file_label(train_path)}",
                         unit="sentences") as step:
         meta = (TaggingMetadata.from_config(metadata) if metadata is not None
-                else TaggingMetadata.from_sentences(train, config.min_word_count))
+                else TaggingMetadata.from_sentences(train, config.min_word_count,
+                                                    tag_sentences=whole))
         if words_hook is not None:
             meta.words = words_hook(meta.words)
         encoded = encode_sentences(train, meta, train_path)

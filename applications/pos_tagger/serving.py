@@ -64,7 +64,10 @@ class TaggerServer(ServingModule):
             self.word_table.lookup, tf.strings.lower(tokens, encoding="utf-8"))
         chars = tf.RaggedTensor.from_row_lengths(
             _fixed_width_chars(tokens.flat_values, self.char_table), tokens.row_lengths())
-        return {"words": words.to_tensor(0), "chars": chars.to_tensor(0)}
+        # At least one (padding) position: a batch of blank sentences has none to convolve.
+        width = tf.maximum(tf.reduce_max(tokens.row_lengths()), 1)
+        return {"words": words.to_tensor(0, shape=tf.stack([tokens.nrows(), width])),
+                "chars": chars.to_tensor(0, shape=tf.stack([tokens.nrows(), width, -1]))}
 
     @tf.function(input_signature=[tf.RaggedTensorSpec([None, None], tf.string)])
     def tag_tokens(self, tokens):

@@ -72,7 +72,7 @@ class ClassifierCommands(AppCommands):
             train = progress.reading(train_path, "texts", read_text_table,
                                      config.text_column or None, config.label_columns or None,
                                      size=_size)
-        held = None
+        held, whole = None, train
         if dev_path:
             config.dev_split = 0.0  # nothing of --train is held out (evaluate --held-out)
         elif config.dev_split > 0:
@@ -84,7 +84,8 @@ class ClassifierCommands(AppCommands):
             with progress.stage(f"indexing {progress.file_label(train_path)}",
                                 unit="texts") as step:
                 meta = TextMetadata.from_table(train, config.task, config.max_length,
-                                               config.max_vocab, config.min_word_count)
+                                               config.max_vocab, config.min_word_count,
+                                               whole=whole)
                 step.count = len(train.texts)
         if config.word_vectors:  # before encoding: the vectors may add words
             self.vectors, meta.words = vectors_for_vocabulary(

@@ -47,8 +47,13 @@ class TextMetadata:
     max_length: int
 
     @classmethod
-    def from_table(cls, table, task="auto", max_length=400, max_vocab=None, min_word_count=1):
-        """Choose the task from the label columns and build the vocabulary from the texts."""
+    def from_table(cls, table, task="auto", max_length=400, max_vocab=None, min_word_count=1,
+                   whole=None):
+        """Choose the task from the label columns and build the vocabulary from the texts.
+
+        With ``whole`` (the file's table, ``table`` being the rows kept for training), the
+        label values come from every row, so a value only held-out rows have is a label.
+        """
         if task not in TASKS:
             raise InputError(f"task must be one of {', '.join(TASKS)}, not {task!r}")
         if task == "auto":
@@ -59,7 +64,8 @@ class TextMetadata:
             if len(table.label_columns) != 1:
                 raise InputError(f"a {task} task takes one label column, not "
                                  f"{len(table.label_columns)}", table.path, 1)
-            labels = sorted({row[0] for row in table.labels}, key=_label_order)
+            labels = sorted({row[0] for row in (table if whole is None else whole).labels},
+                            key=_label_order)
             if len(labels) < 2:
                 raise InputError(f"column {table.label_columns[0]!r} holds one label value "
                                  f"({labels[0]!r}); a classifier needs two or more", table.path)
