@@ -110,11 +110,14 @@ class _opened_image:
 
 
 def fit_image(array, size, channels):
-    """One ``[H, W]`` or ``[H, W, C]`` uint8 image as ``[size[0], size[1], channels]``.
+    """One ``[H, W]`` or ``[H, W, C]`` uint8 image as ``[size[0], size[1], channels]``
+    (an alpha channel, ``C`` 2 or 4, is dropped).
 
     Resizing is TensorFlow's bilinear ``tf.image.resize``, the op the exported model uses.
     """
     array = array[..., None] if array.ndim == 2 else array
+    if array.shape[-1] in (2, 4):  # alpha, dropped as the image decoders drop it
+        array = array[..., :-1]
     if array.shape[-1] != channels:
         if channels == 1:
             # ITU-R 601 luma with tf.image.rgb_to_grayscale's weights, as the export uses.

@@ -107,11 +107,12 @@ def read_frame_folder(folder, frames=0, size=None, channels=3):
 
 
 def fit_clip(clip, size=None, channels=None):
-    """A ``[T, H, W, C]`` array as ``uint8 [T, size..., channels]`` (frame by frame)."""
-    if size is None and channels in (None, clip.shape[-1]):
+    """A ``[T, H, W, C]`` array as ``uint8 [T, size..., channels]`` (frame by frame);
+    without ``channels``, 1 for gray clips and 3 for colour ones (alpha dropped)."""
+    channels = channels or (1 if clip.shape[-1] in (1, 2) else 3)
+    if size is None and channels == clip.shape[-1]:
         return clip
     size = tuple(size) if size else clip.shape[1:3]
-    channels = channels or clip.shape[-1]
     return np.stack([fit_image(frame, size, channels) for frame in clip])
 
 

@@ -100,8 +100,15 @@ def _array_set(path, size, channels):
     if clips is None or clips.ndim not in (4, 5):
         raise InputError("expected clips [clips, T, H, W] or [clips, T, H, W, C] (an .npz "
                          "names them 'clips')", path)
+    if clips.shape[0] < 1:
+        raise InputError("the array holds no clips", path)
     if clips.shape[1] < 1:
         raise InputError("clips of 0 frames: a clip needs at least one frame", path)
+    if clips.dtype != np.uint8:
+        raise InputError(f"clips must be uint8 pixels (0-255), not {clips.dtype}", path)
+    if clips.ndim == 5 and clips.shape[-1] not in (1, 2, 3, 4):
+        raise InputError(f"clips must have 1 to 4 channels (gray or RGB, with or without "
+                         f"alpha), not {clips.shape[-1]}", path)
     count, t = clips.shape[:2]
     lengths = np.full(count, t) if "lengths" not in arrays else np.asarray(arrays["lengths"])
     if lengths.shape != (count,) or (len(lengths) and not 1 <= lengths.min() <= lengths.max() <= t):

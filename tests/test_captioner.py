@@ -212,3 +212,9 @@ def test_flickr8k_commands_train_evaluate_predict_plot_export(tmp_path):
     with pytest.raises(ValueError, match="beam_size must be 1 or more"):
         Captioner.load_model(run).caption(os.path.join(images, names[0]), beam_size=0,
                                           length_penalty=1.0)
+    for option, message in (("length_penalty=-1", "length_penalty must be finite"),
+                            ("max_vocab=-1", "max_vocab must be 0"),
+                            ("image_size=[16,0]", "image_size must be")):
+        code, _, err = cli(commands, "train", "--out", tmp_path / "never", "--set", option)
+        assert code == 2 and message in err, err
+    assert not (tmp_path / "never").exists()

@@ -18,7 +18,7 @@ from applications.video_classifier.sample_data import sliding_squares
 from data.errors import InputError
 from data.video_batches import clip_batches
 from data.video_sets import read_video_set
-from tests.helpers import assert_input_error, cli
+from tests.helpers import assert_input_error, cli, error_lines
 
 APP = VideoClassifierCommands()
 TINY = ["--set", "encoder.filters=[4]", "--set", "rnn.nodes=[8]", "--batch-size", "16"]
@@ -111,6 +111,15 @@ def test_array_clips_stream_through_tf_data(tmp_path):
     assert len(part) == 2 and part.clip_labels == ["c1", "c1"] and part.names == [videos.names[3], videos.names[1]]
     np.testing.assert_array_equal(part.read(0), videos.read(3))
     np.testing.assert_array_equal(part.lengths, videos.lengths[[3, 1]])
+    # An alpha channel is dropped, as the image decoders drop it.
+    gray = np.load(path)["clips"]
+    rgb = np.repeat(gray, 3, axis=-1)
+    np.savez(tmp_path / "rgba.npz", clips=np.concatenate(
+        [rgb, np.full(gray.shape, 255, np.uint8)], axis=-1))
+    rgba = read_video_set(str(tmp_path / "rgba.npz"), require_labels=False)
+    np.testing.assert_array_equal(rgba.read(1), rgb[1, :rgba.lengths[1]])
+    as_gray = read_video_set(str(tmp_path / "rgba.npz"), require_labels=False, channels=1)
+    np.testing.assert_array_equal(as_gray.read(1), gray[1, :as_gray.lengths[1]])
 
 
 def test_frame_folders_and_label_errors(tmp_path):
@@ -192,6 +201,38 @@ def test_train_evaluate_predict_export(tmp_path):
     exported = tf.saved_model.load(str(tmp_path / "export"))
     served = exported.serve(frames=tf.constant(np.load(train)["clips"][0, :5]))
     assert served["frame_labels"].shape == (5,) and served["clip_label"].dtype == tf.string
+    # The Python API reads clips as predict does, from the model and from its SavedModel.
+    import applications
+
+    direct = applications.load(out).predict(str(train))
+    assert len(direct) == 24
+    assert [r["clip_label"] for r in applications.load(tmp_path / "export").predict(
+        str(train))] == [r["clip_label"] for r in direct]
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00" * 64)
     assert_input_error(APP, ["evaluate", "--model", out, "--data", bad], bad)
+    # Arrays that are not pixels, a dev clip label training never has, and bad options:
+    # one error line each, and nothing written.
+    clean = dict(np.load(train))
+    np.savez(tmp_path / "float.npz", **{**clean, "clips": clean["clips"] / 255.0})
+    np.savez(tmp_path / "none.npz", clips=np.zeros((0, 6, 16, 16, 1), np.uint8))
+    np.savez(tmp_path / "dev.npz", **{**clean, "labels": np.where(
+        np.arange(24) < 2, "purple", clean["labels"])})
+    # A clip label that only the seeded dev part of --train has is still a label.
+    solo = int(np.random.default_rng(0).permutation(24)[0])
+    np.savez(tmp_path / "solo.npz", **{**clean, "labels": np.where(
+        np.arange(24) == solo, "solo", clean["labels"])})
+    code, _, err = cli(APP, "train", "--train", tmp_path / "solo.npz", "--out",
+                       tmp_path / "solo", "--epochs", 1, *TINY)
+    assert code == 0, err
+    assert "solo" in applications.load(tmp_path / "solo").metadata["clip_labels"]
+    for path in (tmp_path / "float.npz", tmp_path / "none.npz"):
+        assert_input_error(APP, ["train", "--train", path, "--out", tmp_path / "never"], path)
+    line = assert_input_error(APP, ["train", "--train", train, "--dev", tmp_path / "dev.npz",
+                                    "--out", tmp_path / "never", *TINY], tmp_path / "dev.npz")
+    assert "clip label 'purple'" in line
+    for option in ("frame_size=[16]", "dev_split=1.5", "channels=5", "frames=-1"):
+        code, _, err = cli(APP, "train", "--train", train, "--out", tmp_path / "never",
+                           "--set", option)
+        assert code == 2 and len(error_lines(err)) == 1, err
+    assert not (tmp_path / "never").exists()

@@ -8,7 +8,9 @@ import numpy as np
 from applications.core import progress
 from applications.core.cli import AppCommands
 from applications.core.config import UsageError
-from applications.core.decoding import add_decoding_arguments, decoding_options
+from applications.core.decoding import (add_decoding_arguments, decoding_options,
+                                         valid_decoding)
+from applications.core.image_inputs import check_image_size
 from applications.core.optimizers import check_schedule
 from applications.captioner.config import CaptionerConfig
 from applications.captioner.model import Captioner
@@ -147,8 +149,12 @@ def check_options(config):
     for name in ("batch_size", "max_length", "beam_size", "min_count", "captions_per_image"):
         if getattr(config, name) < 1:
             raise UsageError(f"{name} must be 1 or more, not {getattr(config, name)}")
-    if config.image_size and (len(config.image_size) != 2 or min(config.image_size) < 1):
-        raise UsageError(f"image_size must be [height, width], not {config.image_size}")
+    check_image_size(config.image_size)
+    if not valid_decoding(config.beam_size, config.length_penalty):
+        raise UsageError(f"length_penalty must be finite and not negative, not "
+                         f"{config.length_penalty}")
+    if config.max_vocab < 0:
+        raise UsageError(f"max_vocab must be 0 (all words) or more, not {config.max_vocab}")
     if config.channels not in (0, 1, 3):
         raise UsageError(f"channels must be 1, 3 or 0 (from the data), not {config.channels}")
 

@@ -25,6 +25,17 @@ def check_image_side(value, name, smallest=1):
                          f"{LARGEST_SIDE}, not {value!r}")
 
 
+def check_image_size(value, name="image_size"):
+    """UsageError unless ``value`` is ``[]`` (from the data) or ``[height, width]`` of
+    :func:`check_image_side` sides."""
+    if not value:
+        return
+    if not isinstance(value, list) or len(value) != 2:
+        raise UsageError(f"{name} must be [height, width], not {value!r}")
+    for side in value:
+        check_image_side(side, name)
+
+
 def add_image_data_arguments(verb, parser):
     """The label-file flags IDX inputs need, and ``evaluate --report``."""
     if verb == "train":
@@ -59,11 +70,7 @@ def read_train_and_dev(args, config, sample_sets, shape=None, require_labels=Tru
         raise UsageError("--dev-labels goes with --dev")
     if not 0.0 <= config.dev_split < 1.0:
         raise UsageError(f"dev_split must be in [0, 1), not {config.dev_split}")
-    if config.image_size:
-        if not isinstance(config.image_size, list) or len(config.image_size) != 2:
-            raise UsageError(f"image_size must be [height, width], not {config.image_size!r}")
-        for side in config.image_size:
-            check_image_side(side, "image_size")
+    check_image_size(config.image_size)
     if config.channels not in (0, 1, 3):
         raise UsageError(f"channels must be 1, 3 or 0 (from the data), not {config.channels}")
     if args.train:

@@ -10,7 +10,8 @@ import tensorflow as tf
 from applications.core import progress
 from applications.core.cli import AppCommands
 from applications.core.config import UsageError, held_out_share
-from applications.core.decoding import add_decoding_arguments, decoding_options
+from applications.core.decoding import (add_decoding_arguments, decoding_options,
+                                         valid_decoding)
 from applications.translator.config import TranslatorConfig
 from applications.translator.model import Translator
 from applications.translator.pipeline import (TranslationMetadata, corpus_tokens, encode_pairs,
@@ -206,6 +207,9 @@ def check_options(config):
     for name in ("batch_size", "max_length", "beam_size", "min_count"):
         if getattr(config, name) < 1:
             raise UsageError(f"{name} must be 1 or more, not {getattr(config, name)}")
+    if not valid_decoding(config.beam_size, config.length_penalty):
+        raise UsageError(f"length_penalty must be finite and not negative, not "
+                         f"{config.length_penalty}")
 
 
 def read_corpus(pairs_path, source_path, target_path, reverse, flag):

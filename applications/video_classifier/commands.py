@@ -8,13 +8,15 @@ from applications.core import progress
 from applications.core.cli import AppCommands
 from applications.core.config import UsageError
 from applications.core.evaluation import UNSEEN_ID, warn_unseen
+from applications.core.image_inputs import check_image_size
 from applications.core.optimizers import check_schedule
 from applications.core.outputs import check_report_target
 from applications.video_classifier.config import VideoClassifierConfig
 from applications.video_classifier.model import VideoClassifier
-from applications.video_classifier.pipeline import (SAMPLES, batches, in_memory_set,
-                                                    metadata_from, read_options,
-                                                    read_train_and_dev, targets)
+from applications.video_classifier.pipeline import (SAMPLES, batches, check_dev_labels,
+                                                    in_memory_set, metadata_from,
+                                                    read_options, read_train_and_dev,
+                                                    targets)
 from applications.video_classifier.sample_data import sample_sets
 from applications.video_classifier.serving import classify_batches, clip_results
 from data.files import atomic_write_json
@@ -51,14 +53,23 @@ class VideoClassifierCommands(AppCommands):
 
     def read_training_data(self, args, config, metadata=None, order=None):
         check_schedule(config)
-        for name in ("augment_translation", "augment_brightness", "dropout"):
+        for name in ("augment_translation", "augment_brightness", "dropout", "dev_split"):
             if not 0.0 <= getattr(config, name) < 1.0:
                 raise UsageError(f"{name} must be in [0, 1), not {getattr(config, name)}")
+        check_image_size(config.frame_size, "frame_size")
+        if config.channels not in (0, 1, 3):
+            raise UsageError(f"channels must be 1, 3 or 0 (from the data), not "
+                             f"{config.channels}")
+        if config.frames < 0 or config.fps < 0:
+            raise UsageError(f"frames and fps must be 0 (all, the file's rate) or more, not "
+                             f"{config.frames} and {config.fps}")
         with progress.stage(f"reading {progress.file_label(args.train or SAMPLES)}",
                             unit="clips") as step:
             train, dev = read_train_and_dev(args, config, metadata)
             step.count = len(train) + (0 if dev is None else len(dev))
-        meta = metadata or metadata_from(train)
+        meta = metadata or metadata_from(train, None if args.dev else dev)
+        if dev is not None:
+            check_dev_labels(dev, meta)
         train_ds = batches(train, meta, config.batch_size, shuffle=True, seed=config.seed,
                            order=order)
         dev_ds = None if dev is None else batches(dev, meta, max(config.batch_size, EVAL_BATCH))

@@ -137,6 +137,8 @@ class VideoClassifier(Application):
     def predict_raw(self, inputs, **options):
         """Labels for clip files or folders, as :meth:`classify_paths` gives them."""
         from applications.core.api import model_server
+        from applications.video_classifier.pipeline import read_options
         from applications.video_classifier.serving import classify_paths
 
-        return classify_paths(model_server(self), self.metadata, inputs)
+        return classify_paths(model_server(self).classify_clips,
+                              read_options(self.config, self.metadata), inputs)

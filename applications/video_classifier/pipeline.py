@@ -5,6 +5,8 @@ import numpy as np
 from applications.core import progress
 from applications.core.config import UsageError
 from applications.video_classifier.sample_data import sample_sets
+from data.errors import InputError
+from data.image_sets import label_order
 from data.splits import held_out_split
 from data.video_batches import clip_batches
 from data.video_sets import VideoSet, read_video_set
@@ -52,12 +54,32 @@ def read_train_and_dev(args, config, meta=None):
     return train, None
 
 
-def metadata_from(train):
-    """The metadata a model is built with: frame shape, label names, training size."""
+def metadata_from(train, held=None):
+    """The metadata a model is built with: frame shape, label names, training size.
+
+    ``held`` (the clips of the training file held out as dev) adds its label names, so a
+    label only held-out clips have is still a label.
+    """
     shape = train.read(0).shape[1:]
+    names = {}
+    for kind in ("frame", "clip"):
+        found = set(getattr(train, f"{kind}_label_names")())
+        if held is not None:
+            found |= set(getattr(held, f"{kind}_label_names")())
+        names[kind] = sorted(found, key=label_order)
     return {"height": int(shape[0]), "width": int(shape[1]), "channels": int(shape[2]),
-            "frame_labels": train.frame_label_names(), "clip_labels": train.clip_label_names(),
+            "frame_labels": names["frame"], "clip_labels": names["clip"],
             "max_frames": int(train.lengths.max()), "train_examples": len(train)}
+
+
+def check_dev_labels(dev, meta):
+    """InputError naming the dev file when a clip label there is not one the model learns
+    (its loss would have no class for it)."""
+    if meta["clip_labels"] and dev.clip_labels is not None:
+        unknown = sorted(set(dev.clip_labels) - set(meta["clip_labels"]), key=label_order)
+        if unknown:
+            raise InputError(f"clip label {unknown[0]!r} is not among the training clips' "
+                             f"labels ({', '.join(meta['clip_labels'])})", dev.path)
 
 
 def targets(videos, meta, unseen=-1):

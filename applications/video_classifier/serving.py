@@ -1,9 +1,19 @@
 """The video classifier's exported functions: uint8 frames in, a label per frame and per clip out."""
 
+import json
+import os
+
 import numpy as np
 import tensorflow as tf
 
+from applications.core.api import ExportedModel, exported_kind
 from applications.core.serving import ServingModule
+from applications.video_classifier.pipeline import batches, read_options
+from data.video_sets import read_video_set
+
+# Every output ``serve`` may give (which of them depends on the model's heads).
+OUTPUTS = frozenset({"frame_labels", "frame_probabilities", "clip_label",
+                     "clip_probabilities"})
 
 
 class VideoClassifierServer(ServingModule):
@@ -36,9 +46,13 @@ class VideoClassifierServer(ServingModule):
         self.classify_clips = tf.function(self._classify, input_signature=[
             tf.TensorSpec([None, None, *shape], tf.uint8, name="frames"),
             tf.TensorSpec([None], tf.int32, name="lengths")])
+        text = json.dumps(read_options(model.config, meta))
+        self.describe = tf.function(lambda: {"read_options": tf.constant(text)},
+                                    input_signature=[])
 
     def endpoints(self):
-        return {"serve": self.serve, "classify_clips": self.classify_clips}
+        return {"serve": self.serve, "classify_clips": self.classify_clips,
+                "describe": self.describe}
 
     def _classify(self, frames, lengths):
         logits = self.model({"frames": frames, "lengths": lengths}, training=False)
@@ -80,18 +94,38 @@ def clip_results(lengths, served):
     return results
 
 
-def classify_paths(server, meta, paths, batch_size=16):
+def classify_paths(classify_clips, options, paths, batch_size=16):
     """Labels for clips at ``paths`` (video files, frame folders, clip arrays), one dict
-    per clip, in order (see :func:`clip_results`); a single path gives its clips' list."""
-    from applications.video_classifier.pipeline import batches
-    from data.video_sets import read_video_set
+    per clip, in order (see :func:`clip_results`); a single path gives its clips' list.
 
+    ``classify_clips`` is :attr:`VideoClassifierServer.classify_clips` or the exported
+    signature; ``options`` are the model's reading options
+    (:func:`~applications.video_classifier.pipeline.read_options`), so clips are read as
+    the ``predict`` command reads them.
+    """
+    shape = {"height": options["size"][0], "width": options["size"][1],
+             "channels": options["channels"]}
     results = []
-    for path in [paths] if isinstance(paths, str) else paths:
-        videos = read_video_set(str(path), require_labels=False,
-                                size=[meta["height"], meta["width"]],
-                                channels=meta["channels"])
+    for path in [paths] if isinstance(paths, (str, os.PathLike)) else paths:
+        videos = read_video_set(os.fspath(path), require_labels=False, **options)
         for lengths, served in classify_batches(
-                server.classify_clips, batches(videos, meta, batch_size, labelled=False)):
+                classify_clips, batches(videos, shape, batch_size, labelled=False)):
             results.extend(clip_results(lengths, served))
     return results
+
+
+@exported_kind
+class ExportedVideoClassifier(ExportedModel):
+    """A video classifier's SavedModel, called like :class:`VideoClassifier`: ``predict``
+    takes clip files or folders."""
+
+    @classmethod
+    def matches(cls, signatures):
+        serve = signatures.get("serve")
+        return serve is not None and bool(set(serve.structured_outputs)) and set(
+            serve.structured_outputs) <= OUTPUTS
+
+    def predict(self, inputs):
+        classify_clips = self.signatures["classify_clips"]
+        options = json.loads(self.signatures["describe"]()["read_options"].numpy())
+        return classify_paths(classify_clips, options, inputs)
