@@ -8,6 +8,8 @@ import tensorflow as tf
 
 from data.image_files import MAX_IMAGE_PIXELS
 
+JPEG_MAGIC = b"\xff\xd8\xff"
+
 
 def decode_images(data, height, width, channels):
     """Decode a batch of PNG/JPEG/GIF/BMP bytes to ``uint8 [N, height, width, channels]``.
@@ -30,7 +32,12 @@ def decode_images(data, height, width, channels):
             message=f"refused: the image declares more than {MAX_IMAGE_PIXELS} pixels "
                     "(a decompression bomb?)")
         with tf.control_dependencies([check]):
-            image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+            # JPEG with the accurate integer DCT, as PIL (the folder reader) decodes it;
+            # TensorFlow's default fast DCT differs by a few levels.
+            image = tf.cond(
+                tf.equal(tf.strings.substr(encoded, 0, 3), JPEG_MAGIC),
+                lambda: tf.io.decode_jpeg(encoded, channels=3, dct_method="INTEGER_ACCURATE"),
+                lambda: tf.io.decode_image(encoded, channels=3, expand_animations=False))
         if channels == 1:
             image = tf.image.rgb_to_grayscale(tf.cast(image, tf.float32))
             image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
@@ -74,7 +81,7 @@ def declared_pixels(encoded):
     png = tf.equal(magic, b"\x89PNG")
     gif = tf.equal(tf.strings.substr(encoded, 0, 3), b"GIF")
     bmp = tf.equal(tf.strings.substr(encoded, 0, 2), b"BM")
-    is_jpeg = tf.equal(tf.strings.substr(encoded, 0, 3), b"\xff\xd8\xff")
+    is_jpeg = tf.equal(tf.strings.substr(encoded, 0, 3), JPEG_MAGIC)
     other = tf.where(png, big_endian(16, 4) * big_endian(20, 4),
                      tf.where(gif, little_endian(6, 2) * little_endian(8, 2),
                               tf.where(bmp, signed32(little_endian(18, 4))

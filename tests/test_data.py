@@ -322,3 +322,22 @@ def test_a_16_bit_png_reads_as_tensorflow_decodes_it(tmp_path):
     decoded = tf.io.decode_image(deep.read_bytes(), channels=1).numpy()[..., 0]
     np.testing.assert_array_equal(decode_image_file(deep), decoded)
     assert decoded.min() == 0 and decoded.max() == 252  # the whole range, not clipped
+
+
+def test_the_graph_decodes_a_jpeg_as_the_folder_reader_does(tmp_path):
+    """Exports decode in the graph; training and predict read files with PIL."""
+    import tensorflow as tf
+    from PIL import Image
+
+    from data.image_decoding import decode_images
+    from data.image_files import decode_image_file, fit_image
+
+    rng = np.random.default_rng(0)
+    pixels = (rng.random((40, 52, 3)) * 255).astype(np.uint8)
+    photo = tmp_path / "photo.jpg"
+    Image.fromarray(pixels).save(photo, quality=85)
+    decoded = decode_images(tf.constant([photo.read_bytes()]), 40, 52, 3).numpy()[0]
+    np.testing.assert_array_equal(decoded, decode_image_file(photo))
+    gray = decode_images(tf.constant([photo.read_bytes()]), 40, 52, 1).numpy()
+    folder_gray = fit_image(decode_image_file(photo), (40, 52), 1)
+    assert np.abs(gray[0].astype(int) - folder_gray.astype(int)).max() <= 1  # float rounding
