@@ -127,6 +127,34 @@ class CNN_Encoder(CheckpointableLists, keras.Model):
             "global_max": keras.layers.GlobalMaxPooling2D(),
         }[self.summary] if self.mode == "2d" else None
 
+    def check_input_size(self, height, width):
+        """The 2-D feature map's ``(h, w)`` for ``height x width`` images (None with a
+        backbone, which scales small images up itself).
+
+        Raises:
+            ValueError: the images are too small: a convolution or pooling of some block
+                would leave no pixel.
+        """
+        if self.mode != "2d" or self.backbone is not None:
+            return None
+        kernel, strides = _pair(self.kernel_size), _pair(self.strides)
+        sides = [int(height), int(width)]
+        for index in range(len(self.filters)):
+            for j in range(self.convs_per_block):
+                step = strides if j == 0 else (1, 1)
+                if self.padding[index] == "valid":
+                    sides = [(n - k) // s + 1 if n >= k else 0
+                             for n, k, s in zip(sides, kernel, step)]
+                else:
+                    sides = [-(-n // s) for n, s in zip(sides, step)]
+            if self.pooling in ("max", "avg"):
+                sides = [n // 2 for n in sides]
+            if min(sides) < 1:
+                raise ValueError(f"{height}x{width} images are too small for the CNN "
+                                 f"encoder: its block {index + 1} of {len(self.filters)} "
+                                 "leaves no pixel (use larger images or fewer blocks)")
+        return tuple(sides)
+
     def _block(self, index, filters):
         layers = []
         if self.mode == "1d":
@@ -195,3 +223,6 @@ class CNN_Encoder(CheckpointableLists, keras.Model):
                       residual=self.residual, layer_norm=self.layer_norm)
         return config
 
+
+def _pair(value):
+    return (int(value), int(value)) if isinstance(value, int) else tuple(int(v) for v in value)

@@ -148,3 +148,15 @@ def test_rnn_encoder_initializer_and_kernel_penalties():
         RNN_Encoder([4], initializer="zeros")
     with pytest.raises(ValueError, match="l1 and l2"):
         RNN_Encoder([4], l1=-1)
+
+
+def test_cnn_input_size_check_agrees_with_the_layers():
+    for options, size in ((dict(filters=[4, 4]), (17, 12)),
+                          (dict(filters=[4], padding="valid", strides=2, convs_per_block=2),
+                           (19, 23)),
+                          (dict(preset="lenet5"), (28, 28))):
+        encoder = CNN_Encoder(**options)
+        features = encoder(np.zeros((1, *size, 1), "float32"))["sequence"]
+        assert encoder.check_input_size(*size) == tuple(features.shape[1:3]), options
+    with pytest.raises(ValueError, match="4x4 images are too small .* block 3 of 3"):
+        CNN_Encoder(filters=[4, 4, 4]).check_input_size(4, 4)

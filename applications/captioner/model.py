@@ -80,6 +80,7 @@ class Captioner(Application):
         if self.feed not in FEEDS:
             raise ValueError(f"feed must be one of {', '.join(FEEDS)}, not {self.feed!r}")
         self.encoder = build_encoder(encoder, layer_name="encoder")
+        self.encoder.check_input_size(meta.height, meta.width)
         self.positions = (GridPositions(name="grid_positions")
                           if config["position_embedding"] else None)
         self.decoder = AttentionDecoder(

@@ -49,6 +49,12 @@ class VideoClassifier(Application):
             raise ValueError(f"downsample must be 1 or more, not {factor}")
         self.downsample = keras.layers.AveragePooling2D(factor) if factor > 1 else None
         self.encoder = build_encoder(config["encoder"], layer_name="encoder")
+        if min(metadata["height"], metadata["width"]) < factor:
+            raise ValueError(f"frames of {metadata['height']}x{metadata['width']} are smaller "
+                             f"than downsample={factor}")
+        if hasattr(self.encoder, "check_input_size"):  # frames after the downsampling
+            self.encoder.check_input_size(metadata["height"] // factor,
+                                          metadata["width"] // factor)
         self.coordinates = CoordinatePooling() if config["coordinate_pooling"] else None
         self.rnn = None if config["frame_only"] else build_encoder(config["rnn"],
                                                                    layer_name="rnn")
