@@ -30,8 +30,10 @@ from tuning.hypermodel import ApplicationHyperModel, choose_jit_compile
 from tuning.spaces import apply_values, search_space
 
 APP = DetectorCommands()
-TINY = ["--epochs", 2, "--set", "window=16", "--space", "encoder.units=4,8",
-        "--space", "decoder_units=4", "--space", "batch_size=32"]
+# Weight averaging on: the best-epoch checkpoints must hold the averages a trial scored.
+TINY = ["--epochs", 2, "--set", "window=16", "--set", "ema_momentum=0.5",
+        "--space", "encoder.units=4,8", "--space", "decoder_units=4",
+        "--space", "batch_size=32"]
 
 
 @pytest.fixture(scope="module")
@@ -160,12 +162,25 @@ def test_torn_state_file_is_one_line_error(search, series, tmp_path, name):
 
 
 def test_bad_flags_exit_2(series, tmp_path):
+    (tmp_path / "file").write_text("a file")
+    foreign = tmp_path / "foreign"
+    (foreign / "saved_model").mkdir(parents=True)
+    (foreign / "saved_model" / "mine.txt").write_text("not an export")
     for extra, message in ((["--space", "nosuch=1"], "no hyperparameter 'nosuch'"),
                            (["--space", "encoder.units="], "at least one value"),
-                           (["--max-trials", 0], "at least 1")):
+                           (["--max-trials", 0], "at least 1"),
+                           (["--space", "batch_size=32,0"], "batch_size must be 1 or more"),
+                           (["--space", "encoder.units=4,abc"], "--space encoder.units"),
+                           (["--space", "encoder.units=[4]"], "not lists"),
+                           (["--seed", -1], "seed must be"),
+                           (["--epochs", 0], "epochs must be 1 or more"),
+                           (["--export-best", tmp_path / "file" / "x"], "is a file"),
+                           (["--export-best", foreign], "not a SavedModel this package")):
         code, _, err = cli(APP, *tune_args(series, tmp_path / "d", *extra))
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
-    assert not (tmp_path / "d").exists()
+    assert not (tmp_path / "d").exists() and os.listdir(foreign) == ["saved_model"]
+    code, _, err = cli(APP, *tune_args(series, tmp_path / "file" / "d"))
+    assert code == 2 and "is a file" in err, err
     assert run(["no_such_app", "--dir", tmp_path]) == 2
     if not all(map(_importable, ("scipy", "sklearn"))):
         code, _, err = cli(APP, *tune_args(series, tmp_path / "d", "--tuner", "bayesian"))

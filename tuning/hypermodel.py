@@ -2,13 +2,15 @@
 
 import keras
 import keras_tuner
+from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 
 from applications.core import progress
 from applications.core.base import resolve_jit_compile
 from applications.core.config import UsageError
 from applications.core.epochs import fit_epochs
+from applications.core.training_state import averaged_weights
 from data.epoch_order import EpochOrder
-from tuning.spaces import apply_values, declare
+from tuning.spaces import apply_values, check_values, declare
 
 
 class ApplicationHyperModel(keras_tuner.HyperModel):
@@ -50,6 +52,7 @@ class ApplicationHyperModel(keras_tuner.HyperModel):
         self.space = space
         self.jit_compile = jit_compile
         self.execution = 0  # set by the tuner: the n-th model trained for one trial
+        check_values(config, space)
         # Every input file is read and checked here, before the search writes anything.
         self.metadata, train_ds, dev_ds = app.read_training_data(args, config)
         self.sample_batch = next(iter(train_ds))
@@ -97,6 +100,8 @@ class ApplicationHyperModel(keras_tuner.HyperModel):
         config = self.config_for(hp)
         train_ds, dev_ds, order = self.datasets(config)
         monitor, mode = self.monitor
+        for callback in callbacks:
+            save_averaged_weights(callback)
         history = fit_epochs(model, train_ds, dev_ds, epochs, order, callbacks=callbacks,
                              verbose=verbose, initial_epoch=initial_epoch)
         scores = [float(v) for v in history.get(monitor, [])]
@@ -104,6 +109,23 @@ class ApplicationHyperModel(keras_tuner.HyperModel):
             raise RuntimeError(f"training logged no {monitor}")
         best = max(scores) if mode == "max" else min(scores)
         return {monitor: best}
+
+
+def save_averaged_weights(callback):
+    """Make Keras Tuner's best-epoch checkpoint of a trial (``SaveBestEpoch``) hold the
+    weight averages the trial was scored on, as ``train`` saves them; ``--export-best``
+    and Hyperband's next rounds load that checkpoint. Other callbacks are left as they are;
+    one wrapped before (a trial's later executions share it) is not wrapped again."""
+    if not isinstance(callback, SaveBestEpoch) or getattr(callback, "saves_averages", False):
+        return
+    plain = callback._save_model
+
+    def save():
+        with averaged_weights(callback.model):
+            plain()
+
+    callback._save_model = save
+    callback.saves_averages = True
 
 
 def choose_jit_compile(setting, model):

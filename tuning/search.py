@@ -2,6 +2,7 @@
 the search, the results table and ``--export-best``."""
 
 import contextlib
+import io
 import logging
 import os
 import sys
@@ -114,8 +115,9 @@ def _run_tune(app, args):
     # A failed trial's traceback goes to its trial.json, not to the terminal.
     keras_tuner_config.DEBUG = False
     try:
-        # Keras Tuner prints to stdout; stdout is kept for the results table.
-        with contextlib.redirect_stdout(sys.stderr):
+        # Keras Tuner prints to stdout ("Reloading Tuner from ..."); stdout is kept for the
+        # results table, and --quiet silences it.
+        with contextlib.redirect_stdout(sys.stderr if progress.enabled() else io.StringIO()):
             tuner = ApplicationTuner(oracle, hypermodel, args.dir, args.executions_per_trial,
                                      args.worker_timeout,
                                      log=sys.stderr if progress.enabled() else None)

@@ -59,12 +59,29 @@ def _parse_override(text):
             values.append(part)
     if not values or any(v == "" for v in values):
         raise UsageError(f"--space {text}: give at least one value")
+    if any(not isinstance(v, (int, float, str)) for v in values):  # bool is an int
+        raise UsageError(f"--space {text}: values are numbers, words or true/false, not "
+                         "lists, objects or null")
     if len({type(v) for v in values}) > 1 and not all(isinstance(v, (int, float))
                                                       for v in values):
         raise UsageError(f"--space {text}: values must all be numbers or all be words")
     if any(isinstance(v, float) for v in values):
         values = [float(v) for v in values]
     return name.strip(), values
+
+
+def check_values(config, space):
+    """UsageError for a value of ``space`` that no run could take (``--space
+    batch_size=64,0``, ``--space encoder.units=abc``), before anything is written: each
+    listed value is written into ``config`` alone and checked as an option file is."""
+    for name, dimension in space.items():
+        for value in getattr(dimension, "values", ()):
+            source = f"--space {name}={json.dumps(value)}"
+            try:
+                changed = apply_values(config, {name: value})
+            except (TypeError, ValueError) as err:
+                raise UsageError(f"{source}: {err}") from None
+            type(config).from_dict(changed.to_dict(), source=source)
 
 
 def declare(hp, space):

@@ -111,8 +111,12 @@ class TrainConfig:
             raise UsageError(f"{source}: beta_2 needs an Adam-family optimizer "
                              f"({', '.join(ADAM_FAMILY)}), not {config.optimizer}")
         _check_optimizer_knobs(config, source)
-        if config.batch_size < 1:
-            raise UsageError(f"{source}: batch_size must be 1 or more, not {config.batch_size}")
+        for name in ("batch_size", "epochs"):
+            if getattr(config, name) < 1:
+                raise UsageError(f"{source}: {name} must be 1 or more, not "
+                                 f"{getattr(config, name)}")
+        if not 0 <= config.seed < 2 ** 32:
+            raise UsageError(f"{source}: seed must be from 0 to 2**32 - 1, not {config.seed}")
         if config.patience < 1:
             raise UsageError(f"{source}: patience must be 1 or more (epochs without a better "
                              f"dev score before stopping), not {config.patience}")

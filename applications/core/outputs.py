@@ -52,8 +52,16 @@ def _present(folder, names):
 
 
 def _check_folder(path, flag):
-    """False when ``path`` does not exist or is an empty folder; refuses a file or a link."""
+    """False when ``path`` does not exist or is an empty folder; refuses a file or a link,
+    and a missing path that could not be made (a file stands where a folder above it
+    would go)."""
     if not os.path.lexists(path):
+        above = os.path.dirname(os.path.abspath(path))
+        while not os.path.lexists(above):
+            above = os.path.dirname(above)
+        if not os.path.isdir(above):
+            raise InputError(f"{flag} cannot be made: {above} is a file (nothing was "
+                             "changed)", path)
         return False
     if os.path.islink(path) or not os.path.isdir(path):
         raise InputError(f"{flag} must name a folder; this is a file (nothing was changed)",
@@ -122,6 +130,10 @@ def check_export_target(path, app_name, flag="--export-best"):
     if found and (saved.get("application") != app_name or "data" in saved):
         raise InputError(f"holds {', '.join(found)} but is not an earlier {flag} of "
                          f"{app_name}; choose a new {flag} (nothing was changed)", path)
+    saved_model = os.path.join(path, "saved_model")
+    if _check_folder(saved_model, flag) and not is_export(saved_model):
+        raise InputError(f"exists and is not a SavedModel this package exported; choose a "
+                         f"new {flag} (nothing was changed)", saved_model)
 
 
 def check_ensemble_target(path, application, flag="--out"):

@@ -1,5 +1,6 @@
 """Checkpointing, best-on-dev model and early stopping in one resumable callback."""
 
+import contextlib
 import math
 import os
 import time
@@ -52,6 +53,23 @@ def averages_weights(model):
     """Whether the model's optimizer keeps a moving average of its weights (``ema_momentum``)."""
     optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)  # loss scaling
     return bool(getattr(optimizer, "use_ema", False))
+
+
+@contextlib.contextmanager
+def averaged_weights(model):
+    """Within the block, the model holds its optimizer's moving averages of the weights
+    (what dev scores measure, see ``ema_momentum``); its raw weights come back after it.
+    Nothing changes for a model whose optimizer keeps no averages."""
+    if not averages_weights(model):
+        yield
+        return
+    raw = [v.numpy() for v in model.trainable_variables]
+    model.optimizer.finalize_variable_values(model.trainable_variables)
+    try:
+        yield
+    finally:
+        for variable, value in zip(model.trainable_variables, raw):
+            variable.assign(value)
 
 
 class TrainingState(keras.callbacks.Callback):
@@ -233,17 +251,8 @@ class TrainingState(keras.callbacks.Callback):
     def _save_best(self):
         """The best model file, holding the averaged weights when the optimizer keeps them
         (the dev score was measured on those); training goes on from the raw weights."""
-        model, path = self.model, os.path.join(self.out_dir, MODEL_FILE)
-        if not averages_weights(model):
-            save_model_atomically(model, path)
-            return
-        raw = [v.numpy() for v in model.trainable_variables]
-        model.optimizer.finalize_variable_values(model.trainable_variables)
-        try:
-            save_model_atomically(model, path)
-        finally:
-            for variable, value in zip(model.trainable_variables, raw):
-                variable.assign(value)
+        with averaged_weights(self.model):
+            save_model_atomically(self.model, os.path.join(self.out_dir, MODEL_FILE))
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
