@@ -120,6 +120,8 @@ def detect_columns(header, text_column=None, label_columns=None):
     for name in [text_column, *label_columns]:
         if name not in header:
             raise ValueError(f"no column named {name!r} (columns: {', '.join(header)})")
+    if text_column in label_columns:
+        raise ValueError(f"column {text_column!r} cannot be both the text and a label")
     return text_column, list(label_columns)
 
 

@@ -176,6 +176,15 @@ def test_word_level(tmp_path):
                           "--length", 11, "--temperature", 0)
     assert code == 0, err
     assert text == "One fish, two fish ; red fish , blue fish !\nOne\n", text
+    # max_vocab 0 keeps every word; a min_count no word reaches is refused.
+    code, _, err = cli(APP, "train", "--train", path, "--out", tmp_path / "all", "--epochs", 1,
+                       "--set", "level=word", "--set", "max_vocab=0", *TINY)
+    assert code == 0, err
+    assert vocabulary_size(tmp_path / "all") == vocabulary_size(out)
+    code, _, err = cli(APP, "train", "--train", path, "--out", tmp_path / "none",
+                       "--set", "level=word", "--set", "min_count=1000", *TINY)
+    assert code == 2 and "vocabulary would be empty" in err, err
+    assert not (tmp_path / "none").exists()
 
 
 def test_default_corpus_through_a_subprocess(tmp_path):

@@ -111,7 +111,7 @@ def test_optimizer_knobs_reach_the_optimizer(tmp_path):
                 (overrides, name, got)
     for bad in (["momentum=0.9"], ["optimizer=sgd", "rho=0.9"], ["optimizer=sgd",
                                                                    "momentum=1.5"],
-                ["learning_rate=0"], ["learning_rate=-1.0"]):
+                ["learning_rate=0"], ["learning_rate=-1.0"], ["epochs=true"], ["seed=-1"]):
         with pytest.raises(UsageError):
             load_config(TabularConfig, overrides=bad)
     # A whole number given for a float option becomes a float (Keras refuses an int rate).

@@ -83,10 +83,14 @@ def test_evaluate_json_and_predict_agree(trained, corpus):
 def test_predict_and_export_agree(trained, tmp_path):
     texts = ["A truly wonderful film , from start to finish .", "The plot was dull and boring",
              "Ünïcode wörds <br /> don't break it!"]
-    code, out, err = cli(APP, "predict", "--model", trained, stdin="\n".join(texts) + "\n")
+    # A blank line gets an empty row, so each row stands on its input line.
+    code, out, err = cli(APP, "predict", "--model", trained,
+                         stdin="\n".join([texts[0], "", texts[1], "   ", texts[2]]) + "\n")
     assert code == 0, err
     header, rows = _read_predictions(out)
-    assert len(rows) == 3 and [r[0] for r in rows[:2]] == ["positive", "negative"]
+    assert [r[0] for r in rows] == ["positive", "", "negative", "", rows[4][0]]
+    assert rows[1] == rows[3] == [""] * len(header)
+    rows = [rows[0], rows[2], rows[4]]
     probabilities = np.array([[float(v) for v in row[1:]] for row in rows])
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
 
@@ -281,6 +285,13 @@ def test_multiclass_tsv_with_named_columns_and_held_out_dev(tmp_path):
     result = json.loads(text)
     assert result["task"] == "multiclass" and result["examples"] == 30
     assert result["accuracy"] > 0.7, result
+    for extra, message in ((["--label-columns", "body"], "both the text and a label"),
+                           (["--set", "max_length=0"], "max_length must be 1 or more"),
+                           (["--set", "max_length=true"], "must be int, not True")):
+        code, _, err = cli(APP, "train", "--train", path, "--out", tmp_path / "never",
+                           "--text-column", "body", "--label-columns", "topic", *extra)
+        assert code == 2 and message in err, err
+    assert not (tmp_path / "never").exists()
 
 
 

@@ -153,8 +153,6 @@ def check_options(config):
     if not valid_decoding(config.beam_size, config.length_penalty):
         raise UsageError(f"length_penalty must be finite and not negative, not "
                          f"{config.length_penalty}")
-    if config.max_vocab < 0:
-        raise UsageError(f"max_vocab must be 0 (all words) or more, not {config.max_vocab}")
     if config.channels not in (0, 1, 3):
         raise UsageError(f"channels must be 1, 3 or 0 (from the data), not {config.channels}")
 

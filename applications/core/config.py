@@ -137,6 +137,10 @@ class TrainConfig:
             raise UsageError(f"{source}: warmup_steps needs lr_decay=1, not {config.lr_decay}")
         if config.budget_anneal and getattr(config, "lr_decay", 1.0) < 1.0:
             raise UsageError(f"{source}: budget_anneal needs lr_decay=1, not {config.lr_decay}")
+        for name in ("max_vocab", "min_count", "min_word_count"):  # where an app has them
+            if getattr(config, name, 0) < 0:
+                raise UsageError(f"{source}: {name} must be 0 or more, not "
+                                 f"{getattr(config, name)}")
         if getattr(config, "adversarial_epsilon", 0.0) < 0:
             raise UsageError(f"{source}: adversarial_epsilon must be 0 or more, not "
                              f"{config.adversarial_epsilon}")
@@ -171,6 +175,8 @@ def _checked_type(field, value, source):
     expected = field.type if isinstance(field.type, type) else None
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if expected is int and isinstance(value, bool):  # bool is an int to Python
+        raise UsageError(f"{source}: option {field.name} must be int, not {value!r}")
     if expected is not None and not isinstance(value, expected):
         raise UsageError(f"{source}: option {field.name} must be {expected.__name__}, "
                          f"not {value!r}")

@@ -22,7 +22,8 @@ class LanguageModelConfig(TrainConfig):
             ``window`` tokens again at every step.
         dev_fraction: share of the training file, taken from its end, used for validation
             when no ``--dev`` is given (0 = no validation).
-        max_vocab: largest word vocabulary, most frequent first (word level only).
+        max_vocab: largest word vocabulary, most frequent first (word level only; 0 = every
+            word).
         min_count: least count of a word to enter the vocabulary (word level only).
         word_vectors: a pretrained vectors file (GloVe / word2vec text, fastText ``.vec``,
             word2vec ``.bin``, optionally ``.gz``) the token embedding starts from (word

@@ -75,11 +75,19 @@ def join_piece(token, previous, level):
 
 
 def build_vocabulary(tokens, level, max_vocab, min_count):
-    """Characters: every one seen. Words: the ``max_vocab`` most frequent (``min_count``)."""
+    """Characters: every one seen. Words: the ``max_vocab`` most frequent (0 = all) seen at
+    least ``min_count`` times.
+
+    Raises:
+        InputError: no word is seen ``min_count`` times (a model could only say ``<unk>``).
+    """
     if level == "char":
         built = Vocabulary.build([tokens])
     else:
-        built = Vocabulary.build([tokens], min_count=min_count, max_size=max_vocab)
+        built = Vocabulary.build([tokens], min_count=min_count, max_size=max_vocab or None)
+    if len(built) == built.specials:
+        raise InputError(f"no word of the training text is seen min_count={min_count} "
+                         "times: the vocabulary would be empty")
     # Counts are not needed at run time; leaving them out keeps the saved metadata small.
     return Vocabulary(built.items[built.specials:], unk=True)
 

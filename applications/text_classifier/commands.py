@@ -14,7 +14,7 @@ from applications.text_classifier.pipeline import TextMetadata, encode_corpus, t
 from applications.text_classifier.sample_data import sample_paths
 from applications.text_classifier.scoring import classification_scores
 from data.errors import InputError
-from data.files import batches_of, nonblank_lines
+from data.files import batches_of, iter_lines
 from data.splits import held_out_split
 from data.text_table import read_text_table
 from data.word_vectors import vectors_for_vocabulary
@@ -62,6 +62,10 @@ class ClassifierCommands(AppCommands):
             config.label_columns = _names(args.label_columns)
         if not 0.0 <= config.dev_split < 1.0:
             raise UsageError(f"dev_split must be in [0, 1), not {config.dev_split}")
+        if not 0.0 <= config.word_dropout < float("inf"):
+            raise UsageError(f"word_dropout must be 0 (off) or more, not {config.word_dropout}")
+        if config.max_length < 1:
+            raise UsageError(f"max_length must be 1 or more, not {config.max_length}")
         train_path = args.train or sample_paths()["train"]
         dev_path = args.dev or (None if args.train else sample_paths()["dev"])
         if metadata is not None:  # resuming: the columns and vocabulary of the first run
@@ -148,8 +152,8 @@ class ClassifierCommands(AppCommands):
                                      require_labels=False, size=_size).texts
         else:
             # Raw text is read, classified and written a chunk at a time: memory does not
-            # grow with the input.
-            texts = nonblank_lines(args.input)
+            # grow with the input. A blank line gets an empty row, so row N is line N.
+            texts = (text for _, text in iter_lines(args.input))
         chunks = batches_of(texts, CHUNK)
         first = next(chunks, None)
         if first is None:
@@ -163,18 +167,28 @@ class ClassifierCommands(AppCommands):
                                     f"classifying {progress.file_label(args.input)}",
                                     total=len(texts) if isinstance(texts, list) else None,
                                     unit="texts", size=len):
-            if args.mc_samples:
-                mean, std = mc_dropout(server, chunk, args.mc_samples)
-                predicted = predicted_labels(meta.task, mean, meta.labels)
-                columns = np.concatenate([mean, std], axis=-1)
-            else:
-                import tensorflow as tf
-
-                result = server.serve(tf.constant(chunk))
-                predicted = [p.decode("utf-8") for p in result["predicted"].numpy()]
-                columns = result["probabilities"].numpy()
-            for label, row in zip(predicted, columns):
+            real = [text for text in chunk if text.strip()]
+            rows = iter(_classified(server, meta, real, args.mc_samples) if real else ())
+            for text in chunk:
+                if not text.strip():
+                    out.write("\t" * (len(header) - 1) + "\n")
+                    continue
+                label, row = next(rows)
                 out.write("\t".join([label, *(f"{v:.6f}" for v in row)]) + "\n")
+
+
+def _classified(server, meta, texts, mc_samples):
+    """``(predicted label, output columns)`` per text: the probabilities, and with
+    ``mc_samples`` their standard deviations over that many dropout draws."""
+    if mc_samples:
+        mean, std = mc_dropout(server, texts, mc_samples)
+        return zip(predicted_labels(meta.task, mean, meta.labels),
+                   np.concatenate([mean, std], axis=-1))
+    import tensorflow as tf
+
+    result = server.serve(tf.constant(texts))
+    return zip([p.decode("utf-8") for p in result["predicted"].numpy()],
+               result["probabilities"].numpy())
 
 
 def served_probabilities(server, texts, label="classifying"):
