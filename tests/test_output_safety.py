@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from applications.autoencoder.commands import AutoencoderCommands
-from applications.core import checkpoints, outputs
+from applications.core import checkpoints, file_targets, outputs
 from applications.core.plots import new_figure, write_png
 from applications.pos_tagger.commands import TaggerCommands
 from applications.pos_tagger.sample_data import generate_sentences, write_two_column
@@ -301,10 +301,10 @@ def test_an_unreadable_checkpoint_is_reported_and_nothing_is_deleted(corpus, tmp
 
 def test_evaluation_report_replaces_only_an_earlier_report(tmp_path):
     report = tmp_path / "evaluation.json"
-    outputs.check_report_target(report)  # nothing there yet
+    file_targets.check_report_target(report)  # nothing there yet
     report.write_text('{"budget": 12}\n')
     with pytest.raises(InputError, match="not an evaluation report this package wrote"):
-        outputs.check_report_target(report)
+        file_targets.check_report_target(report)
     assert report.read_text() == '{"budget": 12}\n'
     report.write_text(json.dumps({"accuracy": 0.5, "examples": 4, "data": "dev.idx"}))
-    outputs.check_report_target(report)  # an earlier report may be replaced
+    file_targets.check_report_target(report)  # an earlier report may be replaced

@@ -270,12 +270,9 @@ def _check_config(config):
         if getattr(config, name) not in module.SETTINGS:
             raise UsageError(f"{name} must be one of {', '.join(module.SETTINGS)}, "
                              f"not {getattr(config, name)!r}")
-    if config.window < 2:
-        raise UsageError(f"window must be at least 2, not {config.window}")
-    if config.pool < 1:
-        raise UsageError(f"pool must be at least 1, not {config.pool}")
-    if config.stride < 1:
-        raise UsageError(f"stride must be at least 1, not {config.stride}")
+    for name, least in (("window", 2), ("pool", 1), ("stride", 1)):
+        if getattr(config, name) < least:
+            raise UsageError(f"{name} must be at least {least}, not {getattr(config, name)}")
     if not 0.0 < config.train_fraction <= 1.0:
         raise UsageError(f"train_fraction must be in (0, 1], not {config.train_fraction}")
     if config.merge_gap < 0:
@@ -283,8 +280,6 @@ def _check_config(config):
     if not 0.0 < config.threshold_margin < float("inf"):
         raise UsageError(f"threshold_margin must be a positive number, not "
                          f"{config.threshold_margin}")
-    if not 0.0 <= config.dev_split < 1.0:
-        raise UsageError(f"dev_split must be in [0, 1), not {config.dev_split}")
 
 
 def _check_length(series, window, path, fraction=1.0):

@@ -16,7 +16,7 @@ from applications.core import progress
 from applications.core.cli import AppCommands
 from applications.core.config import UsageError
 from applications.core.image_inputs import add_image_data_arguments
-from applications.core.outputs import check_report_target
+from applications.core.file_targets import check_report_target
 from applications.core.optimizers import check_schedule
 from data.files import atomic_write_bytes, atomic_write_json
 from data.image_sets import ImageMetadata, iter_unlabelled, read_unlabelled
@@ -118,7 +118,7 @@ class AutoencoderCommands(AppCommands):
     def run_encode(self, args):
         """Write one code vector per image: ``.npy`` (float32 ``[N, code_dim]``) or CSV."""
         from applications.core.base import load_model
-        from applications.core.outputs import check_file_target
+        from applications.core.file_targets import check_file_target
 
         out = str(args.out)
         if not out.lower().endswith((".npy", ".csv")):

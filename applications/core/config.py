@@ -137,6 +137,8 @@ class TrainConfig:
             raise UsageError(f"{source}: warmup_steps needs lr_decay=1, not {config.lr_decay}")
         if config.budget_anneal and getattr(config, "lr_decay", 1.0) < 1.0:
             raise UsageError(f"{source}: budget_anneal needs lr_decay=1, not {config.lr_decay}")
+        if not 0.0 <= getattr(config, "dev_split", 0.0) < 1.0:  # where an app has it
+            raise UsageError(f"{source}: dev_split must be in [0, 1), not {config.dev_split}")
         for name in ("max_vocab", "min_count", "min_word_count"):  # where an app has them
             if getattr(config, name, 0) < 0:
                 raise UsageError(f"{source}: {name} must be 0 or more, not "

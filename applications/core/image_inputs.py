@@ -68,8 +68,6 @@ def read_train_and_dev(args, config, sample_sets, shape=None, require_labels=Tru
         raise UsageError("--train-labels goes with --train")
     if args.dev_labels and not args.dev:
         raise UsageError("--dev-labels goes with --dev")
-    if not 0.0 <= config.dev_split < 1.0:
-        raise UsageError(f"dev_split must be in [0, 1), not {config.dev_split}")
     check_image_size(config.image_size)
     if config.channels not in (0, 1, 3):
         raise UsageError(f"channels must be 1, 3 or 0 (from the data), not {config.channels}")

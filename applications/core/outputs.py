@@ -34,7 +34,8 @@ SEARCH_ENTRIES = ("tune.json", "search", "results.csv", "results.json")
 _TUNER_ENTRY = re.compile(r"^(oracle\.json|tuner\w*\.json|trial_\w+|\.tmp-.*)$")
 
 
-def _read_dict(path):
+def read_dict(path):
+    """The JSON object in ``path``; None when it is missing, unreadable or not an object."""
     try:
         with open(path, "rb") as handle:
             value = json.loads(handle.read().decode("utf-8"))
@@ -94,7 +95,7 @@ def run_application(path):
     state_path = os.path.join(path, APP_STATE)
     if not os.path.exists(state_path):
         return None
-    state = _read_dict(state_path)
+    state = read_dict(state_path)
     # A torn record is still the run's: resuming reports it, naming the file.
     return (state or {}).get("application") or ""
 
@@ -126,14 +127,11 @@ def check_export_target(path, app_name, flag="--export-best"):
     """Refuse a folder ``tune --export-best`` would write into unless it is new, empty or an
     earlier export of ``app_name`` (whose run record, unlike a run's, names no data)."""
     found = _present(path, RUN_ENTRIES) if _check_folder(path, flag) else []
-    saved = _read_dict(os.path.join(path, APP_STATE)) or {}
+    saved = read_dict(os.path.join(path, APP_STATE)) or {}
     if found and (saved.get("application") != app_name or "data" in saved):
         raise InputError(f"holds {', '.join(found)} but is not an earlier {flag} of "
                          f"{app_name}; choose a new {flag} (nothing was changed)", path)
-    saved_model = os.path.join(path, "saved_model")
-    if _check_folder(saved_model, flag) and not is_export(saved_model):
-        raise InputError(f"exists and is not a SavedModel this package exported; choose a "
-                         f"new {flag} (nothing was changed)", saved_model)
+    _check_export_folder(os.path.join(path, "saved_model"), flag)
 
 
 def check_ensemble_target(path, application, flag="--out"):
@@ -143,7 +141,7 @@ def check_ensemble_target(path, application, flag="--out"):
     found = _present(path, ENSEMBLE_ENTRIES)
     if not found:
         return
-    saved = _read_dict(os.path.join(path, "ensemble.json"))
+    saved = read_dict(os.path.join(path, "ensemble.json"))
     if saved is not None and saved.get("application") in (None, application) \
             and not _present(path, ("checkpoints",)):
         return
@@ -169,7 +167,7 @@ def check_search_target(path, flag="--dir"):
 def is_export(path):
     """Whether ``path`` is a folder :func:`write_export` wrote (whole or, for a leftover
     ``.tmp``, in progress)."""
-    marker = _read_dict(os.path.join(path, EXPORT_MARKER))
+    marker = read_dict(os.path.join(path, EXPORT_MARKER))
     return bool(marker) and marker.get("format") == EXPORT_FORMAT
 
 
@@ -183,6 +181,13 @@ def _remove_leftover(path, target):
     else:
         raise InputError(f"left beside {os.path.basename(target)} but not an export of this "
                          "package; move it away (nothing was changed)", path)
+
+
+def _check_export_folder(path, flag, shown=None):
+    """Refuse a non-empty folder at ``path`` that is not an export of this package."""
+    if _check_folder(path, flag) and not is_export(path):
+        raise InputError(f"exists and is not a SavedModel this package exported; choose a new "
+                         f"{flag} or move it away (nothing was changed)", shown or path)
 
 
 def prepare_export(export_dir):
@@ -203,9 +208,7 @@ def prepare_export(export_dir):
     tmp, old = target + ".tmp", target + ".old"
     if not os.path.lexists(target) and os.path.isdir(old) and is_export(old):
         os.replace(old, target)
-    if _check_folder(target, "--out") and not is_export(target):
-        raise InputError("exists and is not a SavedModel this package exported; choose a new "
-                         "--out or move it away (nothing was changed)", export_dir)
+    _check_export_folder(target, "--out", export_dir)
     _remove_leftover(tmp, target)
     _remove_leftover(old, target)
     return target, tmp, old
@@ -262,46 +265,3 @@ def remove_run_files(folder):
         for root, _, _ in os.walk(top, topdown=False):  # deepest first
             if _is_empty_dir(root):
                 os.rmdir(root)
-
-
-# How each kind of single-file output begins, to recognise an earlier one.
-FILE_SIGNATURES = {".png": b"\x89PNG\r\n\x1a\n", ".npy": b"\x93NUMPY", ".csv": b"source,"}
-
-
-def check_file_target(path, flag="--out"):
-    """Refuse to replace ``path`` unless it is an earlier output of the same kind.
-
-    A PNG, ``.npy`` or the encoder's CSV (header ``source,z0,...``) may be replaced; a
-    folder, or a file that does not begin as that format does, is refused.
-    """
-    if not os.path.lexists(path):
-        return
-    kind = os.path.splitext(str(path))[1].lower()
-    signature = FILE_SIGNATURES.get(kind)
-    if os.path.isdir(path) or os.path.islink(path):
-        raise InputError(f"{flag} names a folder or a link, not a {kind or 'file'} to write "
-                         "(nothing was changed)", path)
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(len(signature or b""))
-    except OSError as err:
-        raise InputError(f"cannot read ({err.strerror}); nothing was changed", path) from None
-    if signature is None or head != signature:
-        raise InputError(f"exists and is not a {kind or 'file'} this package wrote; choose "
-                         "another path or move it away (nothing was changed)", path)
-
-
-def check_report_target(path):
-    """Refuse to replace ``path`` (an ``evaluation.json``) unless an earlier ``evaluate``
-    wrote it: a JSON object naming the scored ``data`` and its ``examples``."""
-    if not os.path.lexists(path):
-        return
-    if os.path.isdir(path) or os.path.islink(path):
-        raise InputError("names a folder or a link, not the evaluation report to write "
-                         "(nothing was changed)", path)
-    # A report is a few kilobytes; a large file is someone else's, and is not read whole.
-    report = _read_dict(path) if os.path.getsize(path) < (1 << 24) else None
-    if not (isinstance(report, dict) and "data" in report and "examples" in report):
-        raise InputError("exists and is not an evaluation report this package wrote; choose "
-                         "another --report folder or move it away (nothing was changed)", path)
-

@@ -20,9 +20,9 @@ def write_png(figure, path, dpi=100):
     """Save ``figure`` as a PNG at ``path`` (temp file, fsync, rename).
 
     An existing file at ``path`` is replaced only when it is a PNG; anything else is
-    refused with one line (:func:`applications.core.outputs.check_file_target`).
+    refused with one line (:func:`applications.core.file_targets.check_file_target`).
     """
-    from applications.core.outputs import check_file_target
+    from applications.core.file_targets import check_file_target
 
     check_file_target(path, "the plot")
     buffer = io.BytesIO()

@@ -43,8 +43,6 @@ def read_set(path, images, size, class_names=None):
 def read_train_and_dev(args, config, metadata=None):
     """``(train, dev or None, class names)`` for ``train``: ``--train`` (+ ``--dev`` or
     ``dev_split``) or the embedded scenes. Every file is read and checked here."""
-    if not 0.0 <= config.dev_split < 1.0:
-        raise UsageError(f"dev_split must be in [0, 1), not {config.dev_split}")
     size = config.image_size
     known = None if metadata is None else metadata["class_names"]
     if not args.train:

@@ -11,7 +11,7 @@ from applications.core.cli import AppCommands
 from applications.core.config import UsageError
 from applications.core.evaluation import UNSEEN_ID, warn_unseen
 from applications.core.image_inputs import add_image_data_arguments
-from applications.core.outputs import check_report_target
+from applications.core.file_targets import check_report_target
 from applications.core.optimizers import check_schedule
 from applications.image_classifier.config import FLIPS, ImageClassifierConfig
 from applications.image_classifier.model import ImageClassifier

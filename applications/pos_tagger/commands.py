@@ -4,7 +4,6 @@ import numpy as np
 
 from applications.core import progress
 from applications.core.cli import AppCommands
-from applications.core.config import UsageError
 from applications.core.evaluation import warn_unseen
 from applications.pos_tagger.config import TaggerConfig
 from applications.pos_tagger.model import PosTagger
@@ -41,8 +40,6 @@ class TaggerCommands(AppCommands):
                 "attention": attention_verb()}
 
     def read_training_data(self, args, config, metadata=None, order=None):
-        if not 0.0 <= config.dev_split < 1.0:
-            raise UsageError(f"dev_split must be in [0, 1), not {config.dev_split}")
         train_path = args.train or sample_paths()["train"]
         dev_path = args.dev or (None if args.train else sample_paths()["dev"])
         words_hook = None

@@ -57,8 +57,6 @@ class TabularCommands(AppCommands):
                 raise UsageError(f"--task {text}: expected COLUMN=classification or "
                                  "COLUMN=regression")
             config.tasks = {**config.tasks, column.strip(): kind.strip()}
-        if not 0.0 <= config.dev_split < 1.0:
-            raise UsageError(f"dev_split must be in [0, 1), not {config.dev_split}")
         if config.categorical_encoding not in ("embedding", "onehot"):
             raise UsageError("categorical_encoding must be embedding or onehot, not "
                              f"{config.categorical_encoding!r}")

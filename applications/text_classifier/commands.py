@@ -60,8 +60,6 @@ class ClassifierCommands(AppCommands):
             config.text_column = args.text_column
         if args.label_columns:
             config.label_columns = _names(args.label_columns)
-        if not 0.0 <= config.dev_split < 1.0:
-            raise UsageError(f"dev_split must be in [0, 1), not {config.dev_split}")
         if not 0.0 <= config.word_dropout < float("inf"):
             raise UsageError(f"word_dropout must be 0 (off) or more, not {config.word_dropout}")
         if config.max_length < 1:

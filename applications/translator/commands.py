@@ -202,8 +202,6 @@ def add_translate_arguments(parser):
 
 
 def check_options(config):
-    if not 0.0 <= config.dev_split < 1.0:
-        raise UsageError(f"dev_split must be in [0, 1), not {config.dev_split}")
     for name in ("batch_size", "max_length", "beam_size", "min_count"):
         if getattr(config, name) < 1:
             raise UsageError(f"{name} must be 1 or more, not {getattr(config, name)}")

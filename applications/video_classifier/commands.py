@@ -10,7 +10,7 @@ from applications.core.config import UsageError
 from applications.core.evaluation import UNSEEN_ID, warn_unseen
 from applications.core.image_inputs import check_image_size
 from applications.core.optimizers import check_schedule
-from applications.core.outputs import check_report_target
+from applications.core.file_targets import check_report_target
 from applications.video_classifier.config import VideoClassifierConfig
 from applications.video_classifier.model import VideoClassifier
 from applications.video_classifier.pipeline import (SAMPLES, batches, check_dev_labels,
@@ -53,7 +53,7 @@ class VideoClassifierCommands(AppCommands):
 
     def read_training_data(self, args, config, metadata=None, order=None):
         check_schedule(config)
-        for name in ("augment_translation", "augment_brightness", "dropout", "dev_split"):
+        for name in ("augment_translation", "augment_brightness", "dropout"):
             if not 0.0 <= getattr(config, name) < 1.0:
                 raise UsageError(f"{name} must be in [0, 1), not {getattr(config, name)}")
         check_image_size(config.frame_size, "frame_size")
