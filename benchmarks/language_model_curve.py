@@ -13,7 +13,9 @@ default options:
 1. ``train`` within ``--minutes`` on the file, whose last 10 % is held out;
 2. the curve: dev loss after every epoch, from the run's TensorBoard log, against the seconds
    since training began (dev scoring included);
-3. ``evaluate --held-out --json`` of the best model;
+3. ``evaluate --held-out --json`` of the best model: ``loss`` with every character scored
+   after at least half a window of context (evaluate's default), ``window_loss`` with
+   windows side by side (``--stride`` = the window), as the dev curve scores;
 4. a second run with a budget of ``--first-seconds``, scored the same way.
 
 Writes ``OUT/results.json`` and prints a Markdown summary.
@@ -51,11 +53,13 @@ def trained_and_scored(args, name, minutes):
     out = os.path.join(args.out, f"{name}-{minutes:g}min")
     cli("train", "--train", args.text, "--out", out, "--set", f"time_budget_minutes={minutes}",
         *MODELS[name])
-    scores = json.loads(cli("evaluate", "--model", out, "--data", args.text, "--held-out",
-                            "--json"))
     with open(os.path.join(out, "config.json")) as handle:
         config = json.load(handle)
-    return out, {"loss": round(scores["loss"], 4), "epochs": len(dev_curve(out)),
+    scores, side_by_side = (
+        json.loads(cli("evaluate", "--model", out, "--data", args.text, "--held-out", "--json",
+                       *stride)) for stride in ([], ["--stride", str(config["window"])]))
+    return out, {"loss": round(scores["loss"], 4),
+                 "window_loss": round(side_by_side["loss"], 4), "epochs": len(dev_curve(out)),
                  "config": {k: config[k] for k in ("encoder", "window", "batch_size",
                                                    "steps_per_epoch", "learning_rate")}}
 
@@ -84,9 +88,11 @@ def main():
           f"{args.first_seconds:g} s (long run) | loss after {args.minutes:g} min | epochs |")
     print("|---|---|---|---|---|")
     for name, result in results.items():
-        print(f"| {name} | {result['short']['loss']} | "
-              f"{result['best_dev_loss_within_first_seconds']} | {result['long']['loss']} | "
-              f"{result['long']['epochs']} |")
+        short, long = result["short"], result["long"]
+        print(f"| {name} | {short['loss']} ({short['window_loss']}) | "
+              f"{result['best_dev_loss_within_first_seconds']} | {long['loss']} "
+              f"({long['window_loss']}) | {long['epochs']} |")
+    print("Losses in brackets: windows side by side, as the dev curve scores them.")
 
 
 if __name__ == "__main__":

@@ -192,6 +192,29 @@ def test_sampled_windows_make_fixed_epochs_of_contiguous_text():
     assert len(set(passes[0])) > 10  # starts spread over the text
 
 
+@pytest.mark.parametrize("length,window,stride", [(100, 8, 8), (100, 8, 3), (97, 8, 1),
+                                                   (9, 8, 4), (64, 16, 5)])
+def test_scoring_windows_score_every_target_once(length, window, stride):
+    from applications.language_model.pipeline import window_dataset
+
+    ids = np.arange(length, dtype=np.int32)
+    scored = []  # (target, tokens before it in its window)
+    for x, y, w in window_dataset(ids, window, batch_size=3, stride=stride).as_numpy_iterator():
+        assert np.all(y == x + 1) or np.all(w[np.any(y != x + 1, axis=1)] == 0)
+        rows, places = np.nonzero(w)
+        scored += [(int(y[r, p]), p) for r, p in zip(rows, places)]
+    targets = sorted(t for t, _ in scored)
+    assert targets == list(range(1, length))
+    assert all(context >= window - stride for t, context in scored if t > window)
+    if stride == window:  # the same batches as without a stride
+        plain, strided = (list(window_dataset(ids, window, 3, stride=s).as_numpy_iterator())
+                          for s in (0, stride))
+        assert len(plain) == len(strided)
+        for a, b in zip(plain, strided):
+            for u, v in zip(a, b):
+                np.testing.assert_array_equal(u, v)
+
+
 def test_training_pipelines_run_without_autotuning(tmp_path):
     # Autotuning's thread stalled the start of epochs (data.epoch_order.epoch_pipeline_options).
     from applications.language_model.pipeline import window_dataset

@@ -58,13 +58,52 @@ def test_evaluate_json(trained, text_file):
     code, out, err = cli(APP, "evaluate", "--model", trained, "--data", text_file, "--json")
     assert code == 0, err
     result = json.loads(out)
-    assert set(result) == {"loss", "bits_per_char", "perplexity", "tokens"}
+    assert set(result) == {"loss", "bits_per_char", "perplexity", "tokens", "stride"}
+    assert result["stride"] == 16  # half the window of 32
     assert result["tokens"] == len(LINE) * 160 - 1  # every token but the first is a target
     assert result["bits_per_char"] == pytest.approx(result["loss"] / math.log(2))
     assert result["perplexity"] == pytest.approx(math.exp(result["loss"]))
     held = json.loads(cli(APP, "evaluate", "--model", trained, "--data", text_file,
                           "--held-out", "--json")[1])
     assert held["tokens"] < result["tokens"] / 5
+
+
+def test_strided_scoring_gives_each_token_its_context(trained, text_file):
+    # evaluate --stride N: the mean, over every target, of its nats when the model reads the
+    # window that ends at it (the text's first window for the first 32), computed here one
+    # target at a time.
+    import tensorflow as tf
+
+    from applications.core.base import load_model
+    from applications.language_model.pipeline import metadata_vocabulary, read_tokens
+
+    model = load_model(trained)
+    short = text_file.parent / "short.txt"
+    short.write_text(LINE * 16)
+    ids = np.asarray(metadata_vocabulary(model.metadata).encode(read_tokens(short, "char")),
+                     np.int32)
+    window = model.window
+    nats = []
+    for t in range(1, len(ids)):
+        start = max(0, t - window)
+        logits = model(ids[None, start:start + window])[0, t - 1 - start]
+        nats.append(float(tf.nn.sparse_softmax_cross_entropy_with_logits(ids[t], logits)))
+
+    def scored(stride):
+        code, out, err = cli(APP, "evaluate", "--model", trained, "--data", short, "--json",
+                             "--stride", stride)
+        assert code == 0, err
+        return json.loads(out)
+
+    one = scored(1)
+    assert one["tokens"] == len(ids) - 1 and one["stride"] == 1
+    assert one["loss"] == pytest.approx(np.mean(nats), rel=1e-4)
+    # Side by side windows score the targets early in each window with less context.
+    assert scored(window)["loss"] > scored(window // 2)["loss"] > one["loss"] - 1e-6
+    for stride in (0, window + 1):
+        code, _, err = cli(APP, "evaluate", "--model", trained, "--data", short,
+                           "--stride", stride)
+        assert code == 2 and "--stride must be between 1" in error_lines(err)[0], err
 
 
 def test_step_by_step_matches_the_full_sequence(trained):

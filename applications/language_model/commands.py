@@ -45,6 +45,11 @@ class LanguageModelCommands(AppCommands):
             parser.add_argument("--held-out", action="store_true",
                                 help="score only the last dev_fraction of --data, the part "
                                      "training held out")
+            parser.add_argument("--stride", type=int, metavar="N",
+                                help="score text in windows N tokens apart, each "
+                                     "token after at least window - N tokens of context "
+                                     "(default: half the window; the window itself scores "
+                                     "windows side by side, as training's dev loss does)")
 
     def extra_verbs(self):
         from applications.core.attention_maps import attention_verb
@@ -134,14 +139,18 @@ class LanguageModelCommands(AppCommands):
         if args.held_out or (not args.data and fraction):
             tokens = split_for_validation(tokens, fraction)[1]
             part = f"the last {fraction:.0%} (held out)"
-        check_length(tokens, config["window"], path, level, part)
+        window = config["window"]
+        stride = scoring_stride(args, window)
+        check_length(tokens, window, path, level, part)
         ids = metadata_vocabulary(model.metadata).encode(tokens)
-        return language_model_scores(model, window_dataset(ids, config["window"],
-                                                           config["batch_size"]),
-                                     f"scoring {progress.file_label(path)}")
+        dataset = window_dataset(ids, window, config["batch_size"], stride=stride)
+        return {**language_model_scores(model, dataset, f"scoring {progress.file_label(path)}"),
+                "stride": stride}
 
     def evaluate_tunes(self, model, args, path):
         config = LanguageModelConfig.from_dict(model.config)
+        if getattr(args, "stride", None) is not None:
+            raise UsageError("--stride applies to text; tunes are scored window by window")
         tunes = [tune_tokens(text) for text in tune_texts(path)]
         if args.held_out:
             fraction = held_out_share(model.config, "dev_fraction")
@@ -226,6 +235,17 @@ def generate_abc(model, args):
         progress.line(f"wrote {sum(p is not None for p, _ in rendered)} MIDI files to "
                       f"{args.midi}")
     return 0
+
+
+def scoring_stride(args, window):
+    """``evaluate --stride``: tokens between scoring windows, half the window by default."""
+    stride = getattr(args, "stride", None)
+    if stride is None:
+        return max(1, window // 2)
+    if not 1 <= stride <= window:
+        raise UsageError(f"--stride must be between 1 and the model's window ({window}), "
+                         f"not {stride}")
+    return stride
 
 
 def language_model_scores(model, dataset, label="scoring"):

@@ -171,12 +171,32 @@ def _window_examples(path, metadata, config):
     return [(ids[k:k + window], ids[k + 1:k + window + 1]) for k in starts], metadata
 
 
-def window_dataset(ids, window, batch_size, shuffle=False, seed=0, order=None, steps=0):
+def scoring_windows(usable, window, stride):
+    """``(starts, skips)`` of the windows that score targets 1..``usable`` once each.
+
+    The windows start ``stride`` tokens apart; the first scores all its ``window`` targets,
+    each later one only the targets no earlier window scored (its last ``stride``, and for
+    the last window, which ends at the final token, what is left), so every target after
+    the first window is scored with at least ``window - stride`` tokens before it.
+    """
+    ends = list(range(window, usable + 1, stride))
+    if ends[-1] != usable:
+        ends.append(usable)
+    ends = np.asarray(ends, np.int64)
+    skips = np.concatenate([[0], window - np.diff(ends)])
+    return ends - window, skips
+
+
+def window_dataset(ids, window, batch_size, shuffle=False, seed=0, order=None, steps=0,
+                   stride=0):
     """Batches ``(inputs [B, W], targets [B, W], weights [B, W])`` of contiguous windows.
 
     Every batch has the same shape: the last one is filled with windows of weight 0, so
     nothing is recompiled for a smaller batch. Without ``shuffle`` (validation, evaluation)
-    every token after the first is scored exactly once. With ``shuffle`` the window order
+    every token after the first is scored exactly once: by windows side by side, each
+    target scored with the tokens before it in its own window, or, with ``stride`` between
+    1 and ``window``, by windows ``stride`` apart that score only their last ``stride``
+    targets (see :func:`scoring_windows`). With ``shuffle`` the window order
     is reshuffled every epoch and each window starts at a random offset into a spare
     window of slack, so epochs do not see identical cuts of the text; ``order`` (the run's
     :class:`~data.epoch_order.EpochOrder`) says which epoch a pass is.
@@ -192,7 +212,6 @@ def window_dataset(ids, window, batch_size, shuffle=False, seed=0, order=None, s
         count -= 1
     slack = usable - count * window
     tokens = tf.constant(ids)
-    starts = tf.data.Dataset.range(count)
     if shuffle and steps > 0:
         drawn = int(steps) * batch_size
 
@@ -216,12 +235,8 @@ def window_dataset(ids, window, batch_size, shuffle=False, seed=0, order=None, s
 
         starts = per_epoch(one_pass, order).apply(tf.data.experimental.assert_cardinality(count))
     else:
-        starts = starts.map(lambda k: (k * window, tf.constant(0, tf.int64)))
-        if slack:
-            # The tail: a last window ending at the final token, weighting only the targets
-            # no earlier window scored, so evaluation counts every token once.
-            tail = (tf.constant(usable - window, tf.int64), tf.constant(window - slack, tf.int64))
-            starts = starts.concatenate(tf.data.Dataset.from_tensors(tail))
+        starts = tf.data.Dataset.from_tensor_slices(
+            scoring_windows(usable, window, stride if 0 < stride < window else window))
 
     def cut(start, skip):
         start = tf.cast(start, tf.int32)
