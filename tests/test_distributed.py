@@ -191,6 +191,15 @@ def test_tf_config_roles_and_mistakes(monkeypatch, tmp_path):
                        "--set", "ema_momentum=0.9")
     assert code == 2 and "ema_momentum is not supported with --distribute" in err
     assert not (tmp_path / "y").exists()
+    # An encoder recipe's average is a default: left out, as the application's own.
+    from applications.core.config import load_config
+    from applications.core.train_run import default_averages
+    from applications.language_model.commands import LanguageModelCommands
+    from applications.language_model.config import LanguageModelConfig
+
+    transformer = load_config(LanguageModelConfig, None, ['encoder={"name": "transformer"}'])
+    assert transformer.ema_momentum in default_averages(LanguageModelCommands(), transformer)
+    assert 0.9 not in default_averages(LanguageModelCommands(), transformer)
 
 
 # -- separate worker processes ----------------------------------------------------------------

@@ -260,6 +260,7 @@ def test_language_model_generates_and_export_equals_greedy_cli(tmp_path):
     assert (config["patience"], config["jit_compile"], config["beta_2"]) == (8, "true", 0.99)
     assert config["budget_anneal"] is True
     assert (config["optimizer"], config["weight_decay"]) == ("adamw", 0.1)
+    assert (config["ema_momentum"], config["ema_warmup"]) == (0.999, True)
     sampled = cli(app, "generate", "--model", out, "--prompt", "The", "--length", 30,
                   "--temperature", 0.8, "--top-k", 5, "--seed", 2)
     assert sampled[0] == 0 and len(sampled[1]) == len("The") + 30 + 1, sampled[2]
@@ -335,6 +336,28 @@ def test_warmup_steps_raise_the_rate_linearly_then_hold_it():
     with pytest.raises(UsageError, match="warmup_steps needs lr_decay=1"):
         load_config(TranslatorConfig, overrides=["warmup_steps=10"])
     assert load_config(TranslatorConfig, overrides=["warmup_steps=10", "lr_decay=1"])
+
+
+def test_ema_warmup_lets_a_short_run_average_recent_weights():
+    import keras
+
+    from applications.core.config import TrainConfig, load_config
+    from applications.core.optimizers import optimizer_options, with_ema_warmup
+
+    assert load_config(TrainConfig, overrides=["ema_warmup=true"]).ema_warmup is True
+    x = np.ones((64, 1), "float32")
+    averages = {}
+    for warm in (False, True):
+        config = {"learning_rate": 0.1, "ema_momentum": 0.999, "ema_warmup": warm}
+        optimizer = with_ema_warmup(keras.optimizers.Adam(**optimizer_options(config)), config)
+        model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(
+            1, use_bias=False, kernel_initializer="zeros")])
+        model.compile(optimizer, "mse")
+        model.fit(x, 3 * x, batch_size=64, epochs=150, verbose=0)  # the weight reaches 3
+        averages[warm] = float(optimizer._model_variables_moving_average[0].numpy()[0, 0])
+    # Keras' own average after 150 updates at 0.999 still holds 86 % of the weight after the
+    # first update; the warmed-up one holds the recent weights.
+    assert averages[False] < 1.0 and averages[True] == pytest.approx(3.0, abs=0.05)
 
 
 @pytest.mark.parametrize("app_name", ["pos_tagger", "text_classifier", "language_model"])

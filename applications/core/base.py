@@ -15,7 +15,7 @@ from applications.core.distributed import WorkerRole
 from applications.core.distributed_loop import train_with_strategy
 from applications.core.epochs import fit_epochs
 from applications.core.inputs import as_training_data
-from applications.core.optimizers import optimizer_options
+from applications.core.optimizers import optimizer_options, with_ema_warmup
 from applications.core.training_state import MODEL_FILE, save_model_atomically
 from data.errors import InputError
 from encoders.backbones import restoring
@@ -63,8 +63,8 @@ class Application(CheckpointableLists, keras.Model):
         options = optimizer_options(self.config)
         if self.config["optimizer"].lower() == "muon" and self.muon_adam_layers:
             options["exclude_layers"] = list(self.muon_adam_layers)
-        return keras.optimizers.get({"class_name": self.config["optimizer"],
-                                     "config": options})
+        return with_ema_warmup(keras.optimizers.get({"class_name": self.config["optimizer"],
+                                                     "config": options}), self.config)
 
     def compile_for_training(self, jit_compile=None):
         if jit_compile is None:

@@ -33,7 +33,9 @@ class TrainConfig:
     per call.
     ``ema_momentum`` (0 = off; e.g. 0.99) keeps an exponential moving average of the
     weights (Polyak averaging): dev scores, the best model and its exports use the average,
-    while training steps go on with the raw weights. ``beta_2`` (0 = the optimizer's own
+    while training steps go on with the raw weights; with ``ema_warmup`` the average's
+    momentum after ``t`` updates is ``min(ema_momentum, (1 + t) / (10 + t))``, so a short
+    run's average does not still hold much of the starting weights. ``beta_2`` (0 = the optimizer's own
     default, 0.999 for Adam) is the decay of an Adam-family optimizer's second-moment
     estimate; Dozat & Manning's taggers and parsers use 0.9.
 
@@ -75,6 +77,7 @@ class TrainConfig:
     save_every_steps: int = 0
     steps_per_execution: int = 1
     ema_momentum: float = 0.0
+    ema_warmup: bool = False
     beta_2: float = 0.0
     beta_1: float = 0.0
     momentum: float = 0.0

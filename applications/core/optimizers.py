@@ -3,6 +3,7 @@ with a learning-rate schedule over the whole run for applications that set
 ``lr_schedule`` and ``warmup_epochs`` (the vision applications do)."""
 
 import math
+import types
 
 import keras
 
@@ -42,6 +43,31 @@ def optimizer_options(config, learning_rate=None):
     if config.get("ema_momentum"):
         options.update(use_ema=True, ema_momentum=config["ema_momentum"])
     return options
+
+
+def with_ema_warmup(optimizer, config):
+    """``optimizer``, whose weight average (``ema_momentum``) warms up when ``ema_warmup``
+    is set: after ``t`` updates its momentum is ``min(ema_momentum, (1 + t) / (10 + t))``.
+
+    Keras' average uses the momentum from the second update on, so with 0.999 it still
+    holds a fifth of the starting weights after 1,600 updates; this replaces the
+    optimizer's own averaging step with one whose momentum rises with the update count.
+    """
+    if not (config.get("ema_momentum") and config.get("ema_warmup")):
+        return optimizer
+    limit = float(config["ema_momentum"])
+
+    def update_average(self, trainable_variables):
+        step = keras.ops.cast(self.iterations, "float32")
+        momentum = keras.ops.minimum(limit, (1.0 + step) / (10.0 + step))
+        for var, average in zip(trainable_variables, self._model_variables_moving_average):
+            if average is not None:
+                kept = keras.ops.cast(momentum, var.dtype)
+                average.assign(kept * average + (1.0 - kept) * var)
+
+    optimizer._update_model_variables_moving_average = types.MethodType(update_average,
+                                                                          optimizer)
+    return optimizer
 
 
 SCHEDULES = ("cosine", "constant")
@@ -85,4 +111,4 @@ def make_scheduled_optimizer(model, rate):
     kwargs = optimizer_options(config, schedule_or_rate(config, rate,
                                                         model.metadata["train_examples"]))
     optimizer = keras.optimizers.get(config["optimizer"])
-    return optimizer.__class__(**kwargs)
+    return with_ema_warmup(optimizer.__class__(**kwargs), config)

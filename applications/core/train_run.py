@@ -19,6 +19,16 @@ RESUMABLE_CHANGES = {"epochs", "patience", "jit_compile", "save_every_steps",
                      "steps_per_execution", "time_budget_minutes"}
 
 
+def default_averages(app, config):
+    """The ``ema_momentum`` values a run gets without asking: the application's default and
+    its chosen encoder's recipe's."""
+    defaults = app.config_class()
+    encoder = getattr(config, "encoder", None)
+    name = encoder.get("name") if isinstance(encoder, dict) else None
+    recipe = defaults.ENCODER_RECIPES.get(name, {})
+    return {defaults.ema_momentum, recipe.get("ema_momentum", defaults.ema_momentum)}
+
+
 def training_config(app, args, saved=None):
     """The config from defaults (or the resumed run's), ``--config``, ``--set`` and flags."""
     base = app.config_class.from_dict(saved) if saved else None
@@ -73,7 +83,7 @@ def _run_train(app, args):
         raise InputError("not a run state file (expected a JSON object)", state_path)
     config = training_config(app, args, saved["config"] if saved else None)
     if mode != "none" and config.ema_momentum:
-        if saved or config.ema_momentum != app.config_class().ema_momentum:
+        if saved or config.ema_momentum not in default_averages(app, config):
             raise UsageError("ema_momentum is not supported with --distribute; set it to 0")
         # The application's default average is left out rather than refusing the run.
         progress.line(f"--distribute: weight averaging off (ema_momentum={config.ema_momentum:g} "

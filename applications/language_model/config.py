@@ -66,12 +66,14 @@ class LanguageModelConfig(TrainConfig):
     # A causal Transformer learns characters fastest on a CPU in many small updates: short
     # windows, small batches, weight decay (AdamW's, 0.1) in place of dropout (whose random
     # masks cost a third of a step), XLA, ten updates per graph call, an epoch of 250
-    # updates so the time budget and early stopping act often, and (with a time budget)
-    # the rate annealed over the budget's wall-clock time.
+    # updates so the time budget and early stopping act often, (with a time budget) the
+    # rate annealed over the budget's wall-clock time, and a moving average of the weights
+    # whose momentum warms up to 0.999, so short runs average recent weights too.
     ENCODER_RECIPES = {"transformer": {
         "window": 64, "batch_size": 16, "steps_per_epoch": 250, "epochs": 200,
         "steps_per_execution": 10,
         "patience": 8, "optimizer": "adamw", "weight_decay": 0.1, "beta_2": 0.99,
+        "ema_momentum": 0.999, "ema_warmup": True,
         "jit_compile": "true", "budget_anneal": True, "encoder": {"dropout": 0.0}}}
 
 
