@@ -161,6 +161,19 @@ def test_torn_state_file_is_one_line_error(search, series, tmp_path, name):
     assert (folder / "results.json").read_bytes() == before
 
 
+@pytest.mark.integration
+def test_a_trial_keras_tuner_cannot_read_is_named(search, series, tmp_path):
+    folder = tmp_path / "dir"
+    shutil.copytree(search[0], folder)
+    path = folder / "search" / "trial_1" / "trial.json"
+    state = json.loads(path.read_text())
+    del state["status"]  # valid JSON, but not a trial
+    path.write_text(json.dumps(state))
+    before = (folder / "results.json").read_bytes()
+    assert_input_error(APP, tune_args(series, folder, "--max-trials", 2, "--seed", 5), path)
+    assert (folder / "results.json").read_bytes() == before
+
+
 def test_bad_flags_exit_2(series, tmp_path):
     (tmp_path / "file").write_text("a file")
     foreign = tmp_path / "foreign"

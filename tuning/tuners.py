@@ -253,14 +253,22 @@ def trial_label(trial_id, total):
 
 
 def check_state_files(directory):
-    """Read every state file of a previous search; a torn one is an InputError naming it."""
+    """Read every state file of a previous search; a torn one, or a trial Keras Tuner cannot
+    read, is an InputError naming it."""
     project = os.path.join(directory, PROJECT)
     paths = [os.path.join(project, "oracle.json"), *sorted(glob.glob(
         os.path.join(project, "tuner*.json"))), *sorted(glob.glob(
             os.path.join(project, "trial_*", "trial.json")))]
     for path in paths:
-        if os.path.exists(path) and not isinstance(read_json(path), dict):
+        state = read_json(path) if os.path.exists(path) else {}
+        if not isinstance(state, dict):
             raise InputError("not a search state file (expected a JSON object)", path)
+        if os.path.basename(path) == "trial.json":
+            try:
+                trial_module.Trial.from_state(state)
+            except (KeyError, ValueError, TypeError, AttributeError) as err:
+                raise InputError(f"not a trial Keras Tuner can read ({type(err).__name__}: "
+                                 f"{str(err)[:100]})", path) from None
 
 
 def _gradient_registry():
