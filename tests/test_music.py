@@ -137,6 +137,9 @@ def test_train_and_generate_whole_tunes(tmp_path):
                          "--held-out", "--json")
     assert code == 0, err
     assert '"tunes": 4' in out and np.isfinite(float(out.split('"loss": ')[1].split(",")[0]))
+    code, _, err = cli(app, "evaluate", "--model", tmp_path / "lm", "--data", path,
+                       "--stride", 4)
+    assert code == 2 and "tunes are scored window by window" in err, err
 
 
 def test_tune_runs_refuse_what_cannot_be_held_out_or_windowed(tmp_path):
