@@ -144,7 +144,7 @@ class CaptionerCommands(AppCommands):
 
 def check_options(config):
     check_schedule(config)
-    for name in ("batch_size", "max_length", "beam_size", "min_count", "captions_per_image"):
+    for name in ("max_length", "beam_size", "min_count", "captions_per_image"):
         if getattr(config, name) < 1:
             raise UsageError(f"{name} must be 1 or more, not {getattr(config, name)}")
     check_image_size(config.image_size)

@@ -35,9 +35,9 @@ class TrainConfig:
     weights (Polyak averaging): dev scores, the best model and its exports use the average,
     while training steps go on with the raw weights; with ``ema_warmup`` the average's
     momentum after ``t`` updates is ``min(ema_momentum, (1 + t) / (10 + t))``, so a short
-    run's average does not still hold much of the starting weights. ``beta_2`` (0 = the optimizer's own
-    default, 0.999 for Adam) is the decay of an Adam-family optimizer's second-moment
-    estimate; Dozat & Manning's taggers and parsers use 0.9.
+    run's average does not still hold much of the starting weights. ``beta_2`` (0 = the
+    optimizer's own default, 0.999 for Adam) is the decay of an Adam-family optimizer's
+    second-moment estimate; Dozat & Manning's taggers and parsers use 0.9.
 
     The notes' optimiser knobs; 0 (False) leaves each optimizer's own default:
     ``beta_1`` (Adam family, first-moment decay, 0.9), ``momentum`` (``sgd``, ``rmsprop``),

@@ -61,8 +61,8 @@ class LanguageModelCommands(AppCommands):
     def read_training_data(self, args, config, metadata=None, order=None):
         if config.level not in LEVELS:
             raise UsageError(f"level must be one of {', '.join(LEVELS)}, not {config.level!r}")
-        if config.window < 1 or config.batch_size < 1:
-            raise UsageError("window and batch_size must be positive")
+        if config.window < 1:
+            raise UsageError(f"window must be 1 or more, not {config.window}")
         if config.steps_per_epoch < 0:
             raise UsageError(f"steps_per_epoch must be 0 or more, not {config.steps_per_epoch}")
         if not 0.0 <= config.dev_fraction < 1.0:

@@ -202,7 +202,7 @@ def add_translate_arguments(parser):
 
 
 def check_options(config):
-    for name in ("batch_size", "max_length", "beam_size", "min_count"):
+    for name in ("max_length", "beam_size", "min_count"):
         if getattr(config, name) < 1:
             raise UsageError(f"{name} must be 1 or more, not {getattr(config, name)}")
     if not valid_decoding(config.beam_size, config.length_penalty):
