@@ -33,3 +33,17 @@ def held_out_split(count, fraction, seed):
         raise InputError(f"dev_split={fraction:g} holds out all {count} examples, leaving "
                          "none to train on")
     return np.sort(order[cut:]), np.sort(order[:cut])
+
+
+def held_out_part(count, fraction, seed, path):
+    """The indices :func:`held_out_split` holds out of ``count`` rows, for ``evaluate
+    --held-out`` on the file at ``path``.
+
+    Raises:
+        InputError: the share rounds to no row of this file (a file of a few rows).
+    """
+    held = held_out_split(count, fraction, seed)[1]
+    if not len(held):
+        raise InputError(f"--held-out: a share of {fraction:g} holds out no example of "
+                         f"{count}", path)
+    return held

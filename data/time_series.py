@@ -14,9 +14,7 @@ import numpy as np
 
 from data.errors import InputError
 from data.files import iter_lines
-
-# The model reads float32: larger numbers would become infinity.
-FLOAT32_MAX = float(np.finfo(np.float32).max)
+from data.numbers import FLOAT32_MAX
 # Header names taken for the timestamp column when none is given, in this order.
 TIME_NAMES = ("timestamp", "time", "datetime", "date", "ts", "time_stamp")
 

@@ -310,6 +310,18 @@ def test_a_label_only_held_out_rows_have_is_still_a_label(tmp_path):
     assert json.loads(text)["task"] == "multiclass"
 
 
+def test_a_file_too_small_to_hold_anything_out_trains_without_dev(tmp_path):
+    path = tmp_path / "four.csv"  # dev_split 0.1 of 4 rows rounds to none
+    path.write_text("text,label\ngood day,pos\nbad day,neg\nnice one,pos\nawful one,neg\n")
+    out = tmp_path / "run"
+    code, _, err = cli(APP, "train", "--train", path, "--out", out, "--epochs", 1, *TINY)
+    assert code == 0, err
+    assert (out / "model.keras").is_file()
+    code, _, err = cli(APP, "evaluate", "--model", out, "--data", path, "--held-out")
+    assert code == 2 and error_lines(err) == [
+        f"error: {path}: --held-out: a share of 0.1 holds out no example of 4"], err
+
+
 @pytest.mark.integration
 def test_held_out_refused_after_a_dev_file(trained, corpus):
     # Trained with --dev: nothing of --train was held out, so there is nothing to score.

@@ -10,7 +10,8 @@ from applications.anomaly_detector.pipeline import point_scores, sliding_windows
 from applications.core.api import ExportedModel, exported_kind, one_or_many
 from applications.core.serving import ServingModule
 from data.errors import InputError
-from data.time_series import FLOAT32_MAX, read_time_series
+from data.numbers import FLOAT32_MAX
+from data.time_series import read_time_series
 
 
 class DetectorServer(ServingModule):

@@ -15,10 +15,10 @@ from applications.core.config import UsageError
 from applications.tabular.config import CLASSIFICATION_LOSSES, REGRESSION_LOSSES, TASKS
 from applications.tabular.table import MISSING, parse_number
 from data.errors import InputError
+from data.numbers import FLOAT32_MAX
 
 MISSING_ID, OOV_ID = 0, 1
 SKEW_FOR_LOG = 2.0
-LARGEST = float(np.finfo(np.float32).max)  # the model reads numbers as float32
 
 
 def numbers_or_none(values):
@@ -44,7 +44,7 @@ def numeric_column(values, path, lines, name):
         number = parse_number(field)
         if number is None or math.isinf(number):
             raise InputError(f"column {name}: {field!r} is not a number", path, lines[i])
-        if abs(number) > LARGEST:
+        if abs(number) > FLOAT32_MAX:
             raise InputError(f"column {name}: {field!r} is beyond the float32 range the model "
                              "reads (about 3.4e38)", path, lines[i])
         out[i] = number

@@ -15,7 +15,7 @@ from applications.tabular.sample_data import TARGETS, sample_paths
 from applications.tabular.scoring import classification_scores, regression_scores
 from applications.tabular.serving import CHUNK, chunks_of, describe, served_arrays
 from data.errors import InputError
-from data.splits import held_out_split
+from data.splits import held_out_part
 
 
 class TabularCommands(AppCommands):
@@ -148,11 +148,7 @@ def held_out_rows(table, model):
     if split.get("rows", len(table)) != len(table):
         raise InputError(f"--held-out: {len(table):,} rows, but the model's training file had "
                          f"{split['rows']:,}; give the file it was trained on", table.path)
-    _, held = held_out_split(len(table), split["fraction"], split["seed"])
-    if not len(held):
-        raise InputError(f"--held-out: dev_split={split['fraction']} holds out no row of "
-                         f"{len(table)}", table.path)
-    return table.rows(held)
+    return table.rows(held_out_part(len(table), split["fraction"], split["seed"], table.path))
 
 
 def served_table(model, table, label="scoring"):

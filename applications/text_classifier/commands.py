@@ -15,7 +15,7 @@ from applications.text_classifier.sample_data import sample_paths
 from applications.text_classifier.scoring import classification_scores
 from data.errors import InputError
 from data.files import batches_of, iter_lines
-from data.splits import held_out_split
+from data.splits import held_out_part, held_out_split
 from data.text_table import read_text_table
 from data.word_vectors import vectors_for_vocabulary
 from encoders.embeddings import start_from_vectors
@@ -101,7 +101,7 @@ class ClassifierCommands(AppCommands):
         train_ds = text_dataset(encode_corpus(train.texts, meta), meta.encode_labels(train),
                                 config.batch_size, shuffle=True, seed=config.seed, order=order)
         dev_ds = None
-        if dev is not None:
+        if dev is not None and len(dev.texts):  # a tiny file's held-out part may be empty
             dev_ds = text_dataset(encode_corpus(dev.texts, meta), meta.encode_labels(dev),
                                   config.batch_size * 4, shuffle=False)
         return meta.get_config(), train_ds, dev_ds
@@ -124,9 +124,8 @@ class ClassifierCommands(AppCommands):
         table = progress.reading(path, "texts", read_text_table,
                                  args.text_column or meta.text_column, label_columns, size=_size)
         if args.held_out:
-            _, held = held_out_split(len(table.texts), held_out_share(model.config),
-                                     model.config["seed"])
-            table = _rows(table, held)
+            table = _rows(table, held_out_part(len(table.texts), held_out_share(model.config),
+                                               model.config["seed"], path))
         targets = meta.encode_labels(table, unseen_ok=True)
         probabilities = served_probabilities(model.serving_module(), table.texts,
                                              f"classifying {progress.file_label(path)}")

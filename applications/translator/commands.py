@@ -20,7 +20,7 @@ from applications.translator.sample_data import sample_paths
 from data.errors import InputError
 from data.files import batches_of, iter_lines
 from data.parallel_text import read_parallel_files, read_tab_pairs, split_pairs
-from data.splits import held_out_split
+from data.splits import held_out_part, held_out_split
 from data.word_vectors import vectors_for_vocabulary
 from encoders.embeddings import start_from_vectors
 
@@ -143,9 +143,9 @@ class TranslatorCommands(AppCommands):
             corpus = progress.reading(sample_paths()["dev"], "pairs", read_tab_pairs, reverse,
                                       size=_pairs)
         if args.held_out:
-            corpus = split_pairs(corpus, held_out_split(len(corpus.sources),
-                                                        held_out_share(config),
-                                                        config["seed"])[1])
+            corpus = split_pairs(corpus, held_out_part(len(corpus.sources),
+                                                       held_out_share(config), config["seed"],
+                                                       corpus.source_path))
         beam, alpha = decoding_options(args, config)
         run = model.serving_module().translator(beam, alpha)
         run(tf.constant(corpus.sources[:1]))  # tracing is not decoding time
