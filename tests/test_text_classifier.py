@@ -322,6 +322,20 @@ def test_a_file_too_small_to_hold_anything_out_trains_without_dev(tmp_path):
         f"error: {path}: --held-out: a share of 0.1 holds out no example of 4"], err
 
 
+def test_an_id_column_named_as_the_label_is_refused(tmp_path):
+    path = tmp_path / "comments.csv"
+    path.write_text("id,comment_text,toxic\n" + "".join(
+        f"c{i},word{i} other,{i % 2}\n" for i in range(12)))
+    out = tmp_path / "run"
+    line = assert_input_error(APP, ["train", "--train", path, "--label-columns", "id",
+                                    "--out", out, *TINY], path)
+    assert "has a different value on each of its 12 rows" in line
+    assert not out.exists()
+    code, _, err = cli(APP, "train", "--train", path, "--label-columns", "toxic", "--out", out,
+                       "--epochs", 1, *TINY)
+    assert code == 0, err
+
+
 @pytest.mark.integration
 def test_held_out_refused_after_a_dev_file(trained, corpus):
     # Trained with --dev: nothing of --train was held out, so there is nothing to score.

@@ -24,6 +24,8 @@ from data.vocabulary import Vocabulary
 TASKS = ("auto", "binary", "multiclass", "multilabel")
 _TRUE, _FALSE = {"1", "1.0", "true", "yes"}, {"0", "0.0", "false", "no"}
 _CHUNK = 2048
+# A label column with a different value on each of at least this many rows is refused (an id).
+DISTINCT_ROWS = 10
 
 
 @dataclasses.dataclass
@@ -69,6 +71,11 @@ class TextMetadata:
             if len(labels) < 2:
                 raise InputError(f"column {table.label_columns[0]!r} holds one label value "
                                  f"({labels[0]!r}); a classifier needs two or more", table.path)
+            rows = len((table if whole is None else whole).labels)
+            if rows >= DISTINCT_ROWS and len(labels) == rows:
+                raise InputError(f"column {table.label_columns[0]!r} has a different value on "
+                                 f"each of its {rows} rows, as an id does: name the label "
+                                 "column, whose values repeat", table.path)
             if task == "classes":
                 task = "binary" if len(labels) == 2 else "multiclass"
             elif task == "binary" and len(labels) != 2:
