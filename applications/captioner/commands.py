@@ -73,7 +73,8 @@ class CaptionerCommands(AppCommands):
             kept, held = held_out_split(len(train.images), config.dev_split, config.seed)
             progress.held_out(args.train, len(held), len(train.images), "images",
                               config.dev_split, config.seed)
-            train, dev = train.subset(kept), train.subset(held)
+            if len(held):  # a file of a few images may hold out none: no dev then
+                train, dev = train.subset(kept), train.subset(held)
         elif not args.train:
             _, (images, captions) = sample_sets()
             dev = CaptionSet(images, [f"dev{i}" for i in range(len(images))], captions, SAMPLES)

@@ -85,7 +85,8 @@ def read_train_and_dev(args, config, sample_sets, shape=None, require_labels=Tru
         kept, held = held_out_split(len(train.images), config.dev_split, config.seed)
         progress.held_out(args.train, len(held), len(train.images), "images",
                           config.dev_split, config.seed)
-        train, dev = subset(train, kept), subset(train, held)
+        if len(held):  # a few images may hold out none: no dev then
+            train, dev = subset(train, kept), subset(train, held)
     elif not args.train:
         _, (images, labels) = sample_sets()
         dev = ImageSet(images, labels, None, SAMPLES)

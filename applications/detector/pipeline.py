@@ -58,7 +58,8 @@ def read_train_and_dev(args, config, metadata=None):
         kept, held = held_out_split(len(train), config.dev_split, config.seed)
         progress.held_out(args.train, len(held), len(train), "images", config.dev_split,
                           config.seed)
-        train, dev = train.subset(kept), train.subset(held)
+        if len(held):  # a few images may hold out none: no dev then
+            train, dev = train.subset(kept), train.subset(held)
     return train, dev, names
 
 

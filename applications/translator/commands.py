@@ -79,7 +79,8 @@ class TranslatorCommands(AppCommands):
             kept, held = held_out_split(len(train.sources), config.dev_split, config.seed)
             progress.held_out(train.source_path, len(held), len(train.sources), "pairs",
                               config.dev_split, config.seed)
-            train, dev = split_pairs(train, kept), split_pairs(train, held)
+            if len(held):  # a file of a few pairs may hold out none: no dev then
+                train, dev = split_pairs(train, kept), split_pairs(train, held)
         sources, targets = corpus_tokens(train, config.lowercase_source,
                                          config.lowercase_target)
         kept = keep_short(sources, targets, config.max_length)

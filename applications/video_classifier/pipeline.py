@@ -50,7 +50,8 @@ def read_train_and_dev(args, config, meta=None):
         kept, held = held_out_split(len(train), config.dev_split, config.seed)
         progress.held_out(args.train, len(held), len(train), "clips", config.dev_split,
                           config.seed)
-        return train.subset(kept), train.subset(held)
+        if len(held):  # a few clips may hold out none: no dev then
+            return train.subset(kept), train.subset(held)
     return train, None
 
 
