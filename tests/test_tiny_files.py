@@ -11,7 +11,7 @@ from applications.detector.commands import DetectorCommands
 from applications.image_classifier.commands import ImageClassifierCommands
 from applications.translator.commands import TranslatorCommands
 from applications.video_classifier.commands import VideoClassifierCommands
-from tests.helpers import cli
+from tests.helpers import cli, error_lines
 from tests.test_video_classifier import write_squares_npz
 
 COUNT = 4  # with the default dev_split (0.1, the captioner's 0.05) none is held out
@@ -71,3 +71,15 @@ def test_a_few_examples_train_without_dev(tmp_path, commands, write):
     assert code == 0, err
     assert "Traceback" not in err and "held out as dev" not in err, err
     assert (out / "model.keras").is_file()
+
+
+def test_held_out_of_a_file_that_held_none_is_one_line(tmp_path):
+    path = _pairs(tmp_path, None)
+    out = tmp_path / "run"
+    code, _, err = cli(TranslatorCommands(), "train", "--train", path, "--out", out,
+                       "--epochs", 1)
+    assert code == 0, err
+    code, _, err = cli(TranslatorCommands(), "evaluate", "--model", out, "--data", path,
+                       "--held-out")
+    assert code == 2 and error_lines(err) == [
+        f"error: {path}: --held-out: a share of 0.1 holds out no example of 4"], err
