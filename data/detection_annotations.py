@@ -21,6 +21,7 @@ import os
 import xml.etree.ElementTree as ElementTree
 
 from data.errors import InputError
+from data.files import iter_lines
 
 CSV_COLUMNS = ("filename", "width", "height", "class", "xmin", "ymin", "xmax", "ymax")
 
@@ -80,33 +81,30 @@ def read_annotations(path, images_dir):
 def read_box_csv(path, images_dir):
     """The images of a ``filename,width,height,class,xmin,ymin,xmax,ymax`` CSV file."""
     images = {}
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:  # Excel writes a BOM
-            rows = csv.reader(handle)
-            header = [h.strip().lower() for h in next(rows, [])]
-            if tuple(header) != CSV_COLUMNS:
-                raise InputError(f"expected the header {','.join(CSV_COLUMNS)}", path, 1)
-            for number, row in enumerate(rows, start=2):
-                if not row or not "".join(row).strip():
-                    continue
-                if len(row) != len(CSV_COLUMNS):
-                    raise InputError(f"expected {len(CSV_COLUMNS)} fields, found {len(row)}",
-                                     path, number)
-                name, cls = row[0].strip(), row[3].strip()
-                width, height = (_number(v, f, path, number, int)
-                                 for v, f in zip(row[1:3], CSV_COLUMNS[1:3]))
-                box = tuple(_number(v, f, path, number, float)
-                            for v, f in zip(row[4:], CSV_COLUMNS[4:]))
-                image = images.get(name)
-                if image is None:
-                    image = images[name] = _new_image(name, width, height, images_dir, path,
-                                                      number)
-                elif (image.width, image.height) != (width, height):
-                    raise InputError(f"{name} was {image.width}x{image.height} on line "
-                                     f"{image.line}, here {width}x{height}", path, number)
-                _add_box(image, cls, box, path, number)
-    except UnicodeDecodeError:
-        raise InputError("not a UTF-8 text file", path) from None
+    # iter_lines: a BOM (Excel writes one), .gz, and bad UTF-8 named by line.
+    rows = csv.reader(text + "\n" for _, text in iter_lines(path))
+    header = [h.strip().lower() for h in next(rows, [])]
+    if tuple(header) != CSV_COLUMNS:
+        raise InputError(f"expected the header {','.join(CSV_COLUMNS)}", path, 1)
+    for number, row in enumerate(rows, start=2):
+        if not row or not "".join(row).strip():
+            continue
+        if len(row) != len(CSV_COLUMNS):
+            raise InputError(f"expected {len(CSV_COLUMNS)} fields, found {len(row)}",
+                             path, number)
+        name, cls = row[0].strip(), row[3].strip()
+        width, height = (_number(v, f, path, number, int)
+                         for v, f in zip(row[1:3], CSV_COLUMNS[1:3]))
+        box = tuple(_number(v, f, path, number, float)
+                    for v, f in zip(row[4:], CSV_COLUMNS[4:]))
+        image = images.get(name)
+        if image is None:
+            image = images[name] = _new_image(name, width, height, images_dir, path,
+                                              number)
+        elif (image.width, image.height) != (width, height):
+            raise InputError(f"{name} was {image.width}x{image.height} on line "
+                             f"{image.line}, here {width}x{height}", path, number)
+        _add_box(image, cls, box, path, number)
     if not images:
         raise InputError("no boxes in this file", path)
     return list(images.values())

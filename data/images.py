@@ -7,6 +7,7 @@ Every reader returns an :class:`ImageSet`: ``uint8`` pixels ``[N, H, W, C]`` kep
 
 import os
 import struct
+import zipfile
 import zlib
 from typing import NamedTuple
 
@@ -103,10 +104,18 @@ def read_idx_images(images_path, labels_path=None):
 def read_npz(path, require_labels=True):
     """A NumPy ``.npz`` archive holding ``x`` (images) and ``y`` (labels) arrays."""
     try:
-        archive = np.load(path, allow_pickle=False)
+        with open(path, "rb") as handle:
+            start = handle.read(4)
     except FileNotFoundError:
         raise InputError("no such file", path) from None
-    except (OSError, ValueError, zlib.error) as err:
+    except OSError as err:
+        raise InputError(f"cannot read it ({err.strerror or err})", path) from None
+    if not start.startswith(b"PK"):  # an .npz is a zip archive
+        raise InputError("not a NumPy .npz archive (an .npz is a zip file; this one is "
+                         + ("empty)" if not start else "not)"), path)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zlib.error, zipfile.BadZipFile) as err:
         raise InputError(f"not a readable .npz file ({err})", path) from None
     with archive:
         _check_npz_size(archive, path)

@@ -2,6 +2,7 @@
 against pycocotools, augmentation, and one run through the command line."""
 
 import csv
+import gzip
 import json
 import math
 import os
@@ -208,6 +209,16 @@ def test_readers_name_the_bad_file_and_line(tmp_path):
     marked.write_bytes(b"\xef\xbb\xbf" + good.read_bytes())
     assert [a.boxes for a in read_annotations(str(marked), str(images))] == [
         a.boxes for a in annotated]
+    # A gzipped box file reads as the plain one; plain text named .gz is refused.
+    zipped = tmp_path / "boxes.csv.gz"
+    zipped.write_bytes(gzip.compress(good.read_bytes()))
+    assert [a.boxes for a in read_annotations(str(zipped), str(images))] == [
+        a.boxes for a in annotated]
+    named = tmp_path / "named.csv.gz"
+    named.write_bytes(good.read_bytes())
+    with pytest.raises(InputError, match="not a readable gzip file") as caught:
+        read_annotations(str(named), str(images))
+    assert str(caught.value).startswith(f"{named}:")
     xml = tmp_path / "voc"
     xml.mkdir()
     (xml / "a.xml").write_text("<annotation><filename>img0.png</filename><object><name>thing"

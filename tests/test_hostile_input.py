@@ -192,6 +192,18 @@ def test_npz_declaring_huge_arrays_is_refused(tmp_path, monkeypatch):
     assert one_line(caught.value).startswith(f"{path}: refused: its arrays declare")
 
 
+@pytest.mark.parametrize("content, message", [
+    (b"", "not a NumPy .npz archive (an .npz is a zip file; this one is empty)"),
+    (b"\n\n\n", "not a NumPy .npz archive (an .npz is a zip file; this one is not)"),
+    (b"PK\x03\x04 then no zip", "not a readable .npz file")])
+def test_an_npz_that_is_empty_or_no_zip_is_one_line(tmp_path, content, message):
+    path = tmp_path / "images.npz"
+    path.write_bytes(content)
+    with pytest.raises(InputError) as caught:
+        read_images(path)
+    assert one_line(caught.value).startswith(f"{path}: {message}")
+
+
 # --- one "sentence" of 200,000 tokens ------------------------------------------------------
 
 def test_two_column_file_without_blank_lines_is_refused_at_the_limit(tmp_path):
