@@ -232,6 +232,9 @@ def read_images(path, labels_path=None, require_labels=True, size=None, channels
         kind = "folder"
     elif path.lower().endswith(".npz"):
         kind = "npz"
+    elif path.lower().endswith(tuple(IMAGE_SUFFIXES)):
+        raise InputError("one image file: give a folder of class folders, an .npz file or "
+                         "IDX files", path)
     else:
         kind = "idx"
     if labels_path is not None and kind != "idx":

@@ -204,6 +204,15 @@ def test_an_npz_that_is_empty_or_no_zip_is_one_line(tmp_path, content, message):
     assert one_line(caught.value).startswith(f"{path}: {message}")
 
 
+def test_one_image_file_where_a_set_is_read_is_named_as_such(tmp_path):
+    path = tmp_path / "cat.png"
+    path.write_bytes(b"")
+    with pytest.raises(InputError) as caught:
+        read_images(path)
+    assert one_line(caught.value) == (f"{path}: one image file: give a folder of class "
+                                      "folders, an .npz file or IDX files")
+
+
 # --- one "sentence" of 200,000 tokens ------------------------------------------------------
 
 def test_two_column_file_without_blank_lines_is_refused_at_the_limit(tmp_path):
