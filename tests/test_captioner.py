@@ -1,6 +1,7 @@
 """The captioner: caption grammar, readers and their errors, the shared decoder and search,
 and the Flickr8k-layout commands end to end on a ten-image folder."""
 
+import gzip
 import json
 import os
 
@@ -82,6 +83,10 @@ def test_flickr_and_csv_layouts_read_alike(tmp_path):
     table = read_captions(str(csv_path), "", keep=None, shape=(16, 16, 3))
     np.testing.assert_array_equal(table.images, flickr.images)
     assert table.captions == flickr.captions
+    zipped = tmp_path / "captions.csv.gz"  # gzipped, the same CSV
+    zipped.write_bytes(gzip.compress(csv_path.read_bytes()))
+    assert read_captions(str(zipped), "", keep=None, shape=(16, 16, 3)).captions == \
+        flickr.captions
     meta = CaptionMetadata.from_captions(sum(flickr.captions, []), (16, 16, 3),
                                          CaptionerConfig())
     assert meta.words.items[:4] == ["<pad>", "<unk>", "<s>", "</s>"] and "red" in meta.words

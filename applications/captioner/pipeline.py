@@ -107,7 +107,7 @@ class CaptionMetadata:
 
 def caption_lines(path):
     """``(line number, image name, caption)`` of a Flickr-layout or CSV caption file."""
-    if path.lower().endswith(".csv"):
+    if path.lower().endswith((".csv", ".csv.gz")):
         text = "".join(line + "\n" for _, line in iter_lines(path))
         rows = csv.reader(io.StringIO(text))
         header = [cell.strip().lower() for cell in next(rows, [])]
