@@ -193,6 +193,13 @@ def atomic_write_bytes(path, payload):
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise InputError("is a folder: name a file to write (nothing was changed)", path)
+    above = folder
+    while not os.path.lexists(above):
+        above = os.path.dirname(above)
+    if not os.path.isdir(above):
+        raise InputError(f"cannot be written: {above} is a file (nothing was changed)", path)
     tmp = None
     try:
         os.makedirs(folder, exist_ok=True)

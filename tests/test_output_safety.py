@@ -308,3 +308,27 @@ def test_evaluation_report_replaces_only_an_earlier_report(tmp_path):
     assert report.read_text() == '{"budget": 12}\n'
     report.write_text(json.dumps({"accuracy": 0.5, "examples": 4, "data": "dev.idx"}))
     file_targets.check_report_target(report)  # an earlier report may be replaced
+
+
+def test_a_file_or_folder_in_the_way_of_an_output_is_one_line(tmp_path):
+    from data.files import atomic_write_bytes
+
+    blocker = tmp_path / "f"
+    blocker.write_text("precious")
+    folder = tmp_path / "u"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep")
+    # A folder output (--plot DIR, --midi DIR) where a file stands, or below one.
+    for path in (blocker, blocker / "plots"):
+        with pytest.raises(InputError) as caught:
+            outputs.make_folder(str(path), "--plot")
+        assert str(caught.value).startswith(f"{path}: --plot ")
+    # A file output (a plot, a report) where a folder stands, or below a file.
+    with pytest.raises(InputError, match="is a folder: name a file"):
+        atomic_write_bytes(str(folder), b"png")
+    with pytest.raises(InputError, match=f"cannot be written: {blocker} is a file"):
+        atomic_write_bytes(str(blocker / "report.png"), b"png")
+    assert blocker.read_text() == "precious" and (folder / "notes.txt").read_text() == "keep"
+    assert sorted(os.listdir(tmp_path)) == ["f", "u"] and os.listdir(folder) == ["notes.txt"]
+    made = outputs.make_folder(str(tmp_path / "new" / "plots"), "--plot")
+    assert os.path.isdir(made)

@@ -191,6 +191,14 @@ def test_translate_keeps_order_and_lines_and_plots(trained, tmp_path):
     pngs = sorted(p.name for p in (tmp_path / "plots").iterdir())
     assert pngs == ["0001.png", "0003.png", "0004.png"]
     assert (tmp_path / "plots" / "0003.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # A file where the plot folder would go: one line before any work, the file kept.
+    (tmp_path / "taken").write_text("precious")
+    code, out, err = cli(APP, "translate", "--model", trained, "--plot", tmp_path / "taken",
+                         stdin="a b\n")
+    assert code == 2 and out == "" and error_lines(err) == [
+        f"error: {tmp_path / 'taken'}: --plot must name a folder; this is a file (nothing was "
+        "changed)"], err
+    assert (tmp_path / "taken").read_text() == "precious"
 
 
 @pytest.mark.integration

@@ -12,6 +12,7 @@ from applications.core.decoding import (add_decoding_arguments, decoding_options
                                          valid_decoding)
 from applications.core.image_inputs import check_image_size
 from applications.core.optimizers import check_schedule
+from applications.core.outputs import make_folder
 from applications.captioner.config import CaptionerConfig
 from applications.captioner.model import Captioner
 from applications.captioner.pipeline import (CaptionMetadata, CaptionSet, caption_dataset,
@@ -124,6 +125,8 @@ class CaptionerCommands(AppCommands):
                 "captions_per_second": round(len(hypotheses) / max(seconds, 1e-9), 1)}
 
     def predict(self, model, args, out):
+        if args.plot:  # refused before any work when a file stands in the way
+            make_folder(args.plot, "--plot")
         meta = CaptionMetadata.from_config(model.metadata)
         names, images = read_predict_input(args.input, meta.shape)
         beam, alpha = decoding_options(args, model.config)
@@ -136,7 +139,6 @@ class CaptionerCommands(AppCommands):
             from applications.captioner.plots import plot_caption_attention
 
             grid = model.grid(images[:1])[1]
-            os.makedirs(args.plot, exist_ok=True)
             for i, (words, weights) in enumerate(result["attention"]):
                 plot_caption_attention(os.path.join(args.plot, f"{i + 1:04d}.png"), images[i],
                                        words, weights, grid, title=names[i][:80])

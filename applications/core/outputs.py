@@ -52,6 +52,14 @@ def _present(folder, names):
     return [name for name in names if os.path.lexists(os.path.join(folder, name))]
 
 
+def make_folder(path, flag):
+    """Make the output folder ``path`` (and the folders above it) and return it; one
+    InputError naming ``flag`` when a file stands at ``path`` or above it."""
+    _check_folder(path, flag)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
 def _check_folder(path, flag):
     """False when ``path`` does not exist or is an empty folder; refuses a file or a link,
     and a missing path that could not be made (a file stands where a folder above it

@@ -10,6 +10,7 @@ from applications.core.cli import AppCommands
 from applications.core.config import UsageError
 from applications.core.image_inputs import check_image_side
 from applications.core.optimizers import check_schedule
+from applications.core.outputs import make_folder
 from applications.detector import boxes as box_ops
 from applications.detector.config import DetectorConfig
 from applications.detector.model import Detector
@@ -99,6 +100,8 @@ class DetectorCommands(AppCommands):
         return {**detection_report(truth, found, names), "data": args.data or "samples"}
 
     def predict(self, model, args, out):
+        if args.plot:  # refused before any work when a file stands in the way
+            make_folder(args.plot, "--plot")
         paths = _input_images(args.input)
         # Files are named by their path under --input, so two folders' x.png stay apart.
         root = args.input if os.path.isdir(args.input) else os.path.dirname(args.input)

@@ -7,6 +7,7 @@ import sys
 from applications.core import progress
 from applications.core.cli import AppCommands
 from applications.core.config import UsageError, held_out_share
+from applications.core.outputs import make_folder
 from applications.language_model.config import LanguageModelConfig
 from applications.language_model.model import LanguageModel
 from applications.language_model.pipeline import (LEVELS, build_vocabulary, check_length,
@@ -221,6 +222,7 @@ def generate_abc(model, args):
         raise UsageError("--count and --max-length must be positive")
     if args.midi:
         midi_targets(args.midi, args.count)  # refuse before any work
+        make_folder(args.midi, "--midi")
     tunes, truncated = generate_tunes(model.serving_module(), args.count, args.prompt,
                                       args.temperature, args.top_k, args.seed,
                                       args.max_length)

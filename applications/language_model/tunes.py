@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from applications.core import progress
 from applications.core.config import UsageError
+from applications.core.outputs import make_folder
 from applications.language_model.pipeline import (NEWLINE, build_vocabulary, check_length,
                                                   make_metadata,
                                                   metadata_vocabulary, window_dataset)
@@ -239,7 +240,7 @@ def render_midi(tunes, folder):
     from data.files import atomic_write_bytes
 
     paths = midi_targets(folder, len(tunes))
-    os.makedirs(folder, exist_ok=True)
+    make_folder(folder, "--midi")
     written = []
     for tune, path in zip(tunes, paths):
         try:

@@ -12,6 +12,7 @@ from applications.core.cli import AppCommands
 from applications.core.config import UsageError, held_out_share
 from applications.core.decoding import (add_decoding_arguments, decoding_options,
                                          valid_decoding)
+from applications.core.outputs import make_folder
 from applications.translator.config import TranslatorConfig
 from applications.translator.model import Translator
 from applications.translator.pipeline import (TranslationMetadata, corpus_tokens, encode_pairs,
@@ -173,6 +174,8 @@ class TranslatorCommands(AppCommands):
         """Translate sentences (greedy or beam search), optionally plotting attention."""
         from applications.core.base import load_model
 
+        if args.plot:  # refused before any work when a file stands in the way
+            make_folder(args.plot, "--plot")
         model = load_model(args.model)
         lines = [text for _, text in iter_lines(args.input)]
         beam, alpha = decoding_options(args, model.config)
@@ -185,7 +188,6 @@ class TranslatorCommands(AppCommands):
         if args.plot:
             from applications.core.plots import plot_attention
 
-            os.makedirs(args.plot, exist_ok=True)
             for i, (source, output, weights) in enumerate(result["attention"]):
                 if source is not None:
                     plot_attention(os.path.join(args.plot, f"{i + 1:04d}.png"), source, output,
