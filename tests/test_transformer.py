@@ -223,6 +223,11 @@ def test_tagger_predict_equals_export(tmp_path):
     assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == ["0001.png", "0002.png"]
     code, _, err = cli(app, "attention", "--model", out, "--layer", 1, stdin="a dog\n")
     assert code == 2 and "--layer 1: the encoder has 1 layers" in err, err
+    (tmp_path / "taken").write_text("precious")  # a file where the plot folder would go
+    code, text, err = cli(app, "attention", "--model", out, "--plot", tmp_path / "taken",
+                          stdin="a dog\n")
+    assert code == 2 and text == "" and "--plot must name a folder" in err, err
+    assert (tmp_path / "taken").read_text() == "precious"
 
 
 @pytest.mark.integration

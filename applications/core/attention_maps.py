@@ -14,6 +14,7 @@ import numpy as np
 
 from applications.core import progress
 from applications.core.config import UsageError
+from applications.core.outputs import make_folder
 
 
 def add_arguments(parser):
@@ -37,11 +38,11 @@ def run(args):
     from applications.core.base import load_model
     from data.files import iter_lines
 
+    if args.plot:  # refused before any work when a file stands in the way
+        make_folder(args.plot, "--plot")
     texts = [text for _, text in iter_lines(args.input)]
     model = load_model(args.model)
     maps = self_attention(model, texts, args.layer, args.head, where=args.model)
-    if args.plot:
-        os.makedirs(args.plot, exist_ok=True)
     for i, (text, (tokens, weights)) in enumerate(zip(texts, maps)):
         print(json.dumps({"text": text, "layer": args.layer, "head": args.head,
                           "tokens": tokens, "weights": np.round(weights, 4).tolist()}))
