@@ -139,10 +139,7 @@ def write_html(path, page):
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as err:
         if isinstance(err, IsADirectoryError):
             raise InputError("is a folder, not a page to write", path) from None
-    try:
-        atomic_write_bytes(path, page.encode("utf-8"))
-    except (FileExistsError, NotADirectoryError):
-        raise InputError("cannot be written: a part of its folder path is a file", path) from None
+    atomic_write_bytes(path, page.encode("utf-8"))  # a file above the path: one line
 
 
 def inspect_text(model, text, top=3):
