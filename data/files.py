@@ -185,6 +185,15 @@ def _decode_lines(handle, path, limit=MAX_LINE_BYTES, compressed_bytes=None):
         yield number, text.rstrip("\r\n")
 
 
+def file_above(path):
+    """The first existing path at or above ``path`` when it is not a folder (a file there
+    stops folders being made down to ``path``), else None."""
+    above = os.path.abspath(path)
+    while not os.path.lexists(above):
+        above = os.path.dirname(above)
+    return None if os.path.isdir(above) else above
+
+
 def atomic_write_bytes(path, payload):
     """Write ``payload`` to ``path`` so that readers see the old or the new file, never half.
 
@@ -195,10 +204,8 @@ def atomic_write_bytes(path, payload):
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise InputError("is a folder: name a file to write (nothing was changed)", path)
-    above = folder
-    while not os.path.lexists(above):
-        above = os.path.dirname(above)
-    if not os.path.isdir(above):
+    above = file_above(folder)
+    if above is not None:
         raise InputError(f"cannot be written: {above} is a file (nothing was changed)", path)
     tmp = None
     try:

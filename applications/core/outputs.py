@@ -22,7 +22,7 @@ import re
 import shutil
 
 from data.errors import InputError
-from data.files import atomic_write_json
+from data.files import atomic_write_json, file_above
 
 EXPORT_MARKER = "encore_export.json"
 EXPORT_FORMAT = "encore-saved-model"
@@ -65,10 +65,8 @@ def _check_folder(path, flag):
     and a missing path that could not be made (a file stands where a folder above it
     would go)."""
     if not os.path.lexists(path):
-        above = os.path.dirname(os.path.abspath(path))
-        while not os.path.lexists(above):
-            above = os.path.dirname(above)
-        if not os.path.isdir(above):
+        above = file_above(path)
+        if above is not None:
             raise InputError(f"{flag} cannot be made: {above} is a file (nothing was "
                              "changed)", path)
         return False
