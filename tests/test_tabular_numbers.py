@@ -2,10 +2,12 @@
 
 import keras
 import numpy as np
+import pytest
 
+from applications.core.config import UsageError
 from applications.tabular.columns import build_metadata, encode_inputs, numeric_stats
 from applications.tabular.config import TabularConfig
-from applications.tabular.model import TabularModel
+from applications.tabular.model import TabularModel, _target_losses
 from applications.tabular.table import read_table
 
 
@@ -56,3 +58,60 @@ def test_ensemble_members_and_discrete_periods(tmp_path):
         **config.periodic, "continuous_sigma": 0.0}}, meta)
     assert plain.continuous_periodic is None and plain.periodic is not None
     assert plain(x)["label"].shape == (rows, 1)
+
+
+def _counts_table(tmp_path, rows=200):
+    """A table whose ``count`` target holds whole numbers 0-20 (and ``size`` drives it)."""
+    rng = np.random.default_rng(2)
+    size = rng.uniform(0, 10, rows)
+    count = np.clip(np.round(2 * size + rng.normal(0, 1, rows)), 0, 20).astype(int)
+    count[:2] = (0, 20)
+    lines = ["size,weight,count"] + [f"{s:.3f},{rng.normal():.3f},{c}"
+                                     for s, c in zip(size, count)]
+    path = tmp_path / "counts.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return read_table(path)
+
+
+def test_the_distribution_loss_for_whole_numbers_predicts_their_median(tmp_path):
+    table = _counts_table(tmp_path)
+    config = TabularConfig(targets=["count"], members=1, losses={"count": "distribution"},
+                           encoder={"name": "mlp", "nodes": [8], "dropout": 0.0,
+                                    "batch_norm": False})
+    meta = build_metadata(table, config)
+    (spec,) = meta["targets"]
+    assert (spec["task"], spec["loss"], spec["low"], spec["high"]) == (
+        "regression", "distribution", 0.0, 20.0)
+    assert build_metadata(table, TabularConfig(targets=["count"]))["targets"][0]["loss"] == (
+        "huber")  # the default
+    with pytest.raises(UsageError, match="distribution needs a target of whole numbers"):
+        build_metadata(table, TabularConfig(targets=["size"], losses={"size": "distribution"}))
+    with pytest.raises(UsageError, match="distribution_sigma must be above 0"):
+        build_metadata(table, TabularConfig(targets=["count"], distribution_sigma=0.0,
+                                            losses={"count": "distribution"}))
+
+    model = TabularModel(config.to_dict(), meta)
+    x = encode_inputs(table, meta)
+    logits = keras.ops.convert_to_numpy(model(x)["count"])
+    assert logits.shape == (len(table), 21)  # one logit for each of 0, 1, ..., 20
+    # The loss: cross-entropy against a Gaussian of 0.2 standard deviations around the value.
+    value = np.array([3.0, 17.0], np.float32)
+    standard = (value - spec["mean"]) / spec["std"]
+    grid = np.arange(21.0)
+    sigma = 0.2 * spec["std"]
+    soft = np.exp(-(grid - value[:, None]) ** 2 / (2 * sigma ** 2))
+    soft /= soft.sum(1, keepdims=True)
+    shifted = logits[:2] - logits[:2].max(1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
+    expected = -(soft * log_p).sum(1)
+    got = keras.ops.convert_to_numpy(_target_losses(spec, standard, logits[:2]))
+    np.testing.assert_allclose(got, expected, rtol=1e-4)
+    # Served predictions are the median whole number of each row's distribution.
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    median = np.argmax(np.cumsum(p, 1) >= 0.5, 1)
+    rows = [dict(zip(table.columns, [table.values[c][i] for c in table.columns]))
+            for i in range(len(table))]
+    served = [r["count"] for r in model.predict_rows(rows)]
+    assert served == median.astype(float).tolist()
+

@@ -124,6 +124,10 @@ def category_vocabulary(values, min_count):
     return sorted(kept, key=lambda v: (-counts[v], v))
 
 
+# The widest span of whole numbers a ``distribution`` head has one output for each of.
+DISTRIBUTION_MAX = 1000
+
+
 def target_spec(table, name, config, whole=None):
     """One target's metadata: task, loss, weight and classes or mean/std.
 
@@ -151,7 +155,7 @@ def target_spec(table, name, config, whole=None):
     spec = {"name": name, "task": task, "weight": float(weight),
             "missing": sum(v in MISSING for v in table.values[name])}
     if task == "regression":
-        numeric_column(values, whole.path, whole.lines, name)  # every row, held out or not
+        every = numeric_column(values, whole.path, whole.lines, name)  # held out or not
         numbers = numeric_column(table.values[name], table.path, table.lines, name)
         kept = numbers[~np.isnan(numbers)].astype(np.float64)
         if not kept.size:
@@ -159,6 +163,19 @@ def target_spec(table, name, config, whole=None):
                              "training", table.path)
         spec.update(mean=float(kept.mean()), std=float(kept.std()) or 1.0,
                     loss=config.losses.get(name, "huber"))
+        if spec["loss"] == "distribution":  # one output a whole number, over every row's
+            every = every[~np.isnan(every)]
+            low, high = float(every.min()), float(every.max())
+            whole_numbers = bool(np.all(np.mod(every, 1) == 0))
+            if not whole_numbers or high - low + 1 > DISTRIBUTION_MAX:
+                raise UsageError(f"losses.{name}: distribution needs a target of whole "
+                                 f"numbers spanning at most {DISTRIBUTION_MAX} values; "
+                                 f"{name} has {'' if whole_numbers else 'fractions and '}"
+                                 f"values from {low:g} to {high:g}")
+            if not config.distribution_sigma > 0:
+                raise UsageError(f"distribution_sigma must be above 0, not "
+                                 f"{config.distribution_sigma}")
+            spec.update(low=low, high=high, sigma=float(config.distribution_sigma))
         allowed = REGRESSION_LOSSES
     else:
         classes = sorted(set(present), key=_class_order)

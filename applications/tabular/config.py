@@ -6,7 +6,7 @@ from applications.core.config import TrainConfig
 from applications.core.space import LEARNING_RATE, Choice, Range
 
 TASKS = ("classification", "regression")
-REGRESSION_LOSSES = ("mse", "mae", "huber")
+REGRESSION_LOSSES = ("mse", "mae", "huber", "distribution")
 CLASSIFICATION_LOSSES = ("bce", "sce")
 
 
@@ -26,11 +26,18 @@ class TabularConfig(TrainConfig):
             is a classification).
         losses: ``{target: loss}``; regression ``huber`` (default; quadratic within one
             standard deviation of the target, linear beyond), ``mse`` or ``mae`` (on the
-            standardised target), classification ``bce`` (default for two classes,
-            one sigmoid output) or ``sce`` (default for more, a softmax).
+            standardised target), or ``distribution`` for a target of whole numbers (counts,
+            ages): a softmax over each whole number from the training minimum to the
+            maximum, trained by cross-entropy against a Gaussian of ``distribution_sigma``
+            standard deviations around the true value, predicting the distribution's median
+            (a whole number, the estimate that minimises absolute error); classification
+            ``bce`` (default for two classes, one sigmoid output) or ``sce`` (default for
+            more, a softmax).
         loss_weights: ``{target: weight}`` of each target's loss in the total (default 1).
         max_classes_detected: a numeric target of whole numbers with at most this many
             distinct values is detected as a classification.
+        distribution_sigma: the width of the ``distribution`` loss's target, in standard
+            deviations of the target column.
         encoder: the MLP over the concatenated column features; any registered encoder
             taking ``[B, D]`` vectors (its ``pooled`` output feeds the heads).
         categorical_encoding: ``embedding`` (a learnt vector per category) or ``onehot``.
@@ -75,6 +82,7 @@ class TabularConfig(TrainConfig):
     losses: dict = dataclasses.field(default_factory=dict)
     loss_weights: dict = dataclasses.field(default_factory=dict)
     max_classes_detected: int = 10
+    distribution_sigma: float = 0.2
     encoder: dict = dataclasses.field(default_factory=lambda: {
         "name": "mlp", "nodes": [256, 128], "activation": "relu", "initializer": "auto",
         "dropout": 0.2, "batch_norm": True, "l1": 0.0, "l2": 0.0})

@@ -25,11 +25,13 @@ class TabularModel(Application):
     a flag. Categories get an embedding (or a one-hot vector) each, with ids for missing
     and for the out-of-vocabulary bucket. The concatenated features go through the encoder
     and each target has its own dense head: ``K`` logits for ``K`` classes (one logit for
-    two classes under ``bce``), or one number in standardised units for a regression.
+    two classes under ``bce``), or for a regression one number in standardised units (a logit
+    for each whole number from ``low`` to ``high`` under the ``distribution`` loss).
 
     The loss is the weighted sum of each target's loss (the notes' table: MSE, MAE or Huber
-    for numbers, binary or sparse categorical cross-entropy for classes) over the rows where
-    that target is present, plus the encoder's L1/L2 penalties.
+    for numbers, or cross-entropy over whole numbers for ``distribution``; binary or sparse
+    categorical cross-entropy for classes) over the rows where that target is present, plus
+    the encoder's L1/L2 penalties.
 
     Args:
         config: ``TabularConfig.to_dict()``.
@@ -232,6 +234,8 @@ def _bins(numeric):
 
 
 def _head_width(target):
+    if target.get("loss") == "distribution":
+        return int(target["high"] - target["low"]) + 1
     if target["task"] == "regression" or target["loss"] == "bce":
         return 1
     return len(target["classes"])
@@ -246,6 +250,12 @@ def _target_losses(target, value, output):
             ops.cast(value, "int32"), output, from_logits=True)
     if loss == "bce":
         return keras.losses.binary_crossentropy(value[:, None], output, from_logits=True)
+    if loss == "distribution":  # a Gaussian over the whole numbers around the true value
+        grid = target["low"] + np.arange(_head_width(target), dtype=np.float32)
+        actual = value * target["std"] + target["mean"]
+        sigma = target["sigma"] * target["std"]
+        soft = ops.softmax(-ops.square(grid - actual[:, None]) / (2.0 * sigma * sigma), -1)
+        return keras.losses.categorical_crossentropy(soft, output, from_logits=True)
     error = output[:, 0] - value
     if loss == "mse":
         return ops.square(error)

@@ -103,6 +103,11 @@ class TabularServer(ServingModule):
         served = {}
         for target, spec in zip(self.description["targets"], self.model.targets):
             out = tf.cast(outputs[spec["name"]], tf.float32)
+            if spec["loss"] == "distribution":  # the median whole number
+                above = tf.cumsum(tf.nn.softmax(out, axis=-1), axis=-1) >= 0.5
+                index = tf.argmax(tf.cast(above, tf.int32), axis=-1)
+                served[f"{target['key']}_prediction"] = spec["low"] + tf.cast(index, tf.float32)
+                continue
             if spec["task"] == "regression":
                 served[f"{target['key']}_prediction"] = out[:, 0] * spec["std"] + spec["mean"]
                 continue
