@@ -58,6 +58,11 @@ def disk_full_reason(err):
     return "disk quota exceeded" if quota else "no space left on device"
 
 
+def source_name(path):
+    """How errors name a file argument: ``<stdin>`` for ``"-"``, as :func:`iter_lines` does."""
+    return "<stdin>" if str(path) == "-" else path
+
+
 def iter_lines(path, max_line_bytes=None):
     """Yield ``(line_number, text)`` for each line of a UTF-8 file, in bounded memory.
 
@@ -75,7 +80,7 @@ def iter_lines(path, max_line_bytes=None):
     if str(path) == "-":
         stream = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else io.BytesIO(
             sys.stdin.read().encode("utf-8"))
-        yield from _decode_lines(stream, "<stdin>", limit)
+        yield from _decode_lines(stream, source_name(path), limit)
         return
     try:
         compressed = str(path).endswith(".gz")

@@ -21,7 +21,7 @@ from data.epoch_order import EpochOrder
 from data.errors import InputError
 from encoders import search
 from encoders.search import output_vocabulary
-from tests.helpers import assert_input_error, cli
+from tests.helpers import assert_input_error, cli, error_lines
 
 TINY = ["encoder.filters=[4,8]", "decoder_units=16", "embedding_dim=8", "output_dim=16",
         "attention_units=8", "max_length=8", "dev_split=0", "batch_size=4"]
@@ -201,6 +201,13 @@ def test_flickr8k_commands_train_evaluate_predict_plot_export(tmp_path):
     rows = [line.split("\t") for line in out.splitlines()]
     assert [name for name, _ in rows] == sorted(names)
     assert sorted(os.listdir(tmp_path / "plots")) == [f"{i:04d}.png" for i in range(1, 11)]
+    # An empty list of image paths is one line, from a file or standard input.
+    (tmp_path / "none.txt").write_text("\n")
+    assert_input_error(commands, ["predict", "--model", run, "--input", tmp_path / "none.txt"],
+                       tmp_path / "none.txt")
+    code, out, err = cli(commands, "predict", "--model", run, stdin="")
+    assert code == 2 and out == "" and error_lines(err) == [
+        "error: <stdin>: no image paths to caption (the list is empty)"], err
     code, _, err = cli(commands, "export", "--model", run, "--out", export)
     assert code == 0, err
     served = tf.saved_model.load(str(export)).signatures["serve"]

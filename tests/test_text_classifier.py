@@ -91,6 +91,10 @@ def test_predict_and_export_agree(trained, tmp_path):
     assert [r[0] for r in rows] == ["positive", "", "negative", "", rows[4][0]]
     assert rows[1] == rows[3] == [""] * len(header)
     rows = [rows[0], rows[2], rows[4]]
+    # Nothing at all to classify is one line naming standard input as its reader does.
+    code, empty, err = cli(APP, "predict", "--model", trained, stdin="")
+    assert code == 2 and empty == "" and error_lines(err) == [
+        "error: <stdin>: no texts to classify"], err
     probabilities = np.array([[float(v) for v in row[1:]] for row in rows])
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
 

@@ -202,6 +202,18 @@ def test_translate_keeps_order_and_lines_and_plots(trained, tmp_path):
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("verb", ["predict", "translate"])
+def test_an_empty_input_is_one_line(trained, tmp_path, verb):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    line = assert_input_error(APP, [verb, "--model", trained, "--input", empty], empty)
+    assert line.endswith("no sentences to translate (the input is empty)"), line
+    code, out, err = cli(APP, verb, "--model", trained, stdin="")
+    assert code == 2 and out == "" and error_lines(err) == [
+        "error: <stdin>: no sentences to translate (the input is empty)"], err
+
+
+@pytest.mark.integration
 def test_export_equals_translate(trained, tmp_path):
     sentences = ["a b c", "h h g", "c d e f g", "b a d c"]
     source = tmp_path / "in.txt"

@@ -21,7 +21,7 @@ from applications.captioner.sample_data import SAMPLES, sample_sets
 from applications.captioner.scoring import caption_scores
 from applications.captioner.serving import caption_pixels
 from data.errors import InputError
-from data.files import iter_lines
+from data.files import iter_lines, source_name
 from data.image_files import IMAGE_SUFFIXES, decode_image_file, fit_image, image_files
 from data.splits import held_out_split
 
@@ -172,6 +172,8 @@ def read_predict_input(path, shape):
         folder = "" if path == "-" else os.path.dirname(path)
         entries = [(line.strip(), os.path.join(folder, line.strip()), number)
                    for number, line in iter_lines(path) if line.strip()]
+        if not entries:
+            raise InputError("no image paths to caption (the list is empty)", source_name(path))
     images = np.empty((len(entries), *shape), np.uint8)
     for i, (name, file, number) in enumerate(entries):
         try:

@@ -25,7 +25,7 @@ from applications.language_model.tunes import (FORMATS, describe_check, generate
 from data.abc_check import check_tunes
 from applications.language_model.sample_data import sample_path
 from data.errors import InputError
-from data.files import batches_of, nonblank_lines
+from data.files import batches_of, nonblank_lines, source_name
 from data.word_vectors import vectors_for_vocabulary
 from encoders.embeddings import start_from_vectors
 
@@ -173,7 +173,7 @@ class LanguageModelCommands(AppCommands):
         chunks = batches_of(nonblank_lines(args.input), CHUNK)
         first = next(chunks, None)
         if first is None:
-            raise InputError("no texts to score", args.input)
+            raise InputError("no texts to score", source_name(args.input))
         server = model.serving_module()
         out.write("nats_per_token\ttokens\ttext\n")
         for chunk in progress.track(itertools.chain([first], chunks),

@@ -10,7 +10,7 @@ from applications.pos_tagger.model import PosTagger
 from applications.pos_tagger.pipeline import training_datasets
 from applications.pos_tagger.sample_data import sample_paths
 from data.errors import InputError
-from data.files import batches_of, nonblank_lines
+from data.files import batches_of, nonblank_lines, source_name
 from data.sequence_batches import TaggingMetadata, bucketed_dataset, encode_sentences
 from data.tagged_text import MAX_SENTENCE_TOKENS, iter_conllu, read_tagged
 from data.word_vectors import vectors_for_vocabulary
@@ -104,7 +104,7 @@ class TaggerCommands(AppCommands):
                     out.write(f"{token.decode()}\t{tag_name.decode()}\n")
                 out.write("\n")
         if not tagged:
-            raise InputError("no sentences to tag", args.input)
+            raise InputError("no sentences to tag", source_name(args.input))
 
 
 def tagging_scores(model, examples, batch_size=128, label="tagging", unseen_id=None):

@@ -15,6 +15,7 @@ from applications.tabular.sample_data import TARGETS, sample_paths
 from applications.tabular.scoring import classification_scores, regression_scores
 from applications.tabular.serving import CHUNK, chunks_of, describe, served_arrays
 from data.errors import InputError
+from data.files import source_name
 from data.splits import held_out_part
 
 
@@ -107,7 +108,7 @@ class TabularCommands(AppCommands):
             header.append(f"{target['name']}_prediction")
             if args.probabilities and target["task"] == "classification":
                 header += [f"{target['name']}_probability_{c}" for c in target["classes"]]
-        source = "<stdin>" if args.input == "-" else args.input  # as data.files names it
+        source = source_name(args.input)
         taken = [name for name in header[len(reader.columns):] if name in reader.columns]
         if taken:
             raise InputError(f"the table already has a column named {taken[0]}, which "

@@ -14,7 +14,7 @@ from applications.text_classifier.pipeline import TextMetadata, encode_corpus, t
 from applications.text_classifier.sample_data import sample_paths
 from applications.text_classifier.scoring import classification_scores
 from data.errors import InputError
-from data.files import batches_of, iter_lines
+from data.files import batches_of, iter_lines, source_name
 from data.splits import held_out_part, held_out_split
 from data.text_table import read_text_table
 from data.word_vectors import vectors_for_vocabulary
@@ -154,7 +154,7 @@ class ClassifierCommands(AppCommands):
         chunks = batches_of(texts, CHUNK)
         first = next(chunks, None)
         if first is None:
-            raise InputError("no texts to classify", args.input)
+            raise InputError("no texts to classify", source_name(args.input))
         server = model.serving_module()
         header = ["predicted", *meta.labels]
         if args.mc_samples:

@@ -1,5 +1,6 @@
 """The translator's part of the shared command line, plus the ``translate`` verb."""
 
+import itertools
 import os
 import sys
 import time
@@ -19,7 +20,7 @@ from applications.translator.pipeline import (TranslationMetadata, corpus_tokens
                                               keep_short, translation_dataset)
 from applications.translator.sample_data import sample_paths
 from data.errors import InputError
-from data.files import batches_of, iter_lines
+from data.files import batches_of, iter_lines, source_name
 from data.parallel_text import read_parallel_files, read_tab_pairs, split_pairs
 from data.splits import held_out_part, held_out_split
 from data.word_vectors import vectors_for_vocabulary
@@ -27,6 +28,7 @@ from encoders.embeddings import start_from_vectors
 
 # predict reads, translates and writes this many lines at a time.
 PREDICT_WINDOW = 4096
+NOTHING_TO_TRANSLATE = "no sentences to translate (the input is empty)"
 
 
 class TranslatorCommands(AppCommands):
@@ -165,7 +167,11 @@ class TranslatorCommands(AppCommands):
         # memory does not grow with the input.
         label = f"translating {progress.file_label(args.input)}"
         lines = (text for _, text in iter_lines(args.input))
-        for window in batches_of(lines, PREDICT_WINDOW):
+        windows = batches_of(lines, PREDICT_WINDOW)
+        first = next(windows, None)
+        if first is None:
+            raise InputError(NOTHING_TO_TRANSLATE, source_name(args.input))
+        for window in itertools.chain([first], windows):
             for line in translate_all(run, window, beam, args.batch_size,
                                       label=label)["translations"]:
                 out.write(line + "\n")
@@ -178,6 +184,8 @@ class TranslatorCommands(AppCommands):
             make_folder(args.plot, "--plot")
         model = load_model(args.model)
         lines = [text for _, text in iter_lines(args.input)]
+        if not lines:
+            raise InputError(NOTHING_TO_TRANSLATE, source_name(args.input))
         beam, alpha = decoding_options(args, model.config)
         result = translate_all(model.serving_module().translator(beam, alpha), lines, beam,
                                args.batch_size, with_attention=bool(args.plot),
