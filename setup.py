@@ -35,7 +35,9 @@ setup(
     ],
     extras_require={
         # pytest-xdist runs the suite in two worker processes: most of a test's time is
-        # single-threaded graph tracing, so two workers halve the suite on 2 cores.
+        # single-threaded graph tracing, so two workers halve the suite on 2 cores;
+        # `--dist loadscope` keeps a module's tests on one worker, which then builds the
+        # module's trained-model fixtures once rather than once a worker.
         # The optional readers below are in `test` too, so the default suite covers them.
         "test": ["pytest>=7", "pytest-xdist>=3", "av>=12", "pycocotools>=2.0.7", "music21>=9"],
         # video_classifier: PyAV, FFmpeg's own libraries in the wheel, decodes a file frame
