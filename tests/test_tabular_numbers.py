@@ -31,7 +31,7 @@ def test_ensemble_members_and_discrete_periods(tmp_path):
         f"{int(rng.integers(1, 4))},{rng.normal():.4f},{'ab'[i % 2]}" for i in range(rows)]
     path = tmp_path / "t.csv"
     path.write_text("\n".join(lines) + "\n")
-    config = TabularConfig(targets=["label"], members=3, encoder={
+    config = TabularConfig(targets=["label"], members=3, encoding_dropout=0.0, encoder={
         "name": "mlp", "nodes": [4], "dropout": 0.0, "batch_norm": False})
     table = read_table(path)
     meta = build_metadata(table, config)
@@ -115,3 +115,35 @@ def test_the_distribution_loss_for_whole_numbers_predicts_their_median(tmp_path)
     served = [r["count"] for r in model.predict_rows(rows)]
     assert served == median.astype(float).tolist()
 
+
+
+def test_encoding_dropout_zeroes_a_rows_bins_and_periods_together_in_training_only(tmp_path):
+    table = _counts_table(tmp_path, rows=400)
+    config = TabularConfig(targets=["count"], members=1, encoding_dropout=0.5, encoder={
+        "name": "mlp", "nodes": [8], "dropout": 0.0, "batch_norm": False})
+    meta = build_metadata(table, config)
+    model = TabularModel(config.to_dict(), meta)
+    x = encode_inputs(table, meta)
+    model(x)  # built before the encoder's input is watched
+    seen = {}
+    encoder_call = model.encoder.call
+
+    def spy(features, training=False, **kwargs):
+        seen[training] = keras.ops.convert_to_numpy(features)
+        return encoder_call(features, training=training, **kwargs)
+
+    model.encoder.call = spy
+    model(x, training=True)
+    model(x, training=False)
+    # Two numbers (size, weight): their standardised values, then each one's continuous
+    # periodic embedding (16 outputs) and 16 bins: 2 + 32 + 32 columns.
+    full, dropped = seen[False], seen[True]
+    assert full.shape == dropped.shape == (400, 66)
+    np.testing.assert_allclose(dropped[:, :2], full[:, :2], rtol=1e-6)
+    rich = np.abs(dropped[:, 2:]).sum(axis=1)
+    zeroed = rich == 0
+    assert 0.4 < zeroed.mean() < 0.6  # about half the rows, each losing the whole block
+    np.testing.assert_allclose(dropped[~zeroed, 2:], full[~zeroed, 2:], rtol=1e-5, atol=1e-6)
+    assert (np.abs(full[:, 2:]).sum(axis=1) > 0).all()  # prediction reads every encoding
+    off = TabularModel({**config.to_dict(), "encoding_dropout": 0.0}, meta)
+    assert off.encoding_dropout_seed is None

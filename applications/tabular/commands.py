@@ -61,6 +61,8 @@ class TabularCommands(AppCommands):
         if config.categorical_encoding not in ("embedding", "onehot"):
             raise UsageError("categorical_encoding must be embedding or onehot, not "
                              f"{config.categorical_encoding!r}")
+        if not 0.0 <= config.encoding_dropout < 1.0:
+            raise UsageError(f"encoding_dropout must be in [0, 1), not {config.encoding_dropout}")
         if not args.train and not config.targets:
             config.targets = list(TARGETS)
         train_path = args.train or sample_paths()["train"]

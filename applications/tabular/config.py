@@ -63,6 +63,11 @@ class TabularConfig(TrainConfig):
             The other (continuous) numbers get a periodic embedding of their own, its
             frequencies initialised from ``N(0, continuous_sigma)`` (coarser periods; 0 =
             none).
+        encoding_dropout: while training, each row's bins and continuous periodic
+            embeddings are all set to zero with this probability (one draw a row), so the
+            network also learns to predict from the standardised numbers alone and leans
+            less on the finer encodings, which can overfit; 0 = off. Prediction always
+            reads every encoding.
         members: an ensemble inside one model: this many encoders (each with its own
             heads) read the same column features; each learns from its own loss and the
             prediction is the mean of their outputs (logits for classes).
@@ -94,6 +99,7 @@ class TabularConfig(TrainConfig):
     periodic: dict = dataclasses.field(default_factory=lambda: {
         "frequencies": 16, "dim": 16, "sigma": 30.0, "discrete_share": 0.01,
         "continuous_sigma": 1.0})
+    encoding_dropout: float = 0.5
     members: int = 4
     dev_split: float = 0.1
     batch_size: int = 128
@@ -115,6 +121,7 @@ SEARCH_SPACE = {
     "numeric_bins": Choice((0, 8, 16, 32)),
     "periodic.sigma": Choice((3.0, 30.0)),
     "periodic.continuous_sigma": Choice((0.0, 0.3, 1.0, 3.0)),
+    "encoding_dropout": Choice((0.0, 0.25, 0.5)),
     "members": Choice((1, 4)),
     "learning_rate": LEARNING_RATE,
     "optimizer": Choice(("adam", "adamw", "rmsprop", "sgd")),

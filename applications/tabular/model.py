@@ -22,7 +22,8 @@ class TabularModel(Application):
     category ids}`` (see :mod:`applications.tabular.columns`). Numbers are put on a log
     scale where training found them skewed, standardised with the training statistics
     (stored in the metadata, so inside ``model.keras``) and a missing number becomes 0 plus
-    a flag. Categories get an embedding (or a one-hot vector) each, with ids for missing
+    a flag. While training, ``encoding_dropout`` of the rows lose their bins and continuous
+    periodic embeddings (all zeros, one draw a row). Categories get an embedding (or a one-hot vector) each, with ids for missing
     and for the out-of-vocabulary bucket. The concatenated features go through the encoder
     and each target has its own dense head: ``K`` logits for ``K`` classes (one logit for
     two classes under ``bce``), or for a regression one number in standardised units (a logit
@@ -95,6 +96,9 @@ class TabularModel(Application):
             self.continuous_periodic = PeriodicEmbedding(
                 periodic["frequencies"], periodic["dim"], periodic["continuous_sigma"],
                 name="periodic_continuous")
+        self.encoding_dropout_seed = None
+        if config.get("encoding_dropout", 0.0) > 0:
+            self.encoding_dropout_seed = keras.random.SeedGenerator(config["seed"])
         self.encoder = build_encoder(config["encoder"], layer_name="encoder")
         self.heads = [keras.layers.Dense(_head_width(t), name=f"head_{i}")
                       for i, t in enumerate(self.targets)]
@@ -118,13 +122,20 @@ class TabularModel(Application):
             parts.append(standard)
             if self.periodic is not None:
                 parts.append(self.periodic(ops.take(standard, self.periodic_columns, axis=1)))
+            rich = []  # the encodings encoding_dropout drops together
             if self.continuous_periodic is not None:
-                parts.append(self.continuous_periodic(
+                rich.append(self.continuous_periodic(
                     ops.take(standard, self.continuous_columns, axis=1)))
             if self.lower.size:  # piecewise-linear: 0 below a bin, 1 above, linear inside
                 inside = (ops.expand_dims(numbers, -1) - self.lower) / self.width
                 encoded = ops.where(ops.expand_dims(missing, -1), 0.0, ops.clip(inside, 0.0, 1.0))
-                parts.append(ops.reshape(encoded, (-1, self.lower.size)))
+                rich.append(ops.reshape(encoded, (-1, self.lower.size)))
+            if rich and training and self.encoding_dropout_seed is not None:
+                kept = keras.random.uniform((ops.shape(numbers)[0], 1),
+                                            seed=self.encoding_dropout_seed)
+                kept = ops.cast(kept >= self.config["encoding_dropout"], "float32")
+                rich = [part * kept for part in rich]
+            parts.extend(rich)
             if self.flagged.any():
                 flags = ops.cast(missing, "float32")
                 parts.append(ops.take(flags, np.flatnonzero(self.flagged), axis=1))
