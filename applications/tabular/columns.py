@@ -163,7 +163,7 @@ def target_spec(table, name, config, whole=None):
                              "training", table.path)
         spec.update(mean=float(kept.mean()), std=float(kept.std()) or 1.0,
                     loss=config.losses.get(name, "huber"))
-        if spec["loss"] == "distribution":  # one output a whole number, over every row's
+        if spec["loss"] == "distribution":  # an output per whole number in every row's range
             every = every[~np.isnan(every)]
             low, high = float(every.min()), float(every.max())
             whole_numbers = bool(np.all(np.mod(every, 1) == 0))

@@ -23,11 +23,12 @@ class TabularModel(Application):
     scale where training found them skewed, standardised with the training statistics
     (stored in the metadata, so inside ``model.keras``) and a missing number becomes 0 plus
     a flag. While training, ``encoding_dropout`` of the rows lose their bins and continuous
-    periodic embeddings (all zeros, one draw a row). Categories get an embedding (or a one-hot vector) each, with ids for missing
-    and for the out-of-vocabulary bucket. The concatenated features go through the encoder
-    and each target has its own dense head: ``K`` logits for ``K`` classes (one logit for
-    two classes under ``bce``), or for a regression one number in standardised units (a logit
-    for each whole number from ``low`` to ``high`` under the ``distribution`` loss).
+    periodic embeddings (all zeros, one draw a row). Categories get an embedding (or a
+    one-hot vector) each, with ids for missing and for the out-of-vocabulary bucket. The
+    concatenated features go through the encoder and each target has its own dense head:
+    ``K`` logits for ``K`` classes (one logit for two classes under ``bce``), or for a
+    regression one number in standardised units (a logit for each whole number from
+    ``low`` to ``high`` under the ``distribution`` loss).
 
     The loss is the weighted sum of each target's loss (the notes' table: MSE, MAE or Huber
     for numbers, or cross-entropy over whole numbers for ``distribution``; binary or sparse
