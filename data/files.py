@@ -9,6 +9,7 @@ that finds the disk full raises :class:`DiskFullError` and leaves the old file i
 import errno
 import gzip
 import io
+import itertools
 import json
 import os
 import sys
@@ -98,6 +99,16 @@ def iter_lines(path, max_line_bytes=None):
         except (gzip.BadGzipFile, EOFError, zlib.error) as err:
             raise InputError(f"not a readable gzip file ({err.__class__.__name__})",
                              path) from None
+
+
+def batches_or_refuse(items, size, path, nothing):
+    """:func:`batches_of`, but input without a single item is refused before anything is
+    read on: one InputError, ``nothing``, naming ``path`` as :func:`source_name` does."""
+    batches = batches_of(items, size)
+    first = next(batches, None)
+    if first is None:
+        raise InputError(nothing, source_name(path))
+    return itertools.chain([first], batches)
 
 
 def batches_of(items, size):

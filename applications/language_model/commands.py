@@ -1,6 +1,5 @@
 """The language model's part of the shared command line, plus the ``generate`` verb."""
 
-import itertools
 import math
 import sys
 
@@ -25,7 +24,7 @@ from applications.language_model.tunes import (FORMATS, describe_check, generate
 from data.abc_check import check_tunes
 from applications.language_model.sample_data import sample_path
 from data.errors import InputError
-from data.files import batches_of, nonblank_lines, source_name
+from data.files import batches_or_refuse, nonblank_lines
 from data.word_vectors import vectors_for_vocabulary
 from encoders.embeddings import start_from_vectors
 
@@ -170,13 +169,11 @@ class LanguageModelCommands(AppCommands):
         import tensorflow as tf
 
         # Read, scored and written a chunk at a time: memory does not grow with the input.
-        chunks = batches_of(nonblank_lines(args.input), CHUNK)
-        first = next(chunks, None)
-        if first is None:
-            raise InputError("no texts to score", source_name(args.input))
+        chunks = batches_or_refuse(nonblank_lines(args.input), CHUNK, args.input,
+                                   "no texts to score")
         server = model.serving_module()
         out.write("nats_per_token\ttokens\ttext\n")
-        for chunk in progress.track(itertools.chain([first], chunks),
+        for chunk in progress.track(chunks,
                                     f"scoring {progress.file_label(args.input)}",
                                     unit="texts", size=len):
             result = server.serve(tf.constant(chunk))

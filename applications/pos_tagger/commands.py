@@ -9,8 +9,7 @@ from applications.pos_tagger.config import TaggerConfig
 from applications.pos_tagger.model import PosTagger
 from applications.pos_tagger.pipeline import training_datasets
 from applications.pos_tagger.sample_data import sample_paths
-from data.errors import InputError
-from data.files import batches_of, nonblank_lines, source_name
+from data.files import batches_or_refuse, nonblank_lines
 from data.sequence_batches import TaggingMetadata, bucketed_dataset, encode_sentences
 from data.tagged_text import MAX_SENTENCE_TOKENS, iter_conllu, read_tagged
 from data.word_vectors import vectors_for_vocabulary
@@ -81,15 +80,14 @@ class TaggerCommands(AppCommands):
         if fmt == "conllu":
             sentences = iter_conllu(args.input, model.config["tag_column"],
                                     model.config.get("max_sentence_tokens", MAX_SENTENCE_TOKENS))
-            batches = batches_of((s.tokens for s in sentences), 64)
+            tokens = (s.tokens for s in sentences)
             tag = lambda batch: server.tag_tokens(tf.ragged.constant(batch, dtype=tf.string))
         else:
-            batches = batches_of(nonblank_lines(args.input), 64)
+            tokens = nonblank_lines(args.input)
             tag = lambda batch: server.serve(tf.constant(batch))
-        tagged = 0
+        batches = batches_or_refuse(tokens, 64, args.input, "no sentences to tag")
         for batch in progress.track(batches, f"tagging {progress.file_label(args.input)}",
                                     unit="sentences", size=len):
-            tagged += len(batch)
             result = tag(batch)
             if isinstance(result, dict):
                 tokens_b = [row[:n] for row, n in zip(result["tokens"].numpy(),
@@ -103,8 +101,6 @@ class TaggerCommands(AppCommands):
                 for token, tag_name in zip(toks, tags):
                     out.write(f"{token.decode()}\t{tag_name.decode()}\n")
                 out.write("\n")
-        if not tagged:
-            raise InputError("no sentences to tag", source_name(args.input))
 
 
 def tagging_scores(model, examples, batch_size=128, label="tagging", unseen_id=None):

@@ -1,6 +1,5 @@
 """The text classifier's part of the shared command line."""
 
-import itertools
 
 import numpy as np
 
@@ -13,8 +12,7 @@ from applications.text_classifier.model import TextClassifier
 from applications.text_classifier.pipeline import TextMetadata, encode_corpus, text_dataset
 from applications.text_classifier.sample_data import sample_paths
 from applications.text_classifier.scoring import classification_scores
-from data.errors import InputError
-from data.files import batches_of, iter_lines, source_name
+from data.files import batches_or_refuse, iter_lines
 from data.splits import held_out_part, held_out_split
 from data.text_table import read_text_table
 from data.word_vectors import vectors_for_vocabulary
@@ -151,16 +149,13 @@ class ClassifierCommands(AppCommands):
             # Raw text is read, classified and written a chunk at a time: memory does not
             # grow with the input. A blank line gets an empty row, so row N is line N.
             texts = (text for _, text in iter_lines(args.input))
-        chunks = batches_of(texts, CHUNK)
-        first = next(chunks, None)
-        if first is None:
-            raise InputError("no texts to classify", source_name(args.input))
+        chunks = batches_or_refuse(texts, CHUNK, args.input, "no texts to classify")
         server = model.serving_module()
         header = ["predicted", *meta.labels]
         if args.mc_samples:
             header += [f"std({label})" for label in meta.labels]
         out.write("\t".join(header) + "\n")
-        for chunk in progress.track(itertools.chain([first], chunks),
+        for chunk in progress.track(chunks,
                                     f"classifying {progress.file_label(args.input)}",
                                     total=len(texts) if isinstance(texts, list) else None,
                                     unit="texts", size=len):

@@ -1,6 +1,5 @@
 """The translator's part of the shared command line, plus the ``translate`` verb."""
 
-import itertools
 import os
 import sys
 import time
@@ -20,7 +19,7 @@ from applications.translator.pipeline import (TranslationMetadata, corpus_tokens
                                               keep_short, translation_dataset)
 from applications.translator.sample_data import sample_paths
 from data.errors import InputError
-from data.files import batches_of, iter_lines, source_name
+from data.files import batches_or_refuse, iter_lines, source_name
 from data.parallel_text import read_parallel_files, read_tab_pairs, split_pairs
 from data.splits import held_out_part, held_out_split
 from data.word_vectors import vectors_for_vocabulary
@@ -167,11 +166,8 @@ class TranslatorCommands(AppCommands):
         # memory does not grow with the input.
         label = f"translating {progress.file_label(args.input)}"
         lines = (text for _, text in iter_lines(args.input))
-        windows = batches_of(lines, PREDICT_WINDOW)
-        first = next(windows, None)
-        if first is None:
-            raise InputError(NOTHING_TO_TRANSLATE, source_name(args.input))
-        for window in itertools.chain([first], windows):
+        for window in batches_or_refuse(lines, PREDICT_WINDOW, args.input,
+                                        NOTHING_TO_TRANSLATE):
             for line in translate_all(run, window, beam, args.batch_size,
                                       label=label)["translations"]:
                 out.write(line + "\n")
